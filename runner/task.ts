@@ -1,0 +1,135 @@
+// The task contract: the only API a custom task author needs (`defineTask` + `TaskContext`).
+// Like pyinfra's facts/operations split, a task has a read-only `probe` that finds out what
+// differs and an `apply` that changes only that. Check mode runs the probe alone, so a dry run
+// cannot change a host by construction (the probe's context refuses writes).
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+import type { FileDiff, Vars } from './types.js';
+
+export type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+
+export interface ExecOptions {
+  /** Working directory for the command. */
+  cwd?: string;
+  /** Extra environment variables (values are quoted by the engine). */
+  env?: Record<string, string>;
+  /** Bytes written to the command's stdin. */
+  stdin?: string | Buffer;
+  /** Kill the command after this many milliseconds (result code 124). */
+  timeoutMs?: number;
+  /** Run through `sudo -n` (defaults to the host's/task's `become`). */
+  become?: boolean;
+  /** Called for every complete line of stdout/stderr as it arrives (streamed into the tree). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  /** Exit code; 124 on timeout, 127 when the command was not found. */
+  code: number;
+}
+
+export interface WriteOptions {
+  /** File mode, e.g. 0o600. */
+  mode?: number;
+  /** `user` or `user:group`. */
+  owner?: string;
+  become?: boolean;
+}
+
+/** What a task sees of the machine it acts on: the target host, or the controller. */
+export interface TaskContext {
+  /** The inventory host this task runs for (also set for controller tasks). */
+  readonly host: { name: string; address: string; groups: string[]; vars: Vars };
+  /** Merged vars (inventory → group → host → playbook → -e), facts and registered results. */
+  readonly vars: Vars;
+  /** True in check mode (dry run). `apply` is never called then. */
+  readonly check: boolean;
+  /** True under --diff. Tasks may skip computing diffs otherwise. */
+  readonly diff: boolean;
+  /** Directory of the playbook; relative `src` paths resolve against it. */
+  readonly playbookDir: string;
+  /** Aborted on timeout or interrupt. */
+  readonly signal: AbortSignal;
+  /** Resolve a path relative to the playbook's directory (absolute and `~/` paths pass through). */
+  resolve(path: string): string;
+  /** Quote one value for a POSIX shell. Every value that reaches a shell must go through it. */
+  quote(value: string): string;
+  /** Run a shell command on the target. In `probe` it must only read. */
+  run(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** Read a file on the target; `null` when it does not exist. */
+  readFile(path: string): Promise<string | null>;
+  /** Write a file on the target atomically (temp file + rename). Refused inside `probe`. */
+  writeFile(path: string, content: string | Buffer, opts?: WriteOptions): Promise<void>;
+  /** Read a file on the controller (templates, sources); `null` when it does not exist. */
+  readLocal(path: string): Promise<Buffer | null>;
+  /** A line for the progress tree and -v output. */
+  log(line: string): void;
+}
+
+/** What `probe` found. `changed: true` means apply would change something. */
+export interface Probe<State = unknown> {
+  changed: boolean;
+  msg: string;
+  /** `failed` for a check that does not hold; `skipped` when nothing applies to this host. */
+  status?: 'ok' | 'failed' | 'skipped';
+  diff?: FileDiff[];
+  facts?: Vars;
+  data?: Vars;
+  warnings?: string[];
+  /** Anything apply needs from the probe (e.g. the rendered content). */
+  state?: State;
+}
+
+/** What `apply` may add to or override in the probe's result. */
+export interface Applied {
+  msg?: string;
+  changed?: boolean;
+  status?: 'ok' | 'failed';
+  diff?: FileDiff[];
+  facts?: Vars;
+  data?: Vars;
+  warnings?: string[];
+}
+
+/** Static checks on rendered params before anything connects (exit 5 on failure). */
+export interface PrecheckContext {
+  host: string;
+  vars: Vars;
+  playbookDir: string;
+  resolve(path: string): string;
+}
+
+export interface TaskDefinition<Params = Vars, State = unknown> {
+  /** Kebab-case id used as the task key in playbooks, e.g. `check-docker`. */
+  id: string;
+  /** One line shown by `rancher-play tasks`. */
+  summary: string;
+  /** JSON Schema of the params (the single source of truth; also published to editors). */
+  schema: JSONSchema & object;
+  /** `host` (default): runs on each target host. `controller`: runs on the machine running rancher-play. */
+  runsOn?: 'host' | 'controller';
+  /** Param names whose values are secrets (never printed). */
+  secretParams?: string[];
+  /** Returns error messages for params that can be rejected before connecting. */
+  precheck?(params: Params, ctx: PrecheckContext): string[] | Promise<string[]>;
+  /** Read-only: find out what differs. */
+  probe(ctx: TaskContext, params: Params): Promise<Probe<State>>;
+  /** Change what the probe found different. Omit for pure checks. */
+  apply?(ctx: TaskContext, params: Params, probe: Probe<State>): Promise<Applied | void>;
+}
+
+/** A task definition as stored in the registry (params erased; methods are bivariant, so any
+ * defined task fits, and the executor passes params it has validated against `schema`). */
+export type AnyTask = TaskDefinition<never, never>;
+
+/**
+ * Define a task. The params type is derived from the JSON Schema (write the schema `as const`,
+ * or inline), so the implementation cannot drift from what the playbook validator accepts.
+ */
+export function defineTask<const S extends JSONSchema & object, State = unknown>(
+  def: Omit<TaskDefinition<FromSchema<S>, State>, 'schema'> & { schema: S },
+): TaskDefinition<FromSchema<S>, State> {
+  if (!/^[a-z][a-z0-9-]*$/.test(def.id)) throw new Error(`task id "${def.id}" must be kebab-case`);
+  return def as TaskDefinition<FromSchema<S>, State>;
+}

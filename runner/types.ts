@@ -1,0 +1,192 @@
+// The shared vocabulary of the engine. Data flows one way:
+// files → validated model (Inventory, Playbook) → plan per host → execution → events → renderers.
+// Keep this file free of logic so every module can import it without cycles.
+
+/** A plain JSON value, as produced by the YAML loader and consumed by templates. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type Vars = Record<string, unknown>;
+
+/** Where a value came from, for `file:line:column` errors. Lines and columns are 1-based. */
+export interface SourcePos {
+  file: string;
+  line: number;
+  col: number;
+}
+
+// ---------------------------------------------------------------- inventory
+
+export type JumpSpec = string | string[];
+
+/** Connection settings of one host after defaults, ~/.ssh/config and jump names are resolved. */
+export interface ConnectionSpec {
+  /** `ssh` (default) or `local` (run on the controller, no connection). */
+  connection: 'ssh' | 'local';
+  address: string;
+  port: number;
+  user: string;
+  /** Absolute path of the private key, if any (ssh-agent is used otherwise/too). */
+  ssh_key_path?: string;
+  /** Resolved jump chain, outermost (first hop) first. Empty when connecting directly. */
+  jump: ConnectionSpec[];
+  /** Run commands through `sudo -n`. */
+  become: boolean;
+  /** known_hosts file used to verify this host's key. */
+  known_hosts: string;
+  /** Connect timeout in milliseconds. */
+  connect_timeout_ms: number;
+  /** Display name (the inventory name or `user@host:port` for ad-hoc jump specs). */
+  name: string;
+}
+
+export interface Host {
+  name: string;
+  /** Connection spec; `connection: 'local'` for localhost. */
+  conn: ConnectionSpec;
+  /** The host's own `vars:` from the inventory (not merged). */
+  vars: Vars;
+  /** Group names the host belongs to (sorted), `all` excluded. */
+  groups: string[];
+  /** The raw inventory entry, for templates (`host.entry`). */
+  entry: Vars;
+  pos?: SourcePos;
+}
+
+export interface Group {
+  name: string;
+  hosts: string[];
+  vars: Vars;
+  pos?: SourcePos;
+}
+
+export interface Inventory {
+  file: string;
+  hosts: Map<string, Host>;
+  groups: Map<string, Group>;
+  /** Inventory-wide `vars:`. */
+  vars: Vars;
+  /** Var names whose values are masked in every output (inventory `secret:` list and `!secret` tags). */
+  secrets: Set<string>;
+}
+
+// ----------------------------------------------------------------- playbook
+
+export interface TaskItem {
+  /** The task id, e.g. `check-docker`. */
+  id: string;
+  /** Display name (defaults to the id). */
+  name: string;
+  /** Raw params: strings inside are templates rendered per host at run time. */
+  params: Vars;
+  when?: string;
+  tags: string[];
+  register?: string;
+  notify: string[];
+  ignore_errors: boolean;
+  retries: number;
+  delay_s: number;
+  timeout_s?: number;
+  become?: boolean;
+  pos: SourcePos;
+}
+
+export interface Play {
+  name: string;
+  /** Host pattern as written: a group, a host, a list, or `all`. */
+  hosts: string[];
+  strategy: 'linear' | 'free';
+  tasks: TaskItem[];
+  handlers: TaskItem[];
+  vars: Vars;
+  pos: SourcePos;
+}
+
+export interface Playbook {
+  file: string;
+  dir: string;
+  name: string;
+  vars: Vars;
+  vars_schema?: Record<string, unknown>;
+  plays: Play[];
+}
+
+// ------------------------------------------------------------------ results
+
+export type Status = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable';
+
+/** A file change, shown under --diff as a unified diff. */
+export interface FileDiff {
+  path: string;
+  before: string | null;
+  after: string | null;
+}
+
+/** What a task reports; registered as-is (plus `status`) under `register:`. */
+export interface TaskResult {
+  status: Status;
+  changed: boolean;
+  msg: string;
+  diff?: FileDiff[];
+  /** Values the task learned (e.g. docker_version), merged into the host's vars for later tasks. */
+  facts?: Vars;
+  /** Extra data for `register` (stdout, rc, ...). */
+  data?: Vars;
+  /** Warnings an operator should read even when the task succeeded. */
+  warnings?: string[];
+}
+
+// ------------------------------------------------------------------- events
+
+export interface TaskEvent {
+  event: 'task';
+  play: string;
+  task: string;
+  id: string;
+  host: string;
+  status: Status;
+  changed: boolean;
+  msg: string;
+  diff?: FileDiff[];
+  duration_ms: number;
+  check?: boolean;
+  /** Wall-clock start/end (ms since epoch), for ordering assertions and renderers. */
+  start_ms: number;
+  end_ms: number;
+  warnings?: string[];
+  handler?: boolean;
+}
+
+export interface HostCounts {
+  ok: number;
+  changed: number;
+  failed: number;
+  skipped: number;
+  unreachable: number;
+}
+
+export interface RecapEvent {
+  event: 'recap';
+  hosts: Record<string, HostCounts>;
+}
+
+/** Events the renderers see but --json does not print (it prints only `task` and `recap`). */
+export type ProgressEvent =
+  | { event: 'play_start'; play: string; hosts: string[]; tasks: string[]; strategy: 'linear' | 'free' }
+  | { event: 'task_start'; play: string; task: string; id: string; host: string; index: number }
+  | { event: 'log'; play: string; task: string; host: string; line: string }
+  | { event: 'host_done'; play: string; host: string; reason: 'failed' | 'unreachable' | 'complete' }
+  | { event: 'play_end'; play: string };
+
+export type RunEvent = TaskEvent | RecapEvent | ProgressEvent;
+
+export interface RunOptions {
+  check: boolean;
+  diff: boolean;
+  limit?: string[];
+  tags?: string[];
+  skipTags?: string[];
+  forks: number;
+  extraVars: Vars;
+  acceptNewHostKeys: boolean;
+  verbose: boolean;
+  tasksDir?: string;
+}

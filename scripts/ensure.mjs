@@ -1,0 +1,16 @@
+// Makes a fresh clone runnable: npm packages (npm ci when node_modules is missing or stale)
+// and the compiled engine. Debian packages for the lab are installed by the lab itself.
+import { existsSync, statSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const run = (cmd) => execSync(cmd, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+const lock = join(root, 'package-lock.json');
+const marker = join(root, 'node_modules', '.package-lock.json');
+if (!existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs + 1000)) {
+  run('npm ci --no-audit --no-fund'); // `prepare` builds dist/
+} else {
+  run('npx tsc -p tsconfig.json');
+}

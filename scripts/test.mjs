@@ -1,0 +1,49 @@
+// Runs every test file in its own Node process (uvu + tsx), in order: unit tests first, then
+// tests against the lab (test/lab/, which start the lab themselves), then sums the counts.
+// The last line is the plain `N passed, N failed` that CI reads.
+import { readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, relative } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dirs = process.argv.slice(2).length ? process.argv.slice(2) : ['test/unit', 'test/lab'];
+
+function collect(dir) {
+  const abs = join(root, dir);
+  let out = [];
+  let entries;
+  try { entries = readdirSync(abs).sort(); } catch { return out; }
+  for (const e of entries) {
+    const p = join(abs, e);
+    if (statSync(p).isDirectory()) out = out.concat(collect(join(dir, e)));
+    else if (e.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+let passed = 0;
+let failed = 0;
+const failures = [];
+for (const file of dirs.flatMap(collect)) {
+  const rel = relative(root, file);
+  process.stdout.write(`\n# ${rel}\n`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
+    cwd: root, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 64 << 20,
+  });
+  const out = (r.stdout ?? '') + (r.stderr ?? '');
+  process.stdout.write(out);
+  const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+  const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
+  if (Number.isNaN(total) || Number.isNaN(ok)) {
+    failed += 1; // the file crashed before uvu could report
+    failures.push(`${rel} (crashed, exit ${r.status})`);
+    continue;
+  }
+  passed += ok;
+  failed += total - ok;
+  if (total - ok > 0 || r.status !== 0) failures.push(rel);
+}
+if (failures.length) console.log(`\nFailing files:\n  ${failures.join('\n  ')}`);
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exitCode = failed > 0 ? 1 : 0;
