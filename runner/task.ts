@@ -123,13 +123,45 @@ export interface TaskDefinition<Params = Vars, State = unknown> {
  * defined task fits, and the executor passes params it has validated against `schema`). */
 export type AnyTask = TaskDefinition<never, never>;
 
+/** What a task author writes: a TaskDefinition whose params type is derived from `schema`.
+ * Spelled out (not `Omit<TaskDefinition, ...>`) because the mapped type made tsc's error
+ * elaboration explode ("excessively deep") on a simple typo in a task body. */
+export interface TaskSpec<S, Params, State> {
+  id: string;
+  summary: string;
+  schema: S;
+  runsOn?: 'host' | 'controller';
+  secretParams?: string[];
+  precheck?(params: Params, ctx: PrecheckContext): string[] | Promise<string[]>;
+  probe(ctx: TaskContext, params: Params): Promise<Probe<State>>;
+  apply?(ctx: TaskContext, params: Params, probe: Probe<State>): Promise<Applied | void>;
+}
+
+/** Marks objects made by `defineTask`, so the loader can tell a task from any other export.
+ * `Symbol.for` so that two copies of this module (bundle + installed package) agree. */
+export const TASK_BRAND: unique symbol = Symbol.for('rancher-play.task') as never;
+
+/** True for values made by `defineTask` (in any copy of the package). */
+export function isTask(value: unknown): value is AnyTask {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TASK_BRAND] === true;
+}
+
+/** Any JSON object. The loose constraint (instead of `JSONSchema`) keeps tsc from checking the
+ * literal against json-schema-to-ts's huge union when a task body has an unrelated error. */
+export type SchemaObject = { readonly [key: string]: unknown };
+
+/** The params type a task's schema describes (json-schema-to-ts `FromSchema`). */
+export type ParamsOf<S> = S extends JSONSchema ? FromSchema<S> : never;
+
 /**
- * Define a task. The params type is derived from the JSON Schema (write the schema `as const`,
- * or inline), so the implementation cannot drift from what the playbook validator accepts.
+ * Define a task. The params type is derived from the JSON Schema (write the schema inline, or
+ * `as const`), so the implementation cannot drift from what the playbook validator accepts.
+ * Properties with a `default` are required in the derived type: the engine fills defaults in.
  */
-export function defineTask<const S extends JSONSchema & object, State = unknown>(
-  def: Omit<TaskDefinition<FromSchema<S>, State>, 'schema'> & { schema: S },
-): TaskDefinition<FromSchema<S>, State> {
+export function defineTask<const S extends SchemaObject, State = unknown>(
+  def: TaskSpec<S, ParamsOf<S>, State>,
+): TaskDefinition<ParamsOf<S>, State> {
   if (!/^[a-z][a-z0-9-]*$/.test(def.id)) throw new Error(`task id "${def.id}" must be kebab-case`);
-  return def as TaskDefinition<FromSchema<S>, State>;
+  Object.defineProperty(def, TASK_BRAND, { value: true, enumerable: false });
+  return def as unknown as TaskDefinition<ParamsOf<S>, State>;
 }
