@@ -1,0 +1,77 @@
+// Builds the TaskContext a task sees, over one Transport. The probe gets a context whose
+// writeFile refuses, so a probe (and therefore check mode) cannot change a machine.
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve as resolvePath } from 'node:path';
+import type { ExecOptions, ExecResult, TaskContext, WriteOptions } from './task.js';
+import type { Transport } from './transport/transport.js';
+import type { Vars } from './types.js';
+import { shQuote } from './quote.js';
+
+export interface ContextInput {
+  transport: Transport;
+  host: { name: string; address: string; groups: string[]; vars: Vars };
+  vars: Vars;
+  check: boolean;
+  diff: boolean;
+  playbookDir: string;
+  signal: AbortSignal;
+  /** Task/host `become` default for run/read/write. */
+  become: boolean;
+  /** Remaining time of the task's `timeout`, applied to every command. */
+  deadline?: number;
+  log(line: string): void;
+}
+
+export function resolveFrom(dir: string, path: string): string {
+  if (path === '~') return homedir();
+  if (path.startsWith('~/')) return join(homedir(), path.slice(2));
+  return isAbsolute(path) ? path : resolvePath(dir, path);
+}
+
+export function buildContext(input: ContextInput, phase: 'probe' | 'apply'): TaskContext {
+  const { transport, signal } = input;
+  const timeoutFor = (own?: number): number | undefined => {
+    if (input.deadline === undefined) return own;
+    const left = Math.max(1, input.deadline - Date.now());
+    return own === undefined ? left : Math.min(own, left);
+  };
+  const aborted = (): void => {
+    if (signal.aborted) throw new Error(signal.reason instanceof Error ? signal.reason.message : 'aborted');
+  };
+  return {
+    host: input.host,
+    vars: input.vars,
+    check: input.check,
+    diff: input.diff,
+    playbookDir: input.playbookDir,
+    signal,
+    resolve: (p) => resolveFrom(input.playbookDir, p),
+    quote: shQuote,
+    async run(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+      aborted();
+      return transport.exec(command, { ...opts, become: opts.become ?? input.become, timeoutMs: timeoutFor(opts.timeoutMs) });
+    },
+    async readFile(path: string): Promise<string | null> {
+      aborted();
+      const b = await transport.readFile(path, { become: input.become });
+      return b === null ? null : b.toString('utf8');
+    },
+    async writeFile(path: string, content: string | Buffer, opts: WriteOptions = {}): Promise<void> {
+      if (phase === 'probe' || input.check) {
+        throw new Error(`writeFile(${path}) refused: tasks may only read while probing${input.check ? ' (check mode)' : ''}`);
+      }
+      aborted();
+      await transport.writeFile(path, content, { ...opts, become: opts.become ?? input.become });
+    },
+    async readLocal(path: string): Promise<Buffer | null> {
+      try {
+        return await readFile(resolveFrom(input.playbookDir, path));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw e;
+      }
+    },
+    log: (line) => input.log(line),
+  };
+}

@@ -1,0 +1,294 @@
+// Runs a validated playbook: plays in order, hosts in parallel (p-limit --forks), per task a
+// read-only probe then (unless check mode or nothing differs) apply. Output is events only;
+// renderers decide what the user sees. The executor never prints.
+import pLimit from 'p-limit';
+import type { AnyTask } from './task.js';
+import type { TaskDefinition } from './task.js';
+import type {
+  HostCounts, Inventory, Play, Playbook, RecapEvent, RunEvent, RunOptions, Status, TaskEvent, TaskItem,
+  TaskResult, Vars,
+} from './types.js';
+import type { Transport } from './transport/transport.js';
+import { UnreachableError } from './transport/transport.js';
+import { createTransportFactory, type TransportFactory } from './transport/index.js';
+import { LocalTransport } from './transport/local.js';
+import { buildContext } from './context.js';
+import { selectHosts, applyLimit } from './inventory.js';
+import { mergedVars, templateScope } from './vars.js';
+import { renderValue } from './template.js';
+import { evalWhen } from './expr.js';
+
+/** Anything with `get(id)` — the model's Registry, or a plain map in tests. */
+export interface TaskLookup {
+  get(id: string): AnyTask | undefined;
+}
+
+export interface ExecuteInput {
+  inventory: Inventory;
+  playbook: Playbook;
+  registry: TaskLookup;
+  options: RunOptions;
+  emit(e: RunEvent): void;
+  /** Aborted on interrupt: no new task starts; running tasks see their signal aborted. */
+  signal?: AbortSignal;
+  /** Injected by tests/`runTask`; by default one factory (one connection per host) per run. */
+  transports?: TransportFactory;
+}
+
+export interface ExecuteOutput {
+  recap: RecapEvent;
+  interrupted: boolean;
+}
+
+type Dead = 'failed' | 'unreachable';
+
+interface HostState {
+  name: string;
+  facts: Vars;
+  registered: Vars;
+  dead?: Dead;
+  transport?: Promise<Transport>;
+  counts: HostCounts;
+}
+
+const zero = (): HostCounts => ({ ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0 });
+
+/** Tag filter like Ansible: `always` runs unless explicitly skipped; untagged tasks run only without --tags. */
+export function taskSelected(tags: string[], only?: string[], skip?: string[]): boolean {
+  if (skip?.length && tags.some((t) => skip.includes(t))) return false;
+  if (!only?.length || only.includes('all')) return true;
+  return tags.includes('always') || tags.some((t) => only.includes(t));
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
+  const { inventory: inv, playbook: pb, options: opt, emit } = input;
+  const transports = input.transports ?? createTransportFactory({
+    acceptNewHostKeys: opt.acceptNewHostKeys,
+    onLog: opt.verbose ? (host, line) => emit({ event: 'log', play: '', task: 'ssh', host, line }) : undefined,
+  });
+  const states = new Map<string, HostState>();
+  const state = (h: string): HostState => {
+    let s = states.get(h);
+    if (!s) { s = { name: h, facts: {}, registered: {}, counts: zero() }; states.set(h, s); }
+    return s;
+  };
+  const controller = new LocalTransport('controller');
+  const limit = pLimit(Math.max(1, opt.forks));
+  const stopped = (): boolean => input.signal?.aborted === true;
+
+  const hostTransport = (s: HostState): Promise<Transport> => {
+    s.transport ??= (async () => {
+      const host = inv.hosts.get(s.name);
+      if (!host) throw new UnreachableError(s.name, 'other', `unknown host ${s.name}`);
+      const t = await transports.get(host.conn);
+      await t.connect();
+      return t;
+    })();
+    return s.transport;
+  };
+
+  const record = (s: HostState, ev: TaskEvent, ignoreErrors: boolean): void => {
+    const c = s.counts;
+    if (ev.status === 'ok' || ev.status === 'changed' || (ev.status === 'failed' && ignoreErrors)) c.ok += 1;
+    if (ev.status === 'changed') c.changed += 1;
+    if (ev.status === 'skipped') c.skipped += 1;
+    if (ev.status === 'failed' && !ignoreErrors) c.failed += 1;
+    if (ev.status === 'unreachable') c.unreachable += 1;
+  };
+
+  /** One task on one host: render, `when`, probe/apply with retries and timeout, register. */
+  const runOne = async (play: Play, item: TaskItem, s: HostState, handler: boolean): Promise<TaskEvent> => {
+    const start = Date.now();
+    emit({ event: 'task_start', play: play.name, task: item.name, id: item.id, host: s.name, index: play.tasks.indexOf(item) });
+    const base = mergedVars(inv, s.name, pb.vars, play.vars, opt.extraVars);
+    const vars: Vars = { ...base, ...s.facts, ...opt.extraVars };
+    const finish = (r: TaskResult): TaskEvent => {
+      const end = Date.now();
+      const ev: TaskEvent = {
+        event: 'task', play: play.name, task: item.name, id: item.id, host: s.name,
+        status: r.status, changed: r.changed, msg: r.msg,
+        duration_ms: end - start, start_ms: start, end_ms: end,
+      };
+      if (r.diff?.length && (opt.diff || r.changed)) ev.diff = r.diff;
+      if (opt.check) ev.check = true;
+      if (r.warnings?.length) ev.warnings = r.warnings;
+      if (handler) ev.handler = true;
+      if (item.register) {
+        s.registered[item.register] = {
+          ...(r.data ?? {}), status: r.status, changed: r.changed, msg: r.msg,
+          failed: r.status === 'failed', skipped: r.status === 'skipped',
+        };
+      }
+      if (r.facts && r.status !== 'failed') Object.assign(s.facts, r.facts);
+      return ev;
+    };
+
+    let params: unknown;
+    let scope: Vars;
+    try {
+      scope = templateScope(inv, s.name, vars, s.registered);
+      if (item.when !== undefined && !evalWhen(item.when, scope)) {
+        return finish({ status: 'skipped', changed: false, msg: `skipped: when "${item.when}" is false` });
+      }
+      params = renderValue(item.params, scope, { pos: item.pos, key: item.id });
+    } catch (e) {
+      return finish({ status: 'failed', changed: false, msg: errorText(e) });
+    }
+    const task = input.registry.get(item.id) as TaskDefinition<unknown, unknown> | undefined;
+    if (!task) return finish({ status: 'failed', changed: false, msg: `unknown task "${item.id}"` });
+
+    // Tasks that declare a `delegate` param may be pointed at the controller per item.
+    const delegated = (params as { delegate?: unknown } | null)?.delegate === 'controller';
+    const onController = task.runsOn === 'controller' || delegated;
+    let transport: Transport;
+    try {
+      transport = onController ? controller : await hostTransport(s);
+    } catch (e) {
+      const msg = e instanceof UnreachableError ? `unreachable (${e.reason}): ${e.message}` : `unreachable: ${errorText(e)}`;
+      return finish({ status: 'unreachable', changed: false, msg });
+    }
+    const host = inv.hosts.get(s.name);
+    const ctxHost = { name: s.name, address: host?.conn.address ?? s.name, groups: host?.groups ?? [], vars };
+    const become = item.become ?? (onController ? false : host?.conn.become ?? false);
+
+    const attempt = async (): Promise<TaskResult> => {
+      const ac = new AbortController();
+      const onAbort = (): void => ac.abort(new Error('interrupted'));
+      input.signal?.addEventListener('abort', onAbort, { once: true });
+      const deadline = item.timeout_s !== undefined ? Date.now() + item.timeout_s * 1000 : undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const ctxIn = {
+        transport, host: ctxHost, vars: scope, check: opt.check, diff: opt.diff,
+        playbookDir: pb.dir, signal: ac.signal, become, deadline,
+        log: (line: string) => emit({ event: 'log', play: play.name, task: item.name, host: s.name, line }),
+      };
+      const body = async (): Promise<TaskResult> => {
+        const probe = await task.probe(buildContext(ctxIn, 'probe'), params);
+        const fromProbe: TaskResult = {
+          status: probe.status === 'failed' ? 'failed' : probe.status === 'skipped' ? 'skipped' : probe.changed ? 'changed' : 'ok',
+          changed: probe.status === 'failed' || probe.status === 'skipped' ? false : probe.changed,
+          msg: probe.msg, diff: probe.diff, facts: probe.facts, data: probe.data, warnings: probe.warnings,
+        };
+        if (fromProbe.status !== 'changed' || opt.check || !task.apply) return fromProbe;
+        const a = (await task.apply(buildContext(ctxIn, 'apply'), params, probe)) ?? {};
+        const changed = a.changed ?? true;
+        const status: Status = a.status === 'failed' ? 'failed' : changed ? 'changed' : 'ok';
+        return {
+          status, changed: status === 'failed' ? false : changed, msg: a.msg ?? probe.msg,
+          diff: a.diff ?? probe.diff, facts: { ...(probe.facts ?? {}), ...(a.facts ?? {}) },
+          data: { ...(probe.data ?? {}), ...(a.data ?? {}) },
+          warnings: [...(probe.warnings ?? []), ...(a.warnings ?? [])],
+        };
+      };
+      try {
+        const racers: Promise<TaskResult>[] = [body()];
+        if (deadline !== undefined) {
+          racers.push(new Promise((resolve) => {
+            timer = setTimeout(() => {
+              ac.abort(new Error('timeout'));
+              resolve({ status: 'failed', changed: false, msg: `timed out after ${item.timeout_s}s` });
+            }, deadline - Date.now());
+          }));
+        }
+        return await Promise.race(racers);
+      } catch (e) {
+        if (e instanceof UnreachableError) return { status: 'unreachable', changed: false, msg: `unreachable (${e.reason}): ${e.message}` };
+        return { status: 'failed', changed: false, msg: errorText(e) };
+      } finally {
+        if (timer) clearTimeout(timer);
+        input.signal?.removeEventListener('abort', onAbort);
+      }
+    };
+
+    let r = await attempt();
+    for (let i = 0; i < item.retries && r.status === 'failed' && !stopped(); i += 1) {
+      emit({ event: 'log', play: play.name, task: item.name, host: s.name, line: `retry ${i + 1}/${item.retries}: ${r.msg}` });
+      await sleep(item.delay_s * 1000, input.signal);
+      r = await attempt();
+    }
+    if (r.status === 'failed' && item.retries > 0) r = { ...r, msg: `${r.msg} (after ${item.retries} retries)` };
+    return finish(r);
+  };
+
+  /** Runs `item` on host `s` unless the host is dead; updates counts and the notified set. */
+  const step = async (play: Play, item: TaskItem, s: HostState, notified: Map<string, Set<string>>, handler: boolean): Promise<void> => {
+    if (s.dead || stopped()) return;
+    const ev = await runOne(play, item, s, handler);
+    record(s, ev, item.ignore_errors);
+    if (ev.status === 'failed' && item.ignore_errors) ev.msg = `${ev.msg} (ignored)`;
+    emit(ev);
+    if (ev.status === 'unreachable') s.dead = 'unreachable';
+    else if (ev.status === 'failed' && !item.ignore_errors) s.dead = 'failed';
+    if (ev.changed && !s.dead) {
+      for (const h of item.notify) {
+        let set = notified.get(h);
+        if (!set) { set = new Set(); notified.set(h, set); }
+        set.add(s.name);
+      }
+    }
+    if (s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: s.dead });
+  };
+
+  const runHandlers = async (play: Play, hosts: HostState[], notified: Map<string, Set<string>>): Promise<void> => {
+    for (const h of play.handlers) {
+      const who = notified.get(h.name) ?? notified.get(h.id);
+      if (!who) continue;
+      await Promise.all(hosts.filter((s) => who.has(s.name)).map((s) => limit(() => step(play, h, s, notified, true))));
+    }
+  };
+
+  try {
+    for (const play of pb.plays) {
+      if (stopped()) break;
+      const names = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
+      const hosts = names.map(state);
+      const tasks = play.tasks.filter((t) => taskSelected(t.tags, opt.tags, opt.skipTags));
+      emit({ event: 'play_start', play: play.name, hosts: names, tasks: tasks.map((t) => t.name), strategy: play.strategy });
+      const notified = new Map<string, Set<string>>();
+      if (play.strategy === 'free') {
+        await Promise.all(hosts.map((s) => limit(async () => {
+          const mine = new Map<string, Set<string>>();
+          for (const t of tasks) await step(play, t, s, mine, false);
+          // Handlers of a free play run per host once its own list is done.
+          for (const h of play.handlers) {
+            if ((mine.get(h.name) ?? mine.get(h.id))?.has(s.name)) await step(play, h, s, mine, true);
+          }
+          if (!s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: 'complete' });
+        })));
+      } else {
+        for (const t of tasks) {
+          if (stopped()) break;
+          await Promise.all(hosts.map((s) => limit(() => step(play, t, s, notified, false))));
+        }
+        if (!stopped()) await runHandlers(play, hosts, notified);
+        for (const s of hosts) if (!s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: 'complete' });
+      }
+      emit({ event: 'play_end', play: play.name });
+    }
+  } finally {
+    await transports.closeAll().catch(() => undefined);
+  }
+  const recap: RecapEvent = { event: 'recap', hosts: Object.fromEntries([...states].map(([h, s]) => [h, s.counts])) };
+  emit(recap);
+  return { recap, interrupted: stopped() };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}
+
+/** Exit code from a recap: failed (2) beats unreachable (4). */
+export function exitCodeFor(recap: RecapEvent): number {
+  const all = Object.values(recap.hosts);
+  if (all.some((c) => c.failed > 0)) return 2;
+  if (all.some((c) => c.unreachable > 0)) return 4;
+  return 0;
+}

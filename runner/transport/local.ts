@@ -1,0 +1,134 @@
+// Runs on the controller itself (`connection: local`, controller tasks). Same contract as SSH:
+// env via quoted assignments, cwd via `cd`, become via `sudo -n`, atomic writes.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { userInfo } from 'node:os';
+import type { ExecOptions, ExecResult, WriteOptions } from '../task.js';
+import type { Transport } from './transport.js';
+import { shQuote } from '../quote.js';
+
+const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Builds the `sh -c` command line: env assignments, `cd`, then the command, optionally under sudo. */
+export function shellLine(command: string, opts: ExecOptions = {}, root = isRoot()): string {
+  const env = Object.entries(opts.env ?? {})
+    .map(([k, v]) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`invalid environment variable name "${k}"`);
+      return `export ${k}=${shQuote(v)}; `;
+    })
+    .join('');
+  const cd = opts.cwd ? `cd ${shQuote(opts.cwd)} && ` : '';
+  const line = `${env}${cd}${command}`;
+  if (opts.become && !root) return `sudo -n sh -c ${shQuote(line)}`;
+  return line;
+}
+
+export class LocalTransport implements Transport {
+  constructor(
+    public readonly name: string = 'localhost',
+    private readonly become = false,
+  ) {}
+
+  async connect(): Promise<void> {}
+
+  exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const line = shellLine(command, { ...opts, become: opts.become ?? this.become });
+    return new Promise((resolve) => {
+      // detached: own process group, so a timeout kills the whole pipeline, not just `sh`.
+      const child = spawn('sh', ['-c', line], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      let timedOut = false;
+      const partial = { stdout: '', stderr: '' };
+      const feed = (stream: 'stdout' | 'stderr', chunk: string): void => {
+        if (stream === 'stdout') stdout += chunk;
+        else stderr += chunk;
+        if (!opts.onLine) return;
+        const lines = (partial[stream] + chunk).split('\n');
+        partial[stream] = lines.pop() ?? '';
+        for (const l of lines) opts.onLine(l, stream);
+      };
+      child.stdout.setEncoding('utf8').on('data', (c: string) => feed('stdout', c));
+      child.stderr.setEncoding('utf8').on('data', (c: string) => feed('stderr', c));
+      const killGroup = (): void => {
+        try { if (child.pid) process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      };
+      const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; killGroup(); }, opts.timeoutMs) : undefined;
+      child.stdin.on('error', () => { /* command did not read its stdin */ });
+      if (opts.stdin !== undefined) child.stdin.end(opts.stdin);
+      else child.stdin.end();
+      const finish = (code: number): void => {
+        if (timer) clearTimeout(timer);
+        if (opts.onLine) {
+          if (partial.stdout) opts.onLine(partial.stdout, 'stdout');
+          if (partial.stderr) opts.onLine(partial.stderr, 'stderr');
+        }
+        resolve({ stdout, stderr, code: timedOut ? 124 : code });
+      };
+      child.on('error', (e) => { stderr += String(e.message); finish(127); });
+      child.on('close', (code, signal) => finish(code ?? (signal ? 128 + 9 : 1)));
+    });
+  }
+
+  async readFile(path: string, opts: { become?: boolean } = {}): Promise<Buffer | null> {
+    if ((opts.become ?? this.become) && !isRoot()) {
+      const r = await this.exec(`if [ -e ${shQuote(path)} ]; then base64 < ${shQuote(path)}; else echo __ENOENT__; fi`, { become: true });
+      if (r.code !== 0) throw new Error(`cannot read ${path}: ${r.stderr.trim()}`);
+      if (r.stdout.trim() === '__ENOENT__') return null;
+      return Buffer.from(r.stdout, 'base64');
+    }
+    try {
+      return await readFile(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  async writeFile(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<void> {
+    const become = (opts.become ?? this.become) && !isRoot();
+    if (become) {
+      // Write as root through sudo: temp file beside the target, then mv (atomic on one filesystem).
+      const tmp = join(dirname(path), `.${basename(path)}.rp-${randomBytes(4).toString('hex')}`);
+      const mode = opts.mode !== undefined ? ` && chmod ${(opts.mode & 0o7777).toString(8)} ${shQuote(tmp)}` : '';
+      const own = opts.owner ? ` && chown ${shQuote(opts.owner)} ${shQuote(tmp)}` : '';
+      const r = await this.exec(`cat > ${shQuote(tmp)}${mode}${own} && mv -f ${shQuote(tmp)} ${shQuote(path)} || { rm -f ${shQuote(tmp)}; exit 1; }`, { become: true, stdin: data });
+      if (r.code !== 0) throw new Error(`cannot write ${path}: ${r.stderr.trim()}`);
+      return;
+    }
+    const tmp = join(dirname(path), `.${basename(path)}.rp-${randomBytes(4).toString('hex')}`);
+    try {
+      await writeFile(tmp, data, { mode: opts.mode ?? 0o644, flag: 'wx' });
+      if (opts.mode !== undefined) await chmod(tmp, opts.mode); // umask would otherwise narrow it
+      if (opts.owner) await chownByName(tmp, opts.owner);
+      await rename(tmp, path);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** chown by user[:group] name; uses `id`/`getent` so names work without native bindings. */
+async function chownByName(path: string, owner: string): Promise<void> {
+  const [user, group] = owner.split(':');
+  const t = new LocalTransport();
+  const uid = await lookupId(t, `id -u ${shQuote(user ?? '')}`, user ?? '');
+  const gid = group
+    ? await lookupId(t, `getent group ${shQuote(group)} | cut -d: -f3`, group)
+    : await lookupId(t, `id -g ${shQuote(user ?? '')}`, user ?? '');
+  if (uid === userInfo().uid && gid === userInfo().gid) return;
+  await chown(path, uid, gid);
+}
+
+async function lookupId(t: LocalTransport, cmd: string, name: string): Promise<number> {
+  if (/^\d+$/.test(name)) return Number(name);
+  const r = await t.exec(cmd);
+  const n = Number(r.stdout.trim());
+  if (r.code !== 0 || r.stdout.trim() === '' || Number.isNaN(n)) throw new Error(`unknown user or group "${name}"`);
+  return n;
+}

@@ -1,0 +1,66 @@
+// Shared by copy and render-template: what a file looks like now, and writing it only when
+// content, mode or owner differ. One round trip for the metadata; content read only when needed.
+import { createHash } from 'node:crypto';
+import type { TaskContext } from '../runner/task.js';
+import type { FileDiff } from '../runner/types.js';
+
+export interface FileWant {
+  dest: string;
+  content: Buffer;
+  /** Octal string like "0644". */
+  mode?: string;
+  owner?: string;
+}
+
+export interface FileProbe {
+  exists: boolean;
+  changes: string[];
+  diff?: FileDiff[];
+}
+
+export const modeSchema = {
+  type: 'string', pattern: '^0?[0-7]{3,4}$',
+  description: 'File mode as an octal string, e.g. "0644" (quote it: YAML reads 0644 as a number).',
+} as const;
+
+export function parseMode(mode: string): number {
+  return parseInt(mode, 8);
+}
+
+const isText = (b: Buffer): boolean => !b.includes(0) && b.length < 1 << 20;
+
+export async function probeFile(ctx: TaskContext, want: FileWant): Promise<FileProbe> {
+  const q = ctx.quote(want.dest);
+  const r = await ctx.run(`if [ -e ${q} ]; then stat -c '%a %U %G' ${q} && sha256sum < ${q}; else echo absent; fi`);
+  if (r.code !== 0) throw new Error(`cannot inspect ${want.dest}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  const [meta = '', sum = ''] = r.stdout.trim().split('\n');
+  const exists = meta.trim() !== 'absent';
+  const changes: string[] = [];
+  let diff: FileDiff[] | undefined;
+  const after = isText(want.content) ? want.content.toString('utf8') : '(binary)';
+  if (!exists) {
+    changes.push('create');
+    diff = [{ path: want.dest, before: null, after }];
+  } else {
+    const [mode = '', user = '', group = ''] = meta.split(' ');
+    const wantSum = createHash('sha256').update(want.content).digest('hex');
+    if (sum.split(/\s/)[0] !== wantSum) {
+      changes.push('content');
+      const cur = isText(want.content) ? await ctx.readFile(want.dest) : null;
+      diff = [{ path: want.dest, before: cur ?? '(binary)', after }];
+    }
+    if (want.mode && parseMode(want.mode) !== parseInt(mode, 8)) changes.push(`mode ${mode} → ${want.mode.replace(/^0?/, '0')}`);
+    if (want.owner) {
+      const [wu, wg] = want.owner.split(':');
+      if (wu !== user || (wg !== undefined && wg !== group)) changes.push(`owner ${user}:${group} → ${want.owner}`);
+    }
+  }
+  return { exists, changes, diff };
+}
+
+export async function writeWanted(ctx: TaskContext, want: FileWant): Promise<void> {
+  await ctx.writeFile(want.dest, want.content, {
+    mode: want.mode ? parseMode(want.mode) : undefined,
+    owner: want.owner,
+  });
+}

@@ -1,0 +1,48 @@
+// `command`: run a shell command. Not idempotent by itself — `creates`/`removes` make it so
+// (like Ansible), and `changed_when` tells whether a run changed anything.
+import { defineTask, type Probe, type Applied } from '../runner/task.js';
+import { evalWhen } from '../runner/expr.js';
+
+export default defineTask({
+  id: 'command',
+  summary: 'Run a shell command (idempotent with creates/removes; changed_when decides "changed")',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['cmd'],
+    properties: {
+      cmd: { type: 'string', description: 'Command line, run with sh -c.' },
+      creates: { type: 'string', description: 'Skip when this path exists (relative to chdir).' },
+      removes: { type: 'string', description: 'Skip when this path does not exist.' },
+      chdir: { type: 'string', description: 'Working directory.' },
+      env: { type: 'object', additionalProperties: { type: 'string' }, description: 'Extra environment variables.' },
+      changed_when: {
+        anyOf: [{ type: 'string' }, { type: 'boolean' }],
+        description: 'Expression over rc, stdout, stderr deciding whether the run changed something (default true).',
+      },
+      failed_when: { type: 'string', description: 'Expression over rc, stdout, stderr deciding failure (default rc != 0).' },
+    },
+  },
+  async probe(ctx, p): Promise<Probe> {
+    const test = async (path: string): Promise<boolean> => {
+      const r = await ctx.run(`test -e ${ctx.quote(path)}`, { cwd: p.chdir });
+      return r.code === 0;
+    };
+    if (p.creates && (await test(p.creates))) return { changed: false, msg: `skipped: ${p.creates} exists`, data: { rc: 0, stdout: '', stderr: '' } };
+    if (p.removes && !(await test(p.removes))) return { changed: false, msg: `skipped: ${p.removes} does not exist`, data: { rc: 0, stdout: '', stderr: '' } };
+    return { changed: true, msg: `would run: ${p.cmd}` };
+  },
+  async apply(ctx, p): Promise<Applied | void> {
+    const r = await ctx.run(p.cmd, { cwd: p.chdir, env: p.env, onLine: (l) => ctx.log(l) });
+    const data = { rc: r.code, stdout: r.stdout.replace(/\n$/, ''), stderr: r.stderr.replace(/\n$/, '') };
+    const failed = p.failed_when !== undefined ? evalWhen(p.failed_when, data) : r.code !== 0;
+    if (failed) {
+      const why = data.stderr.split('\n').filter(Boolean).slice(-3).join(' | ') || data.stdout.split('\n').slice(-1)[0] || '';
+      return { status: 'failed', msg: `rc=${r.code}${why ? `: ${why}` : ''}`, data };
+    }
+    const changed = typeof p.changed_when === 'boolean' ? p.changed_when
+      : p.changed_when !== undefined ? evalWhen(p.changed_when, data) : true;
+    const firstLine = data.stdout.split('\n')[0] ?? '';
+    return { changed, msg: firstLine ? `rc=${r.code}: ${firstLine.slice(0, 120)}` : `rc=${r.code}`, data };
+  },
+});

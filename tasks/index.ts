@@ -1,0 +1,25 @@
+// Built-in tasks. To add one: one import line and one array entry.
+import type { AnyTask } from '../runner/task.js';
+import command from './command.js';
+import copy from './copy.js';
+import waitFor from './wait-for.js';
+import renderTemplate from './render-template.js';
+import checkDocker from './check-docker.js';
+import checkProxy from './check-proxy.js';
+import configureNginxLb from './configure-nginx-lb.js';
+import verifyDns from './verify-dns.js';
+import rkeUp from './rke-up.js';
+import backupKubeconfig from './backup-kubeconfig.js';
+
+export const builtinTasks: AnyTask[] = [
+  command as AnyTask,
+  copy as AnyTask,
+  waitFor as AnyTask,
+  renderTemplate as AnyTask,
+  checkDocker as AnyTask,
+  checkProxy as AnyTask,
+  configureNginxLb as AnyTask,
+  verifyDns as AnyTask,
+  rkeUp as AnyTask,
+  backupKubeconfig as AnyTask,
+];
