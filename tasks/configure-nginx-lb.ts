@@ -1,0 +1,229 @@
+// configure-nginx-lb: nginx in front of the Rancher nodes, layer 7 (TLS ends here, HTTP to the
+// nodes' port 80 with the X-Forwarded-* headers Rancher needs) or layer 4 (TCP 80/443 passed
+// through). The probe computes every file the mode needs and compares; apply writes them, runs
+// `nginx -t`, puts every old file back if the test fails (nginx never reloaded, so it keeps
+// serving the old config), and reloads only after a passing test.
+import { defineTask, type TaskContext } from '../runner/task.js';
+import type { FileDiff } from '../runner/types.js';
+import { fqdnProblems, groupHosts } from './rancher-rules.js';
+import { renderShipped } from './templates/index.js';
+
+const L7_CONF = '/etc/nginx/conf.d/rancher.conf';
+const L4_CONF = '/etc/nginx/rancher-stream.conf';
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    mode: { enum: ['l4', 'l7'], default: 'l7', description: 'l7: TLS terminated here, HTTP to the nodes; l4: TCP 80/443 passed through.' },
+    fqdn: { type: 'string', description: 'Rancher host name (default: vars fqdn).' },
+    upstreams: {
+      type: 'array', items: { type: 'string' },
+      description: 'Node addresses to balance over (default: the addresses of upstream_group).',
+    },
+    upstream_group: { type: 'string', default: 'rancher', description: 'Inventory group of the Rancher nodes.' },
+    tls_cert: { type: 'string', description: 'l7: certificate chain file on the controller (server certificate first, then intermediates).' },
+    tls_key: { type: 'string', description: 'l7: private key file on the controller (copied with mode 0600, never shown).' },
+    tls_dir: { type: 'string', default: '/etc/nginx/ssl', description: 'Directory on the LB for the certificate and key.' },
+    conf_path: { type: 'string', description: `Config file written (default ${L7_CONF} for l7, ${L4_CONF} for l4).` },
+    nginx_conf: { type: 'string', default: '/etc/nginx/nginx.conf', description: 'Main nginx config; l4 adds an include of the stream file to it.' },
+    disable_default_site: {
+      type: 'boolean', default: true,
+      description: "l4: remove /etc/nginx/sites-enabled/default, whose port-80 server would take the stream's port.",
+    },
+    max_fails: { type: 'integer', default: 3, description: 'Passive health check: failures before a node is left out.' },
+    fail_timeout: { type: 'string', default: '10s', description: 'Passive health check: how long a failed node is left out.' },
+    read_timeout: { type: 'string', default: '1800s', description: 'l7 proxy_read_timeout (>= 900s keeps shell windows open).' },
+    health_check: {
+      enum: ['off', 'warn', 'require'], default: 'warn',
+      description: 'Active check: GET /healthz on every upstream from the LB; warn or fail when one does not answer 200.',
+    },
+    reload_cmd: {
+      type: 'string',
+      default: 'if [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then nginx -s reload; else nginx; fi',
+      description: 'Shell command that makes nginx load the new config (run only after `nginx -t` passed).',
+    },
+  },
+} as const;
+
+/** One file the mode wants: content, or null for "must not exist". */
+interface Want {
+  path: string;
+  content: string | null;
+  mode: number;
+  secret?: boolean;
+}
+
+interface FileState extends Want {
+  before: string | null;
+  /** Symlink target when the existing file is a link (restored as a link). */
+  link?: string;
+}
+
+interface State {
+  changes: FileState[];
+}
+
+function includeLine(path: string): string {
+  return `include ${path};`;
+}
+
+/** nginx.conf with (l4) or without (l7) our top-level include of the stream file. */
+export function withStreamInclude(conf: string, streamPath: string, present: boolean): string {
+  const re = new RegExp(`^\\s*include\\s+${streamPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\s*;.*\\n?`, 'm');
+  const comment = /^# rancher-play: Rancher layer-4 passthrough.*\n?/m;
+  const has = re.test(conf);
+  if (present) {
+    if (has) return conf;
+    const sep = conf.endsWith('\n') || conf === '' ? '' : '\n';
+    return `${conf}${sep}# rancher-play: Rancher layer-4 passthrough (a stream block must be top-level)\n${includeLine(streamPath)}\n`;
+  }
+  return has ? conf.replace(comment, '').replace(re, '') : conf;
+}
+
+async function readState(ctx: TaskContext, want: Want): Promise<FileState> {
+  const r = await ctx.run(`if [ -L ${ctx.quote(want.path)} ]; then readlink ${ctx.quote(want.path)}; fi`);
+  const link = r.stdout.trim() || undefined;
+  return { ...want, before: await ctx.readFile(want.path), link };
+}
+
+function shown(f: { content: string | null; secret?: boolean }, which: string | null): string | null {
+  if (which === null) return null;
+  return f.secret ? `(secret, ${Buffer.byteLength(which)} bytes)\n` : which;
+}
+
+export default defineTask({
+  id: 'configure-nginx-lb',
+  summary: 'nginx load balancer for Rancher (l7 TLS termination or l4 passthrough), tested with nginx -t before reload',
+  schema,
+  runsOn: 'host',
+  secretParams: [],
+  precheck(params, ctx) {
+    const out: string[] = [];
+    if (params.fqdn !== undefined) out.push(...fqdnProblems(params.fqdn));
+    if ((params.mode ?? 'l7') === 'l7' && (!params.tls_cert || !params.tls_key)) {
+      out.push(`configure-nginx-lb on ${ctx.host}: mode l7 needs tls_cert and tls_key (files on the controller)`);
+    }
+    return out;
+  },
+  async probe(ctx, params) {
+    const host = ctx.host.name;
+    const mode = params.mode ?? 'l7';
+    const fqdn = params.fqdn ?? (typeof ctx.vars.fqdn === 'string' ? ctx.vars.fqdn : '');
+    const bad = fqdnProblems(fqdn);
+    if (bad.length) return { changed: false, status: 'failed', msg: bad.join('; ') };
+    const upstreams = params.upstreams ?? groupHosts(ctx.vars, params.upstream_group ?? 'rancher').map((h) => h.address);
+    if (upstreams.length === 0) {
+      return { changed: false, status: 'failed', msg: `no upstreams: group ${params.upstream_group ?? 'rancher'} is empty and no upstreams given` };
+    }
+    const nginx = await ctx.run('command -v nginx || ls /usr/sbin/nginx 2>/dev/null');
+    if (nginx.code !== 0) return { changed: false, status: 'failed', msg: `nginx is not installed on ${host}: install it (apt-get install nginx)` };
+
+    const read = (p: string) => ctx.readLocal(p);
+    const data = {
+      fqdn, upstreams, upstream_port: 80,
+      max_fails: params.max_fails ?? 3, fail_timeout: params.fail_timeout ?? '10s', read_timeout: params.read_timeout ?? '1800s',
+      tls_cert: '', tls_key: '',
+    };
+    const wants: Want[] = [];
+    const mainConf = params.nginx_conf ?? '/etc/nginx/nginx.conf';
+    const current = (await ctx.readFile(mainConf)) ?? '';
+    if (mode === 'l7') {
+      if (!params.tls_cert || !params.tls_key) return { changed: false, status: 'failed', msg: 'mode l7 needs tls_cert and tls_key' };
+      const cert = await ctx.readLocal(ctx.resolve(params.tls_cert));
+      const key = await ctx.readLocal(ctx.resolve(params.tls_key));
+      if (!cert) return { changed: false, status: 'failed', msg: `tls_cert ${params.tls_cert} not found on the controller` };
+      if (!key) return { changed: false, status: 'failed', msg: `tls_key ${params.tls_key} not found on the controller` };
+      const dir = params.tls_dir ?? '/etc/nginx/ssl';
+      data.tls_cert = `${dir}/${fqdn}.crt`;
+      data.tls_key = `${dir}/${fqdn}.key`;
+      wants.push({ path: data.tls_cert, content: cert.toString('utf8'), mode: 0o644 });
+      wants.push({ path: data.tls_key, content: key.toString('utf8'), mode: 0o600, secret: true });
+      wants.push({ path: params.conf_path ?? L7_CONF, content: await renderShipped('nginx-l7.conf.hbs', data, read), mode: 0o644 });
+      wants.push({ path: L4_CONF, content: null, mode: 0o644 });
+      wants.push({ path: mainConf, content: withStreamInclude(current, L4_CONF, false), mode: 0o644 });
+    } else {
+      const conf = params.conf_path ?? L4_CONF;
+      wants.push({ path: conf, content: await renderShipped('nginx-l4.conf.hbs', data, read), mode: 0o644 });
+      wants.push({ path: mainConf, content: withStreamInclude(current, conf, true), mode: 0o644 });
+      wants.push({ path: L7_CONF, content: null, mode: 0o644 });
+      if (params.disable_default_site ?? true) wants.push({ path: '/etc/nginx/sites-enabled/default', content: null, mode: 0o644 });
+    }
+
+    const changes: FileState[] = [];
+    for (const w of wants) {
+      const s = await readState(ctx, w);
+      if (s.before !== w.content) changes.push(s);
+    }
+
+    // Active health check of the nodes from the LB (read-only; nodes may not be up yet before rke up).
+    const warnings: string[] = [];
+    const hc = params.health_check ?? 'warn';
+    let unhealthy: string[] = [];
+    if (hc !== 'off') {
+      const q = ctx.quote;
+      const script = upstreams
+        .map((u) => `c=$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' --max-time 5 ${q(`http://${u}:80/healthz`)} 2>/dev/null); echo ${q(u)} "$c"`)
+        .join('\n');
+      const r = await ctx.run(`command -v curl >/dev/null 2>&1 || { echo nocurl; exit 0; }\n${script}`, { become: false });
+      if (!r.stdout.includes('nocurl')) {
+        unhealthy = r.stdout.trim().split('\n').filter((l) => l && !/ 200$/.test(l)).map((l) => l.split(' ')[0]!);
+        if (unhealthy.length) warnings.push(`${host}: /healthz does not answer 200 on ${unhealthy.join(', ')} (normal before rke up)`);
+      }
+    }
+    if (hc === 'require' && unhealthy.length) {
+      return { changed: false, status: 'failed', msg: `${host}: upstream(s) ${unhealthy.join(', ')} fail the /healthz check`, warnings };
+    }
+
+    const diff: FileDiff[] = changes.map((c) => ({ path: c.path, before: shown(c, c.before), after: shown(c, c.content) }));
+    const what = changes.map((c) => `${c.content === null ? 'remove' : 'write'} ${c.path}`).join(', ');
+    return {
+      changed: changes.length > 0,
+      msg: changes.length ? `${mode}: ${what}` : `${mode} config for ${fqdn} in place (${upstreams.length} upstreams)`,
+      diff: changes.length ? diff : undefined,
+      warnings,
+      state: { changes },
+    };
+  },
+  async apply(ctx, params, probe) {
+    const { changes } = probe.state as State;
+    const q = ctx.quote;
+    const put = async (path: string, content: string | null, mode: number, link?: string) => {
+      if (link !== undefined) {
+        const r = await ctx.run(`ln -sfn ${q(link)} ${q(path)}`);
+        if (r.code !== 0) throw new Error(`cannot restore link ${path}: ${r.stderr.trim()}`);
+      } else if (content === null) {
+        const r = await ctx.run(`rm -f ${q(path)}`);
+        if (r.code !== 0) throw new Error(`cannot remove ${path}: ${r.stderr.trim()}`);
+      } else {
+        const dir = path.slice(0, path.lastIndexOf('/')) || '/';
+        await ctx.run(`mkdir -p ${q(dir)}`);
+        await ctx.writeFile(path, content, { mode });
+      }
+    };
+    const restore = async () => {
+      for (const c of [...changes].reverse()) await put(c.path, c.before, c.mode, c.before === null ? undefined : c.link);
+    };
+    try {
+      for (const c of changes) await put(c.path, c.content, c.mode);
+    } catch (e) {
+      await restore();
+      return { status: 'failed', msg: `${ctx.host.name}: ${(e as Error).message}; previous files restored` };
+    }
+    const test = await ctx.run('nginx -t 2>&1');
+    if (test.code !== 0) {
+      await restore();
+      let out = (test.stdout + test.stderr).trim();
+      if (/unknown directive "stream"/.test(out)) out += ' (install the stream module: apt-get install libnginx-mod-stream)';
+      return {
+        status: 'failed',
+        msg: `${ctx.host.name}: nginx -t rejected the new config, the previous config was kept and nginx was not reloaded: ${out}`,
+      };
+    }
+    const reload = await ctx.run(`${params.reload_cmd ?? schema.properties.reload_cmd.default} 2>&1`);
+    if (reload.code !== 0) {
+      return { status: 'failed', msg: `${ctx.host.name}: config is valid but nginx did not reload: ${(reload.stdout + reload.stderr).trim()}` };
+    }
+    return { msg: `${probe.msg}; nginx -t passed, reloaded` };
+  },
+});
