@@ -9,6 +9,8 @@ import type { Node as YamlNode, Pair, YAMLMap } from 'yaml';
 import { InputError } from './errors.js';
 import type { InputProblem } from './errors.js';
 import type { SourcePos, Vars } from './types.js';
+import { MAX_ALIAS_COUNT, MAX_YAML_BYTES } from './yamlsrc.js';
+import type { YamlPath, YamlSource } from './yamlsrc.js';
 
 /** A native inventory document, as if the user had written it in rancher-play's own format. */
 export interface NativeInventoryDoc {
@@ -365,6 +367,12 @@ function parseYaml(text: string, inv: AInventory): void {
     inv.problem({ file, line, col }, undefined, err.message.split('\n')[0]!);
   }
   if (doc.errors.length) return;
+  try {
+    doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    inv.problem({ file, line: 1, col: 1 }, undefined, `cannot load YAML: ${(e as Error).message.split('\n')[0]}`);
+    return;
+  }
   const root = doc.contents;
   if (!isMap(root)) {
     inv.problem(at(root as YamlNode), undefined, 'an Ansible YAML inventory must be a mapping of groups');
@@ -808,7 +816,7 @@ export function convertAnsibleInventory(text: string, file: string): ConvertedIn
   const format = looksLikeIni(text) ? 'ini' : 'yaml';
   if (format === 'ini') parseIni(text, inv);
   else parseYaml(text, inv);
-  if (inv.problems.length) throw new InputError(inv.problems);
+  // Map even after parse problems, so one pass reports everything that needs fixing.
   const { doc, positions } = toNative(inv);
   if (inv.problems.length) throw new InputError(inv.problems);
   return { doc, positions, format };
@@ -824,4 +832,31 @@ function looksLikeIni(text: string): boolean {
 /** Convert an Ansible inventory file from disk. */
 export function loadAnsibleInventory(file: string): ConvertedInventory {
   return convertAnsibleInventory(readFileSync(file, 'utf8'), file);
+}
+
+/**
+ * The hook the inventory loader calls first: when `file` holds an Ansible inventory, its
+ * native equivalent as a YamlSource (positions point into the Ansible file); otherwise
+ * undefined, and the native YAML loader takes over (and reports unreadable files itself).
+ */
+export function ansibleInventorySource(file: string): YamlSource | undefined {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  if (buf.length > MAX_YAML_BYTES || buf.includes(0)) return undefined;
+  const text = buf.toString('utf8').replace(/^\uFEFF/, '');
+  if (!isAnsibleInventory(text, file)) return undefined;
+  const { doc, positions } = convertAnsibleInventory(text, file);
+  const fallback: SourcePos = { file, line: 1, col: 1 };
+  const locate = (path: YamlPath): SourcePos => {
+    for (let n = path.length; n > 0; n--) {
+      const p = positions.get(path.slice(0, n).join('.'));
+      if (p) return p;
+    }
+    return fallback;
+  };
+  return { file, value: doc, posOf: locate, valuePosOf: locate, secretPaths: [] };
 }
