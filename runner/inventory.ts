@@ -5,6 +5,7 @@ import { homedir, userInfo } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { InputError, type InputProblem } from './errors.js';
 import { loadYamlFile, type YamlSource } from './yamlsrc.js';
+import { ansibleInventorySource } from './ansible-inventory.js';
 import { inventorySchema, schemaProblems } from './schema.js';
 import { suggestion } from './suggest.js';
 import type { ConnectionSpec, Group, Host, Inventory, SourcePos, Vars } from './types.js';
@@ -66,7 +67,8 @@ export function parseAdHoc(spec: string): { user?: string; address: string; port
 }
 
 export function loadInventory(file: string, opts: { home?: string } = {}): Inventory {
-  const src = loadYamlFile(file);
+  // Ansible INI/YAML inventories are converted to the native document first (same checks after).
+  const src = ansibleInventorySource(file) ?? loadYamlFile(file);
   const schemaErrs = schemaProblems(inventorySchema(), src, 'inventory');
   if (schemaErrs.length) throw new InputError(schemaErrs);
 
