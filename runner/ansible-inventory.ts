@@ -14,6 +14,7 @@ import type { YamlPath, YamlSource } from './yamlsrc.js';
 
 /** A native inventory document, as if the user had written it in rancher-play's own format. */
 export interface NativeInventoryDoc {
+  defaults?: Vars;
   jump_hosts: Record<string, Vars>;
   hosts: Record<string, Vars>;
   groups: Record<string, { hosts: string[]; vars: Vars }>;
@@ -718,7 +719,17 @@ function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions: Map<st
   const all = inv.groups.get('all')!;
   const allSplit = connOf('all', all.vars, all.varPos);
   doc.vars = allSplit.rest;
-  const groupConn = new Map<string, Vars>([['all', allSplit.conn]]);
+  // Connection settings for every host become native defaults (they apply to jump hosts too,
+  // as ~/.ssh/config-wide settings would).
+  if (Object.keys(allSplit.conn).length) {
+    doc.defaults = {};
+    for (const k of ['user', 'port', 'ssh_key_path', 'become', 'jump'] as const) {
+      if (allSplit.conn[k] !== undefined) doc.defaults[k] = allSplit.conn[k];
+    }
+    if (allSplit.conn.connection === 'local') inv.problem(all.varPos.get('ansible_connection'), 'ansible_connection', 'ansible_connection=local for all hosts is not supported; set it on the hosts that run locally');
+    for (const [k, p] of all.varPos) if (CONN_VARS[k]) positions.set(`defaults.${CONN_VARS[k] === 'args' ? 'jump' : CONN_VARS[k]}`, p);
+  }
+  const groupConn = new Map<string, Vars>();
   for (const g of inv.groups.values()) {
     if (g.name === 'all') continue;
     const { conn, rest } = connOf(g.name, g.vars, g.varPos);
@@ -738,7 +749,7 @@ function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions: Map<st
     const groups = ordered(memberOf.get(h.name) ?? []);
     const { conn: hostConn, rest } = connOf(h.name, h.vars, h.varPos);
     const entry: Vars = {};
-    const conn: Vars = { ...groupConn.get('all') };
+    const conn: Vars = {};
     for (const g of groups) Object.assign(conn, groupConn.get(g));
     Object.assign(conn, hostConn);
     entry.address = conn.address ?? h.name;
@@ -770,32 +781,37 @@ function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions: Map<st
 
   // Jump hosts that are themselves inventory hosts (by name, or by address and port) reuse that
   // host's connection settings (its key), as `ssh -J` would through ~/.ssh/config aliases.
-  for (const [name, entry] of Object.entries(doc.hosts)) {
-    const jump = entry.jump as string[] | undefined;
-    if (!jump) continue;
-    entry.jump = jump.map((spec) => {
-      const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(spec);
-      if (!m) {
-        inv.problem(positions.get(`hosts.${name}.jump`), `hosts.${name}.jump`, `cannot parse jump host "${spec}"`);
-        return spec;
-      }
-      const [, user, host, port] = m;
-      const match = Object.entries(doc.hosts).find(([n, e]) =>
-        n !== name && (n === host || e.address === host) && (port === undefined || Number(port) === (e.port ?? 22)) &&
-        (user === undefined || e.user === undefined || e.user === user));
-      if (!match) return spec;
-      const [jn, je] = match;
+  const defaults = doc.defaults ?? {};
+  const rawJump = new Map<string, string[]>();
+  for (const [name, entry] of Object.entries(doc.hosts)) if (entry.jump) rawJump.set(name, entry.jump as string[]);
+  const mapSpec = (spec: string, self: string | undefined, key: string): string => {
+    const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:@]+)(?::(\d+))?$/.exec(spec);
+    if (!m) {
+      inv.problem(positions.get(key), key, `cannot parse jump host "${spec}" (expected [user@]host[:port])`);
+      return spec;
+    }
+    const [, user, host, port] = m;
+    const match = Object.entries(doc.hosts).find(([n, e]) =>
+      n !== self && (n === host || e.address === host) &&
+      (port === undefined || Number(port) === (e.port ?? defaults.port ?? 22)) &&
+      (user === undefined || (e.user ?? defaults.user ?? user) === user));
+    if (!match) return spec;
+    const [jn, je] = match;
+    if (!doc.jump_hosts[jn]) {
       const jumpEntry: Vars = { address: je.address };
       for (const k of ['port', 'user', 'ssh_key_path'] as const) if (je[k] !== undefined) jumpEntry[k] = je[k];
-      if (user !== undefined) jumpEntry.user = user;
-      if (port !== undefined) jumpEntry.port = Number(port);
-      // Multi-hop: the jump host's own chain comes first.
-      if (je.jump !== undefined) jumpEntry.jump = je.jump;
       doc.jump_hosts[jn] = jumpEntry;
-      return jn;
-    });
-    if ((entry.jump as string[]).length === 1) entry.jump = (entry.jump as string[])[0]!;
+      // Multi-hop: the jump host's own chain comes first (its own ProxyJump).
+      const own = rawJump.get(jn);
+      if (own) jumpEntry.jump = collapse(own.map((x) => mapSpec(x, jn, `hosts.${jn}.jump`)));
+    }
+    return jn;
+  };
+  const collapse = (list: string[]): string | string[] => (list.length === 1 ? list[0]! : list);
+  for (const [name, list] of rawJump) {
+    doc.hosts[name]!.jump = collapse(list.map((x) => mapSpec(x, name, `hosts.${name}.jump`)));
   }
+  if (defaults.jump) defaults.jump = collapse((defaults.jump as string[]).map((x) => mapSpec(x, undefined, 'defaults.jump')));
   return { doc, positions };
 }
 
