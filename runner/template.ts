@@ -197,49 +197,74 @@ function checkAst(root: Program): string | undefined {
   return problem;
 }
 
-/** Top-level variable names a template reads from its scope. */
+/**
+ * Top-level variable names a template reads from its scope. Names that are only tested
+ * (`{{#if x}}`, `{{#unless x}}`, `{{default x ...}}`) are not required, nor are uses of `x`
+ * inside `{{#if x}}`, because those templates render fine when `x` is missing.
+ */
 function collectRefs(root: Program): string[] {
   const out = new Set<string>();
-  const addPath = (p: AstNode | undefined, depth: number) => {
+  const headOf = (p: AstNode | undefined): string | undefined => {
+    if (!p || p.type !== 'PathExpression') return undefined;
+    const path = p as PathExpr;
+    return path.data || path.parts.length === 0 ? undefined : path.parts[0];
+  };
+  const addPath = (p: AstNode | undefined, depth: number, guarded: Set<string>) => {
     if (!p || p.type !== 'PathExpression') return;
     const path = p as PathExpr;
-    if (path.data || path.parts.length === 0) return;
     // Only paths that resolve against the root context (depth 0, or ../ back to it).
     if (path.depth !== depth) return;
-    const head = path.parts[0]!;
-    if (head === 'this') return;
+    const head = headOf(p);
+    if (!head || head === 'this' || guarded.has(head)) return;
     out.add(head);
   };
-  const expr = (e: AstNode | undefined, depth: number) => {
+  const expr = (e: AstNode | undefined, depth: number, guarded: Set<string>) => {
     if (!e) return;
-    if (e.type === 'PathExpression') addPath(e, depth);
-    else if (e.type === 'SubExpression') call(e as hbs.AST.SubExpression, depth);
+    if (e.type === 'PathExpression') addPath(e, depth, guarded);
+    else if (e.type === 'SubExpression') call(e as hbs.AST.SubExpression, depth, guarded);
   };
-  const call = (n: { path: AstNode; params: hbs.AST.Expression[]; hash?: hbs.AST.Hash }, depth: number, isMustache = false) => {
+  const call = (
+    n: { path: AstNode; params: hbs.AST.Expression[]; hash?: hbs.AST.Hash },
+    depth: number,
+    guarded: Set<string>,
+    isMustache = false,
+  ) => {
     const path = n.path as PathExpr;
     const hasArgs = n.params.length > 0 || (n.hash?.pairs.length ?? 0) > 0;
     const helperName = path.type === 'PathExpression' && path.parts.length === 1 && !path.data ? path.parts[0]! : undefined;
-    if (!(hasArgs || (isMustache && helperName && isHelper(helperName)))) addPath(path, depth);
-    n.params.forEach((p) => expr(p, depth));
-    n.hash?.pairs.forEach((pair) => expr(pair.value, depth));
+    if (!(hasArgs || (isMustache && helperName && isHelper(helperName)))) addPath(path, depth, guarded);
+    n.params.forEach((p, i) => {
+      if (helperName === 'default' && i === 0) return; // may be missing by design
+      expr(p, depth, guarded);
+    });
+    n.hash?.pairs.forEach((pair) => expr(pair.value, depth, guarded));
   };
-  const program = (p: Program | undefined, depth: number) => {
+  const program = (p: Program | undefined, depth: number, guarded: Set<string>) => {
     if (!p) return;
     for (const s of p.body) {
-      if (s.type === 'MustacheStatement') call(s as hbs.AST.MustacheStatement, depth, true);
+      if (s.type === 'MustacheStatement') call(s as hbs.AST.MustacheStatement, depth, guarded, true);
       else if (s.type === 'BlockStatement') {
         const b = s as hbs.AST.BlockStatement;
         const name = b.path.parts[0];
-        b.params.forEach((x) => expr(x, depth));
-        b.hash?.pairs.forEach((pair) => expr(pair.value, depth));
-        const inner = name && CONTEXT_CHANGING.has(name) ? depth + 1 : name && isHelper(name) ? depth : depth + 1;
-        if (!name || (!isHelper(name) && b.params.length === 0)) addPath(b.path, depth);
-        program(b.program, inner);
-        program(b.inverse, depth);
+        const isTest = name === 'if' || name === 'unless';
+        let inner = guarded;
+        if (isTest) {
+          const h = headOf(b.params[0]);
+          if (h && (b.params[0] as PathExpr).depth === depth) inner = new Set([...guarded, h]);
+          b.params.slice(1).forEach((x) => expr(x, depth, guarded));
+        } else {
+          b.params.forEach((x) => expr(x, depth, guarded));
+        }
+        b.hash?.pairs.forEach((pair) => expr(pair.value, depth, guarded));
+        const innerDepth = name && CONTEXT_CHANGING.has(name) ? depth + 1 : name && isHelper(name) ? depth : depth + 1;
+        if (!name || (!isHelper(name) && b.params.length === 0)) addPath(b.path, depth, guarded);
+        // `if x` guards its body; `unless x` guards its else-branch.
+        program(b.program, innerDepth, name === 'unless' ? guarded : inner);
+        program(b.inverse, depth, name === 'unless' ? inner : guarded);
       }
     }
   };
-  program(root, 0);
+  program(root, 0, new Set());
   return [...out];
 }
 
