@@ -8,8 +8,10 @@ import type { FileDiff } from '../runner/types.js';
 import { fqdnProblems, groupHosts } from './rancher-rules.js';
 import { renderShipped } from './templates/index.js';
 
-const L7_CONF = '/etc/nginx/conf.d/rancher.conf';
-const L4_CONF = '/etc/nginx/rancher-stream.conf';
+// Paths inside conf_dir (Debian's nginx layout: conf.d/ is included inside `http`).
+const L7_CONF = 'conf.d/rancher.conf';
+const L4_CONF = 'rancher-stream.conf';
+const DEFAULT_SITE = 'sites-enabled/default';
 
 const schema = {
   type: 'object',
@@ -24,12 +26,14 @@ const schema = {
     upstream_group: { type: 'string', default: 'rancher', description: 'Inventory group of the Rancher nodes.' },
     tls_cert: { type: 'string', description: 'l7: certificate chain file on the controller (server certificate first, then intermediates).' },
     tls_key: { type: 'string', description: 'l7: private key file on the controller (copied with mode 0600, never shown).' },
-    tls_dir: { type: 'string', default: '/etc/nginx/ssl', description: 'Directory on the LB for the certificate and key.' },
-    conf_path: { type: 'string', description: `Config file written (default ${L7_CONF} for l7, ${L4_CONF} for l4).` },
-    nginx_conf: { type: 'string', default: '/etc/nginx/nginx.conf', description: 'Main nginx config; l4 adds an include of the stream file to it.' },
+    conf_dir: {
+      type: 'string', default: '/etc/nginx',
+      description: `nginx config directory: l7 writes ${L7_CONF}, l4 writes ${L4_CONF} and includes it from nginx.conf.`,
+    },
+    tls_dir: { type: 'string', description: 'Directory on the LB for the certificate and key (default <conf_dir>/ssl).' },
     disable_default_site: {
       type: 'boolean', default: true,
-      description: "l4: remove /etc/nginx/sites-enabled/default, whose port-80 server would take the stream's port.",
+      description: `l4: remove <conf_dir>/${DEFAULT_SITE}, whose port-80 server would take the stream's port.`,
     },
     max_fails: { type: 'integer', default: 3, description: 'Passive health check: failures before a node is left out.' },
     fail_timeout: { type: 'string', default: '10s', description: 'Passive health check: how long a failed node is left out.' },
@@ -38,6 +42,7 @@ const schema = {
       enum: ['off', 'warn', 'require'], default: 'warn',
       description: 'Active check: GET /healthz on every upstream from the LB; warn or fail when one does not answer 200.',
     },
+    test_cmd: { type: 'string', default: 'nginx -t', description: 'Shell command that tests the whole nginx config.' },
     reload_cmd: {
       type: 'string',
       default: 'if [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then nginx -s reload; else nginx; fi',
@@ -126,28 +131,31 @@ export default defineTask({
       tls_cert: '', tls_key: '',
     };
     const wants: Want[] = [];
-    const mainConf = params.nginx_conf ?? '/etc/nginx/nginx.conf';
-    const current = (await ctx.readFile(mainConf)) ?? '';
+    const confDir = (params.conf_dir ?? '/etc/nginx').replace(/\/+$/, '');
+    const l7Conf = `${confDir}/${L7_CONF}`;
+    const l4Conf = `${confDir}/${L4_CONF}`;
+    const mainConf = `${confDir}/nginx.conf`;
+    const current = await ctx.readFile(mainConf);
+    if (current === null) return { changed: false, status: 'failed', msg: `${mainConf} not found on ${host}: is nginx installed there (conf_dir)?` };
     if (mode === 'l7') {
       if (!params.tls_cert || !params.tls_key) return { changed: false, status: 'failed', msg: 'mode l7 needs tls_cert and tls_key' };
       const cert = await ctx.readLocal(ctx.resolve(params.tls_cert));
       const key = await ctx.readLocal(ctx.resolve(params.tls_key));
       if (!cert) return { changed: false, status: 'failed', msg: `tls_cert ${params.tls_cert} not found on the controller` };
       if (!key) return { changed: false, status: 'failed', msg: `tls_key ${params.tls_key} not found on the controller` };
-      const dir = params.tls_dir ?? '/etc/nginx/ssl';
+      const dir = params.tls_dir ?? `${confDir}/ssl`;
       data.tls_cert = `${dir}/${fqdn}.crt`;
       data.tls_key = `${dir}/${fqdn}.key`;
       wants.push({ path: data.tls_cert, content: cert.toString('utf8'), mode: 0o644 });
       wants.push({ path: data.tls_key, content: key.toString('utf8'), mode: 0o600, secret: true });
-      wants.push({ path: params.conf_path ?? L7_CONF, content: await renderShipped('nginx-l7.conf.hbs', data, read), mode: 0o644 });
-      wants.push({ path: L4_CONF, content: null, mode: 0o644 });
-      wants.push({ path: mainConf, content: withStreamInclude(current, L4_CONF, false), mode: 0o644 });
+      wants.push({ path: l7Conf, content: await renderShipped('nginx-l7.conf.hbs', data, read), mode: 0o644 });
+      wants.push({ path: l4Conf, content: null, mode: 0o644 });
+      wants.push({ path: mainConf, content: withStreamInclude(current, l4Conf, false), mode: 0o644 });
     } else {
-      const conf = params.conf_path ?? L4_CONF;
-      wants.push({ path: conf, content: await renderShipped('nginx-l4.conf.hbs', data, read), mode: 0o644 });
-      wants.push({ path: mainConf, content: withStreamInclude(current, conf, true), mode: 0o644 });
-      wants.push({ path: L7_CONF, content: null, mode: 0o644 });
-      if (params.disable_default_site ?? true) wants.push({ path: '/etc/nginx/sites-enabled/default', content: null, mode: 0o644 });
+      wants.push({ path: l4Conf, content: await renderShipped('nginx-l4.conf.hbs', data, read), mode: 0o644 });
+      wants.push({ path: mainConf, content: withStreamInclude(current, l4Conf, true), mode: 0o644 });
+      wants.push({ path: l7Conf, content: null, mode: 0o644 });
+      if (params.disable_default_site ?? true) wants.push({ path: `${confDir}/${DEFAULT_SITE}`, content: null, mode: 0o644 });
     }
 
     const changes: FileState[] = [];
@@ -210,7 +218,7 @@ export default defineTask({
       await restore();
       return { status: 'failed', msg: `${ctx.host.name}: ${(e as Error).message}; previous files restored` };
     }
-    const test = await ctx.run('nginx -t 2>&1');
+    const test = await ctx.run(`${params.test_cmd ?? 'nginx -t'} 2>&1`);
     if (test.code !== 0) {
       await restore();
       let out = (test.stdout + test.stderr).trim();
