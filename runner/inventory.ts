@@ -143,7 +143,7 @@ export function loadInventory(file: string, opts: { home?: string } = {}): Inven
       return spec;
     }
     problems.push({
-      pos: src.posOf(at),
+      pos: src.valuePosOf(at),
       key: at.join('.'),
       message: `unknown jump host "${name}"${suggestion(name, jumpTargets)}; use a name from jump_hosts or "user@host:port"`,
     });
