@@ -4,9 +4,8 @@
 // single-file CLI. The static entry imports its babel transform statically so the bundle has it.
 // `rancher-play` and `rancher-play/testing` are virtual modules bound to THIS copy of the
 // package, so a task dir needs no node_modules and `defineTask` is the one the engine knows.
-import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { createJiti } from 'jiti/static';
 import * as api from './index.js';
 import * as testing from './testing.js';
@@ -23,18 +22,19 @@ function shown(path: string): string {
   return r && !r.startsWith('..') ? r : path;
 }
 
-/** Directories holding this package's own built-in tasks (source and compiled), which must not
- * be loaded again as custom tasks when rancher-play runs from its own repository. */
-function builtinDirs(): string[] {
-  let here: string;
-  try {
-    here = dirname(fileURLToPath(import.meta.url));
-  } catch {
-    return []; // no file URL (e.g. evaluated from a string): nothing to compare with
-  }
-  return [join(here, '..', 'tasks'), join(here, '..', '..', 'tasks'), join(here, 'tasks')]
-    .filter((d) => existsSync(d))
-    .map((d) => realpathSync(d));
+/** True for rancher-play's own built-in tasks dir (`tasks/` of the package, or `dist/tasks/`),
+ * which must not be loaded again as custom tasks when rancher-play runs from its repository.
+ * Decided by the package.json beside it, not by where this module sits: a bundle has no dir. */
+function isBuiltinDir(dir: string): boolean {
+  const owner = (pkgDir: string): boolean => {
+    try {
+      return (JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { name?: unknown }).name === 'rancher-play';
+    } catch {
+      return false;
+    }
+  };
+  const parent = dirname(dir);
+  return owner(parent) || (basename(parent) === 'dist' && owner(dirname(parent)));
 }
 
 /** Task files of `dir`: top level only; tests, declarations and `_helpers` are not tasks. */
@@ -114,7 +114,7 @@ function builtinShown(id: string, source: string): string {
 export async function loadCustomTasks(dir: string, registry: Registry): Promise<void> {
   const abs = resolve(dir);
   if (!existsSync(abs) || !statSync(abs).isDirectory()) return;
-  if (builtinDirs().includes(realpathSync(abs))) return;
+  if (isBuiltinDir(realpathSync(abs))) return;
   const files = taskFiles(abs);
   if (!files.length) return;
 
