@@ -1,0 +1,47 @@
+// Shared by every lab test: bring a lab up once (idempotent) and reach its hosts with the system
+// OpenSSH client. Tests import this, never the lab's internals.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { labUp, type LabInfo } from '../../lab/lab.js';
+
+export type { LabInfo } from '../../lab/lab.js';
+export * as lab from '../../lab/lab.js';
+
+/** The lab `name` (default "rp"), brought up if it is not; its description. */
+export async function useLab(name?: string): Promise<LabInfo> {
+  return labUp({ name });
+}
+
+/**
+ * An ssh_config for the system client: the lab key, the lab known_hosts (or an empty one when
+ * `knownHosts: false`, to see an unknown host key refused), strict checking, no agent, no prompts.
+ * Use with `ssh -F FILE -J rancher@BASTION user@NODE`.
+ */
+export function sshConfig(info: LabInfo, opts: { knownHosts?: string | false } = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rp-labssh-'));
+  const kh = opts.knownHosts === false ? join(dir, 'known_hosts') : opts.knownHosts ?? info.knownHosts;
+  if (opts.knownHosts === false) writeFileSync(kh, '');
+  const file = join(dir, 'ssh_config');
+  writeFileSync(file, [
+    'Host *',
+    `  IdentityFile ${info.sshKey}`,
+    '  IdentitiesOnly yes',
+    '  IdentityAgent none',
+    `  UserKnownHostsFile ${kh}`,
+    '  GlobalKnownHostsFile /dev/null',
+    '  StrictHostKeyChecking yes',
+    '  BatchMode yes',
+    '  ConnectTimeout 5',
+    '  LogLevel ERROR',
+    '',
+  ].join('\n'));
+  return file;
+}
+
+/** Run a command on a lab host through the bastion with the system ssh client. */
+export function sshVia(info: LabInfo, user: string, address: string, cmd: string, config = sshConfig(info)) {
+  const r = spawnSync('ssh', ['-F', config, '-J', `rancher@${info.bastion.address}`, `${user}@${address}`, cmd], { encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
