@@ -1,0 +1,131 @@
+// The shipped RKE cluster templates, rendered exactly as a playbook renders them (inventory →
+// template scope → strict Handlebars): valid YAML, addons as Kubernetes documents in REFERENCE
+// order, the inventory's nodes, FQDN, version, and the CA as single-line base64.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { loadInventory } from '../../runner/inventory.js';
+import { templateScope } from '../../runner/vars.js';
+import { renderString } from '../../runner/template.js';
+import { templatePath } from '../../tasks/templates/index.js';
+import { makePki } from './rancher-pki.js';
+
+const pki = makePki('rancher.example.com');
+const dir = mkdtempSync(join(tmpdir(), 'rp-tpl-'));
+const key = join(dir, 'id_rsa');
+writeFileSync(key, 'not a real key\n', { mode: 0o600 });
+
+function inventory(extraVars = ''): string {
+  const file = join(dir, `inv-${Math.random().toString(36).slice(2)}.yml`);
+  writeFileSync(file, `defaults:
+  user: rancher
+  ssh_key_path: ${key}
+hosts:
+  node1: { address: 10.9.0.11 }
+  node2: { address: 10.9.0.12 }
+  node3: { address: 10.9.0.13, user: ops }
+  lb1: { address: 10.9.0.5 }
+groups:
+  rancher: { hosts: [node1, node2, node3], vars: { rke_roles: [controlplane, etcd, worker] } }
+  lb: { hosts: [lb1] }
+vars:
+  fqdn: rancher.example.com
+  rancher_version: v2.0.6
+  ca_cert: ${pki.ca}
+  tls_cert: ${pki.chain}
+  tls_key: ${pki.serverKey}
+${extraVars}`);
+  return file;
+}
+
+function render(name: string, extraVars = ''): { text: string; doc: Record<string, unknown>; addons: Record<string, any>[] } {
+  const inv = loadInventory(inventory(extraVars));
+  const scope = templateScope(inv, 'localhost', { ...inv.vars, __dir: dir }, {});
+  const text = renderString(readFileSync(templatePath(name), 'utf8'), scope);
+  const doc = parse(text) as Record<string, unknown>;
+  const docs = parseAllDocuments(String(doc.addons));
+  for (const d of docs) assert.equal(d.errors, [], 'every addon document parses');
+  return { text, doc, addons: docs.map((d) => d.toJS()) };
+}
+
+const ORDER = [
+  'Namespace/cattle-system', 'ServiceAccount/cattle-admin', 'ClusterRoleBinding/cattle-crb', 'Secret/cattle-keys-server',
+  'Service/cattle-service', 'Ingress/cattle-ingress-http', 'Deployment/cattle',
+];
+const kinds = (addons: Record<string, any>[]) => addons.map((a) => `${a.kind}/${a.metadata.name}`);
+
+test('self-signed: nodes from the rancher group with address, user, roles and key', () => {
+  const { doc } = render('rancher-cluster-selfsigned.yml.hbs');
+  assert.equal(doc.nodes, [
+    { address: '10.9.0.11', user: 'rancher', role: ['controlplane', 'etcd', 'worker'], ssh_key_path: key },
+    { address: '10.9.0.12', user: 'rancher', role: ['controlplane', 'etcd', 'worker'], ssh_key_path: key },
+    { address: '10.9.0.13', user: 'ops', role: ['controlplane', 'etcd', 'worker'], ssh_key_path: key },
+  ]);
+  assert.equal((doc.services as any).etcd, { backup: true, creation: '6h', retention: '24h' });
+});
+
+test('self-signed: addons in REFERENCE order, FQDN, version, single-line base64 CA mounted', () => {
+  const { addons, text } = render('rancher-cluster-selfsigned.yml.hbs');
+  assert.equal(kinds(addons), ORDER);
+  const secret = addons[3]!;
+  const b64 = secret.data['cacerts.pem'] as string;
+  assert.not.match(b64, /\s/);
+  assert.is(Buffer.from(b64, 'base64').toString('utf8'), readFileSync(pki.ca, 'utf8'));
+  const ingress = addons[5]!;
+  assert.is(ingress.spec.rules[0].host, 'rancher.example.com');
+  assert.is(ingress.metadata.annotations['nginx.ingress.kubernetes.io/ssl-redirect'], 'false');
+  assert.is(ingress.metadata.annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'], '1800');
+  const pod = addons[6]!.spec.template.spec;
+  assert.is(pod.containers[0].image, 'rancher/rancher:v2.0.6');
+  assert.is(pod.containers[0].imagePullPolicy, 'Always');
+  assert.is(pod.containers[0].livenessProbe.httpGet.path, '/ping');
+  assert.is(pod.containers[0].volumeMounts[0].mountPath, '/etc/rancher/ssl');
+  assert.is(pod.volumes[0].secret.secretName, 'cattle-keys-server');
+  assert.is(pod.containers[0].env, undefined, 'no proxy env without vars.proxy');
+  assert.not.ok(text.includes('{{'), 'nothing left unrendered');
+});
+
+test('proxy vars add HTTP_PROXY/HTTPS_PROXY/NO_PROXY (with every node) to the cattle Deployment', () => {
+  const { addons } = render('rancher-cluster-selfsigned.yml.hbs', '  proxy: { http: "http://10.9.0.7:3128", https: "http://10.9.0.7:3128" }\n');
+  const env = Object.fromEntries((addons[6]!.spec.template.spec.containers[0].env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+  assert.is(env.HTTP_PROXY, 'http://10.9.0.7:3128');
+  assert.is(env.HTTPS_PROXY, 'http://10.9.0.7:3128');
+  const np = env.NO_PROXY!.split(',');
+  for (const want of ['localhost', '127.0.0.1', '0.0.0.0', '10.0.0.0/8', 'cattle-system.svc', '.svc', '.cluster.local', '10.9.0.11', '10.9.0.12', '10.9.0.13']) {
+    assert.ok(np.includes(want), `NO_PROXY has ${want}`);
+  }
+});
+
+test('recognised CA: no secret and no mount, otherwise the same order', () => {
+  const { addons } = render('rancher-cluster-recognizedca.yml.hbs');
+  assert.equal(kinds(addons), ORDER.filter((k) => !k.startsWith('Secret/')));
+  const pod = addons.at(-1)!.spec.template.spec;
+  assert.is(pod.volumes, undefined);
+  assert.is(pod.containers[0].volumeMounts, undefined);
+  assert.is(pod.containers[0].image, 'rancher/rancher:v2.0.6');
+});
+
+test('L4: ingress terminates TLS with the chain and key as a TLS secret', () => {
+  const { addons } = render('rancher-cluster-l4.yml.hbs');
+  assert.equal(kinds(addons), [ORDER[0], ORDER[1], ORDER[2], 'Secret/cattle-keys-ingress', ...ORDER.slice(3)]);
+  const tls = addons[3]!;
+  assert.is(tls.type, 'kubernetes.io/tls');
+  assert.is(Buffer.from(tls.data['tls.crt'], 'base64').toString('utf8'), readFileSync(pki.chain, 'utf8'));
+  const ingress = addons.find((a) => a.kind === 'Ingress')!;
+  assert.equal(ingress.spec.tls, [{ secretName: 'cattle-keys-ingress', hosts: ['rancher.example.com'] }]);
+  assert.is(ingress.metadata.annotations['nginx.ingress.kubernetes.io/ssl-redirect'], undefined, 'the ingress redirects to https itself');
+});
+
+test('etcd_backup: false disables snapshots', () => {
+  const { doc } = render('rancher-cluster-recognizedca.yml.hbs', '  etcd_backup: false\n');
+  assert.is((doc.services as any).etcd.backup, false);
+});
+
+test.after(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(pki.dir, { recursive: true, force: true });
+});
+test.run();
