@@ -135,9 +135,14 @@ export default defineTask({
     const q = ctx.quote;
     let made: string | undefined;
     if (create) {
-      const existing = new Set(await backups(ctx, root));
+      // Names sort in creation order: within one second (or after a clock step back) the newest
+      // name gets the next zero-padded suffix.
+      const newest = (await backups(ctx, root)).at(-1);
       let name = stamp();
-      for (let i = 1; existing.has(name); i++) name = `${stamp()}-${i}`;
+      if (newest && newest >= name) {
+        const m = /^(.*Z)(?:-(\d+))?$/.exec(newest)!;
+        name = `${m[1]}-${String(Number(m[2] ?? 0) + 1).padStart(3, '0')}`;
+      }
       made = join(root, name);
       const mk = await ctx.run(`mkdir -p -m 700 ${q(root)} && mkdir -m 700 ${q(made)}`);
       if (mk.code !== 0) return { status: 'failed', msg: `cannot create ${made}: ${mk.stderr.trim()}` };
