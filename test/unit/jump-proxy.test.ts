@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { bypassProxy, httpGet, proxyFor, redactProxy } from '../../runner/proxy.js';
+import { runTask } from '../../runner/testing.js';
+import waitFor from '../../tasks/wait-for.js';
 
 const NO = '';
 
@@ -167,6 +169,31 @@ test('a proxy refusing CONNECT or an unreachable proxy is a clear error naming t
   tmp.close();
   await rejects(() => httpGet(`http://127.0.0.1:${httpPort}/`, { env: { HTTP_PROXY: `http://127.0.0.1:${dead}` } }),
     (e: Error) => e.message.includes(`via proxy http://127.0.0.1:${dead}`) && /ECONNREFUSED/.test(e.message));
+});
+
+test('wait-for url delegated to the controller goes through HTTP_PROXY, and NO_PROXY bypasses it', async () => {
+  const saved = { ...process.env };
+  try {
+    proxy.log.length = 0;
+    process.env.HTTP_PROXY = `http://127.0.0.1:${proxyPort}`;
+    delete process.env.http_proxy;
+    process.env.NO_PROXY = '';
+    const r = await runTask(waitFor, { url: `http://127.0.0.1:${httpPort}/healthz`, delegate: 'controller', timeout: 5 });
+    assert.is(r.status, 'ok', r.msg);
+    assert.equal(proxy.log.map((l) => l.target), [`http://127.0.0.1:${httpPort}/healthz`]);
+    assert.ok(r.logs.some((l) => l.includes(`via proxy http://127.0.0.1:${proxyPort}`)), r.logs.join('\n'));
+
+    proxy.log.length = 0;
+    process.env.no_proxy = '127.0.0.0/8';
+    const d = await runTask(waitFor, { url: `http://127.0.0.1:${httpPort}/healthz`, delegate: 'controller', timeout: 5 });
+    assert.is(d.status, 'ok', d.msg);
+    assert.is(proxy.log.length, 0);
+  } finally {
+    for (const k of ['HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy']) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
 });
 
 test('abort signal cancels a request that never answers', async () => {
