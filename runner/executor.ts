@@ -101,9 +101,9 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
   };
 
   /** One task on one host: render, `when`, probe/apply with retries and timeout, register. */
-  const runOne = async (play: Play, item: TaskItem, s: HostState, handler: boolean): Promise<TaskEvent> => {
+  const runOne = async (play: Play, item: TaskItem, index: number, s: HostState, handler: boolean): Promise<TaskEvent> => {
     const start = Date.now();
-    emit({ event: 'task_start', play: play.name, task: item.name, id: item.id, host: s.name, index: play.tasks.indexOf(item) });
+    emit({ event: 'task_start', play: play.name, task: item.name, id: item.id, host: s.name, index });
     const base = mergedVars(inv, s.name, pb.vars, play.vars, opt.extraVars);
     const vars: Vars = { ...base, ...s.facts, ...opt.extraVars };
     const finish = (r: TaskResult): TaskEvent => {
@@ -132,7 +132,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     try {
       scope = templateScope(inv, s.name, vars, s.registered);
       if (item.when !== undefined && !evalWhen(item.when, scope)) {
-        return finish({ status: 'skipped', changed: false, msg: `skipped: when "${item.when}" is false` });
+        return finish({ status: 'skipped', changed: false, msg: `when "${item.when}" is false` });
       }
       params = renderValue(item.params, scope, { pos: item.pos, key: item.id });
     } catch (e) {
@@ -215,9 +215,9 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
   };
 
   /** Runs `item` on host `s` unless the host is dead; updates counts and the notified set. */
-  const step = async (play: Play, item: TaskItem, s: HostState, notified: Map<string, Set<string>>, handler: boolean): Promise<void> => {
+  const step = async (play: Play, item: TaskItem, index: number, s: HostState, notified: Map<string, Set<string>>, handler: boolean): Promise<void> => {
     if (s.dead || stopped()) return;
-    const ev = await runOne(play, item, s, handler);
+    const ev = await runOne(play, item, index, s, handler);
     record(s, ev, item.ignore_errors);
     if (ev.status === 'failed' && item.ignore_errors) ev.msg = `${ev.msg} (ignored)`;
     emit(ev);
@@ -237,7 +237,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     for (const h of play.handlers) {
       const who = notified.get(h.name) ?? notified.get(h.id);
       if (!who) continue;
-      await Promise.all(hosts.filter((s) => who.has(s.name)).map((s) => limit(() => step(play, h, s, notified, true))));
+      await Promise.all(hosts.filter((s) => who.has(s.name)).map((s) => limit(() => step(play, h, -1, s, notified, true))));
     }
   };
 
@@ -252,17 +252,17 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       if (play.strategy === 'free') {
         await Promise.all(hosts.map((s) => limit(async () => {
           const mine = new Map<string, Set<string>>();
-          for (const t of tasks) await step(play, t, s, mine, false);
+          for (const [i, t] of tasks.entries()) await step(play, t, i, s, mine, false);
           // Handlers of a free play run per host once its own list is done.
           for (const h of play.handlers) {
-            if ((mine.get(h.name) ?? mine.get(h.id))?.has(s.name)) await step(play, h, s, mine, true);
+            if ((mine.get(h.name) ?? mine.get(h.id))?.has(s.name)) await step(play, h, -1, s, mine, true);
           }
           if (!s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: 'complete' });
         })));
       } else {
-        for (const t of tasks) {
+        for (const [i, t] of tasks.entries()) {
           if (stopped()) break;
-          await Promise.all(hosts.map((s) => limit(() => step(play, t, s, notified, false))));
+          await Promise.all(hosts.map((s) => limit(() => step(play, t, i, s, notified, false))));
         }
         if (!stopped()) await runHandlers(play, hosts, notified);
         for (const s of hosts) if (!s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: 'complete' });

@@ -1,0 +1,334 @@
+// Command line (commander). Every command returns an exit code instead of calling process.exit,
+// so tests can call `main` in-process; usage errors are exit 5 like any other bad input.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { stringify } from 'yaml';
+import { EXIT, InputError } from './errors.js';
+import { loadInventory } from './inventory.js';
+import { maskSecrets, mergedVars, parseExtraVars } from './vars.js';
+import { inventorySchema, playbookSchema } from './schema.js';
+import { didYouMean } from './suggest.js';
+import { buildRegistry, loadAll, printProblems, runPlaybook } from './run.js';
+import type { Inventory, RunOptions } from './types.js';
+import type { Registry } from './registry.js';
+
+interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+interface RunFlags {
+  inventory: string;
+  check?: boolean;
+  diff?: boolean;
+  limit?: string[];
+  tags?: string[];
+  skipTags?: string[];
+  forks: number;
+  extraVars: string[];
+  json?: boolean;
+  acceptNewHostKeys?: boolean;
+  verbose?: boolean;
+  tasksDir?: string;
+}
+
+const list = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+const positiveInt = (v: string): number => {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('must be a positive integer');
+  return Number(v);
+};
+
+/** Runs `fn`, turning InputError into printed problems + exit 5. */
+async function guarded(io: Io, fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof InputError) {
+      printProblems(e, io.stderr);
+      return EXIT.input;
+    }
+    throw e;
+  }
+}
+
+function runOptions(f: RunFlags, check: boolean): RunOptions & { json: boolean } {
+  return {
+    check: check || f.check === true,
+    diff: f.diff === true,
+    limit: f.limit,
+    tags: f.tags,
+    skipTags: f.skipTags,
+    forks: f.forks,
+    extraVars: parseExtraVars(f.extraVars, process.cwd()),
+    acceptNewHostKeys: f.acceptNewHostKeys === true,
+    verbose: f.verbose === true,
+    tasksDir: f.tasksDir,
+    json: f.json === true,
+  };
+}
+
+function addRunOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+    .option('--check', 'dry run: only probe, report what would change; nothing is changed')
+    .option('--diff', 'show unified diffs of file changes')
+    .option('--limit <pattern>', 'only these hosts or groups (comma-separated)', list)
+    .option('--tags <tags>', 'only tasks with these tags (comma-separated; `always` always runs)', list)
+    .option('--skip-tags <tags>', 'skip tasks with these tags (comma-separated)', list)
+    .option('--forks <n>', 'hosts worked on in parallel', positiveInt, 10)
+    .option('-e, --extra-vars <key=value|@file.yml>', 'extra vars, highest precedence (repeatable)', collect, [])
+    .option('--json', 'print events as NDJSON on stdout (no tree)')
+    .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts')
+    .option('-v, --verbose', 'show task output lines and connection details')
+    .option('--tasks-dir <dir>', 'directory of custom tasks (default: tasks/ beside the playbook)');
+}
+
+/** Interrupt handling: first Ctrl-C stops starting tasks, the second exits at once. */
+function interruptible(io: Io): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const onSigint = (): void => {
+    if (ac.signal.aborted) process.exit(EXIT.interrupted);
+    io.stderr.write('\ninterrupted: no new tasks will start; waiting for running ones (Ctrl-C again to quit now)\n');
+    ac.abort(new Error('interrupted'));
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: ac.signal, dispose: () => void process.off('SIGINT', onSigint) };
+}
+
+function graph(inv: Inventory): string {
+  const lines = ['@all:'];
+  const grouped = new Set<string>();
+  for (const g of [...inv.groups.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+    if (g.name === 'all' || g.name === 'ungrouped') continue;
+    lines.push(`  |--@${g.name}:`);
+    for (const h of [...g.hosts].sort()) { lines.push(`  |  |--${h}`); grouped.add(h); }
+  }
+  const ungrouped = [...inv.hosts.keys()].filter((h) => !grouped.has(h)).sort();
+  if (ungrouped.length) {
+    lines.push('  |--@ungrouped:');
+    for (const h of ungrouped) lines.push(`  |  |--${h}`);
+  }
+  return lines.join('\n');
+}
+
+function inventoryView(inv: Inventory): unknown {
+  const hosts: Record<string, unknown> = {};
+  for (const [name, h] of [...inv.hosts].sort(([a], [b]) => a.localeCompare(b))) {
+    hosts[name] = {
+      connection: h.conn.connection,
+      address: h.conn.address,
+      ...(h.conn.connection === 'ssh' ? { port: h.conn.port, user: h.conn.user } : {}),
+      ...(h.conn.jump.length ? { jump: h.conn.jump.map((j) => j.name) } : {}),
+      ...(h.conn.become ? { become: true } : {}),
+      groups: h.groups,
+      vars: maskSecrets(mergedVars(inv, name, {}, {}, {}), inv.secrets),
+    };
+  }
+  const groups = Object.fromEntries([...inv.groups.values()].map((g) => [g.name, g.hosts]));
+  return { hosts, groups };
+}
+
+function describeParams(schema: Record<string, unknown>): string[] {
+  const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+  const required = new Set((schema.required as string[] | undefined) ?? []);
+  const typeOf = (p: Record<string, unknown>): string => {
+    if (p.enum) return (p.enum as unknown[]).map((v) => JSON.stringify(v)).join('|');
+    if (p.type) return Array.isArray(p.type) ? p.type.join('|') : String(p.type);
+    const alts = (p.anyOf ?? p.oneOf) as Record<string, unknown>[] | undefined;
+    if (alts) return alts.map(typeOf).join('|');
+    return 'any';
+  };
+  const names = Object.keys(props);
+  const w = Math.max(4, ...names.map((n) => n.length));
+  return names.map((n) => {
+    const p = props[n]!;
+    const bits = [typeOf(p)];
+    if (required.has(n)) bits.push('required');
+    if (p.default !== undefined) bits.push(`default ${JSON.stringify(p.default)}`);
+    return `  ${n.padEnd(w)}  ${bits.join(', ')}${p.description ? ` — ${String(p.description)}` : ''}`;
+  });
+}
+
+function taskInfo(registry: Registry, id: string, io: Io): number {
+  const t = registry.get(id);
+  if (!t) {
+    const hint = didYouMean(id, registry.ids());
+    io.stderr.write(`unknown task "${id}"${hint ? ` (did you mean "${hint}"?)` : ''}; \`rancher-play tasks\` lists them\n`);
+    return EXIT.input;
+  }
+  const src = registry.source(id) ?? '';
+  const out = [
+    `${t.id} — ${t.summary}`,
+    `runs on: ${t.runsOn === 'controller' ? 'the controller' : 'each target host'}`,
+    ...(src.startsWith('builtin') ? [] : [`source: ${src}`]),
+    'params:',
+    ...describeParams(t.schema as Record<string, unknown>),
+  ];
+  io.stdout.write(`${out.join('\n')}\n`);
+  return EXIT.ok;
+}
+
+export function buildProgram(io: Io, setCode: (n: number) => void): Command {
+  const program = new Command('rancher-play');
+  program
+    .description('Declarative, idempotent task runner for Rancher HA installs over SSH (Ansible-like playbooks in YAML)')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) })
+    .exitOverride()
+    .addHelpText('after', `
+Examples:
+  rancher-play validate playbooks/ha-l7.yml -i inventory/lab.yml
+  rancher-play check playbooks/ha-l7.yml -i inventory/lab.yml --diff
+  rancher-play run playbooks/ha-l7.yml -i inventory/lab.yml --limit lb --tags nginx
+  rancher-play tasks render-template
+
+Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5 invalid input.`);
+
+  const runLike = (name: string, desc: string, check: boolean): void => {
+    addRunOptions(program.command(`${name} <playbook>`).description(desc))
+      .action(async (playbook: string, f: RunFlags) => {
+        const intr = interruptible(io);
+        try {
+          setCode(await guarded(io, () => runPlaybook(playbook, f.inventory, runOptions(f, check), { ...io, signal: intr.signal })));
+        } finally {
+          intr.dispose();
+        }
+      });
+  };
+  runLike('run', 'apply a playbook to the inventory hosts', false);
+  runLike('check', 'dry run (same as run --check): report what would change, change nothing', true);
+
+  program.command('validate <playbook>')
+    .description('check schemas, templates and references; connects to nothing')
+    .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+    .option('-e, --extra-vars <key=value|@file.yml>', 'extra vars (repeatable)', collect, [])
+    .option('--limit <pattern>', 'only these hosts or groups', list)
+    .option('--tasks-dir <dir>', 'directory of custom tasks')
+    .action(async (playbook: string, f: { inventory: string; extraVars: string[]; limit?: string[]; tasksDir?: string }) => {
+      setCode(await guarded(io, async () => {
+        const { playbook: pb, inventory } = await loadAll(playbook, f.inventory, {
+          extraVars: parseExtraVars(f.extraVars, process.cwd()), limit: f.limit, tasksDir: f.tasksDir,
+        });
+        const tasks = pb.plays.reduce((n, p) => n + p.tasks.length, 0);
+        io.stdout.write(`${playbook}: valid (${pb.plays.length} plays, ${tasks} tasks, ${inventory.hosts.size} hosts)\n`);
+        return EXIT.ok;
+      }));
+    });
+
+  program.command('ping')
+    .description('connect to every host (through its jump hosts) and report reachability')
+    .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+    .option('--limit <pattern>', 'only these hosts or groups', list)
+    .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts')
+    .option('--json', 'NDJSON output')
+    .action(async (f: { inventory: string; limit?: string[]; acceptNewHostKeys?: boolean; json?: boolean }) => {
+      setCode(await guarded(io, async () => {
+        const inv = loadInventory(f.inventory);
+        let mod: { ping(inv: Inventory, o: { limit?: string[]; acceptNewHostKeys: boolean; json: boolean }): Promise<number> };
+        try {
+          mod = await import('./ping.js' as string);
+        } catch {
+          io.stderr.write('ping is not available in this build\n');
+          return EXIT.internal;
+        }
+        return mod.ping(inv, { limit: f.limit, acceptNewHostKeys: f.acceptNewHostKeys === true, json: f.json === true });
+      }));
+    });
+
+  program.command('inventory')
+    .description('show hosts, groups and resolved vars (secrets masked)')
+    .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+    .option('--graph', 'show the group tree, like ansible-inventory --graph')
+    .action(async (f: { inventory: string; graph?: boolean }) => {
+      setCode(await guarded(io, async () => {
+        const inv = loadInventory(f.inventory);
+        io.stdout.write(f.graph ? `${graph(inv)}\n` : stringify(inventoryView(inv)));
+        return EXIT.ok;
+      }));
+    });
+
+  program.command('tasks [id]')
+    .description('list built-in and custom tasks, or show one task\'s params')
+    .option('--tasks-dir <dir>', 'directory of custom tasks')
+    .action(async (id: string | undefined, f: { tasksDir?: string }) => {
+      setCode(await guarded(io, async () => {
+        const registry = await buildRegistry({ tasksDir: f.tasksDir });
+        if (id) return taskInfo(registry, id, io);
+        const all = registry.list();
+        const w = Math.max(...all.map((t) => t.id.length));
+        for (const t of all) {
+          const src = registry.source(t.id) ?? '';
+          io.stdout.write(`${t.id.padEnd(w)}  ${t.summary}${src.startsWith('builtin') ? '' : `  [${src}]`}\n`);
+        }
+        return EXIT.ok;
+      }));
+    });
+
+  program.command('new-task <name>')
+    .description('scaffold tasks/NAME.ts with a test')
+    .option('--tasks-dir <dir>', 'where to write it', 'tasks')
+    .action(async (name: string, f: { tasksDir: string }) => {
+      let mod: { newTask(name: string, dir: string): Promise<number> };
+      try {
+        mod = await import('./scaffold.js' as string);
+      } catch {
+        io.stderr.write('new-task is not available in this build\n');
+        return setCode(EXIT.internal);
+      }
+      setCode(await guarded(io, () => mod.newTask(name, f.tasksDir)));
+    });
+
+  program.command('schema')
+    .description('print the JSON Schema of inventories or playbooks (for editors)')
+    .addArgument(new Command().createArgument('<kind>', 'inventory or playbook').choices(['inventory', 'playbook']))
+    .option('--tasks-dir <dir>', 'include custom tasks in the playbook schema')
+    .action(async (kind: string, f: { tasksDir?: string }) => {
+      setCode(await guarded(io, async () => {
+        const schema = kind === 'inventory' ? inventorySchema() : playbookSchema((await buildRegistry({ tasksDir: f.tasksDir })).list());
+        io.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
+        return EXIT.ok;
+      }));
+    });
+
+  program.command('lab')
+    .description('the local rehearsal lab (network namespaces, real sshd/nginx/DNS/proxy; Linux, root)')
+    .addArgument(new Command().createArgument('<action>', 'up, down or status').choices(['up', 'down', 'status']))
+    .addOption(new Option('--name <name>', 'lab name (several labs can coexist)'))
+    .action(async (action: 'up' | 'down' | 'status', f: Record<string, string | boolean>) => {
+      let mod: { labCommand(a: 'up' | 'down' | 'status', o: Record<string, string | boolean>): Promise<number> };
+      try {
+        mod = await import('../lab/lab.js' as string);
+      } catch (e) {
+        io.stderr.write(`the lab is not available in this build: ${e instanceof Error ? e.message : String(e)}\n`);
+        return setCode(EXIT.internal);
+      }
+      setCode(await guarded(io, () => mod.labCommand(action, f)));
+    });
+  return program;
+}
+
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram(io, (n) => { code = n; });
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return EXIT.input;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      return EXIT.input;
+    }
+    if (e instanceof InputError) {
+      printProblems(e, io.stderr);
+      return EXIT.input;
+    }
+    io.stderr.write(`internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    return EXIT.internal;
+  }
+}

@@ -1,0 +1,26 @@
+// Chooses the renderer: --json → NDJSON; a TTY without CI → Listr tree; otherwise plain lines.
+import type { Renderer, RenderOptions } from './types.js';
+import { jsonRenderer } from './json.js';
+import { plainRenderer } from './plain.js';
+import { treeRenderer } from './tree.js';
+
+export type { Renderer, RenderOptions } from './types.js';
+export type RendererKind = 'tree' | 'plain' | 'json';
+
+export function pickRenderer(json: boolean, out: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): RendererKind {
+  if (json) return 'json';
+  if (!out.isTTY || (env.CI !== undefined && env.CI !== '' && env.CI !== 'false')) return 'plain';
+  return 'tree';
+}
+
+export function useColor(out: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0';
+  return out.isTTY === true;
+}
+
+export function createRenderer(kind: RendererKind, opts: RenderOptions): Renderer {
+  if (kind === 'json') return jsonRenderer(opts);
+  if (kind === 'tree') return treeRenderer(opts);
+  return plainRenderer(opts);
+}

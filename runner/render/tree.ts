@@ -1,0 +1,150 @@
+// Live Listr2 tree: play → task → host (linear) or play → host → task (free). Listr wants
+// promise-returning tasks, so every leaf waits on a deferred that executor events resolve; the
+// executor stays ignorant of the renderer. Log lines become the running leaf's output.
+import { Listr, type ListrTask } from 'listr2';
+import type { RecapEvent, RunEvent, TaskEvent } from '../types.js';
+import { unifiedDiff } from '../diff.js';
+import { paint, recapLines, statusWord } from './plain.js';
+import type { RenderOptions, Renderer } from './types.js';
+
+type ListrRendererName = 'default' | 'verbose' | 'test' | 'simple';
+
+interface Leaf {
+  done: Promise<TaskEvent | null>;
+  resolve(e: TaskEvent | null): void;
+  settled: boolean;
+  output?: (line: string) => void;
+}
+
+function deferred(): Leaf {
+  let resolve!: (e: TaskEvent | null) => void;
+  const done = new Promise<TaskEvent | null>((r) => { resolve = r; });
+  const leaf: Leaf = { done, settled: false, resolve: (e) => { if (!leaf.settled) { leaf.settled = true; resolve(e); } } };
+  return leaf;
+}
+
+export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 'default'): Renderer {
+  const leaves = new Map<string, Leaf>();
+  const current = new Map<string, number>();
+  const handlers = new Map<string, TaskEvent[]>();
+  const playEnd = new Map<string, Leaf>();
+  let chain: Promise<void> = Promise.resolve();
+  let recap: RecapEvent | undefined;
+  const key = (play: string, idx: number, host: string): string => `${play}\0${idx}\0${host}`;
+  const leaf = (play: string, idx: number, host: string): Leaf => {
+    const k = key(play, idx, host);
+    let l = leaves.get(k);
+    if (!l) { l = deferred(); leaves.set(k, l); }
+    return l;
+  };
+  const settleAll = (play: string, host?: string): void => {
+    for (const [k, l] of leaves) {
+      const [p, , h] = k.split('\0');
+      if (p === play && (host === undefined || h === host)) l.resolve(null);
+    }
+  };
+
+  /** A leaf node: waits for its event, then shows `host: status — msg` (or `task: …` in free plays). */
+  const leafTask = (play: string, idx: number, host: string, title: string, label: string): ListrTask => ({
+    title,
+    task: async (_ctx, t) => {
+      const l = leaf(play, idx, host);
+      l.output = (line) => { t.output = opts.mask(line); };
+      const e = await l.done;
+      l.output = undefined;
+      if (!e) return t.skip(`${label}: not run`);
+      finish(t, e, label);
+    },
+    rendererOptions: { persistentOutput: opts.diff },
+  });
+
+  const finish = (t: { title: string; output: string; skip(msg?: string): void }, e: TaskEvent, label: string): void => {
+    const text = opts.mask(`${label}: ${statusWord(e, opts.color)}${e.msg ? ` — ${e.msg}` : ''}`);
+    if (opts.diff && e.diff?.length) t.output = opts.mask(e.diff.map((d) => unifiedDiff(d, opts.color)).join('\n'));
+    if (e.status === 'skipped') return t.skip(text);
+    if (e.status === 'failed' || e.status === 'unreachable') throw new Error(text);
+    t.title = text;
+  };
+
+  const handlersNode = (play: string): ListrTask => ({
+    title: 'handlers',
+    task: async (_ctx, t) => {
+      await playEnd.get(play)?.done;
+      const list = handlers.get(play) ?? [];
+      if (!list.length) return t.skip('handlers: none notified');
+      return t.newListr(list.map((e) => ({
+        title: e.task,
+        task: (_c, t2) => finish(t2, e, `${e.task} | ${e.host}`),
+      })), { concurrent: true, exitOnError: false });
+    },
+  });
+
+  const buildPlay = (e: Extract<RunEvent, { event: 'play_start' }>) => {
+    const { play } = e;
+    const sub = { concurrent: true, exitOnError: false } as const;
+    const children: ListrTask[] = e.strategy === 'free'
+      ? e.hosts.map((host) => ({
+        title: host,
+        task: (_c, t) => t.newListr(e.tasks.map((name, i) => leafTask(play, i, host, name, name)), { concurrent: false, exitOnError: false }),
+      }))
+      : e.tasks.map((name, i) => ({
+        title: name,
+        task: (_c, t) => t.newListr(e.hosts.map((host) => leafTask(play, i, host, host, host)), sub),
+      }));
+    return new Listr([{
+      title: `PLAY [${play}]`,
+      task: (_c, t) => t.newListr([...children, handlersNode(play)], { concurrent: e.strategy === 'free', exitOnError: false }),
+    }], {
+      renderer,
+      exitOnError: false,
+      registerSignalListeners: false,
+      rendererOptions: { collapseSubtasks: false, collapseErrors: false, collapseSkips: true, showSkipMessage: true, suffixSkips: false },
+    });
+  };
+
+  return {
+    event(e: RunEvent) {
+      switch (e.event) {
+        case 'play_start': {
+          playEnd.set(e.play, deferred());
+          const listr = buildPlay(e);
+          chain = chain.then(() => listr.run().then(() => undefined, () => undefined));
+          break;
+        }
+        case 'task_start':
+          current.set(`${e.play}\0${e.host}`, e.index);
+          break;
+        case 'task':
+          if (e.handler) {
+            const list = handlers.get(e.play) ?? [];
+            list.push(e);
+            handlers.set(e.play, list);
+          } else {
+            leaf(e.play, current.get(`${e.play}\0${e.host}`) ?? -1, e.host).resolve(e);
+          }
+          break;
+        case 'log': {
+          const l = leaves.get(key(e.play, current.get(`${e.play}\0${e.host}`) ?? -1, e.host));
+          l?.output?.(e.line);
+          break;
+        }
+        case 'host_done':
+          if (e.reason !== 'complete') settleAll(e.play, e.host);
+          break;
+        case 'play_end':
+          settleAll(e.play);
+          playEnd.get(e.play)?.resolve(null);
+          break;
+        case 'recap':
+          recap = e;
+          break;
+      }
+    },
+    async end() {
+      await chain;
+      if (!recap) return;
+      const lines = ['', paint('PLAY RECAP', 1, opts.color), ...recapLines(recap.hosts, opts.color)];
+      opts.out.write(`${opts.mask(lines.join('\n'))}\n`);
+    },
+  };
+}

@@ -1,0 +1,186 @@
+// The `run`/`check`/`validate` pipeline: load and check everything first (exit 5, nothing
+// connected), then execute and render. Kept apart from cli.ts so tests can call it directly.
+import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from './types.js';
+import { EXIT, InputError, formatProblem, type InputProblem } from './errors.js';
+import { loadInventory, selectHosts, applyLimit } from './inventory.js';
+import { loadPlaybook, staticProblems } from './playbook.js';
+import { Registry } from './registry.js';
+import { mergedVars, templateScope, secretValues, redactText } from './vars.js';
+import { renderValue, templateRefs } from './template.js';
+import { builtinTasks } from '../tasks/index.js';
+import { execute, exitCodeFor } from './executor.js';
+import { createRenderer, pickRenderer, useColor, type RendererKind } from './render/index.js';
+import { resolveFrom } from './context.js';
+import type { TaskDefinition } from './task.js';
+
+export interface Loaded {
+  inventory: Inventory;
+  playbook: Playbook;
+  registry: Registry;
+}
+
+/** Registry with the built-in tasks plus custom tasks (`--tasks-dir`, or tasks/ beside the playbook). */
+export async function buildRegistry(opts: { tasksDir?: string; playbook?: string } = {}): Promise<Registry> {
+  const registry = new Registry();
+  for (const t of builtinTasks) registry.add(t, `builtin:${t.id}`);
+  let loader: { loadCustomTasks(dir: string, r: Registry): Promise<void>; customTaskDirs?(o: { tasksDir?: string; playbook?: string }): string[] } | undefined;
+  try {
+    loader = await import('./loader.js');
+  } catch (e) {
+    if (opts.tasksDir) throw new InputError([{ key: '--tasks-dir', message: `custom tasks not supported in this build: ${String(e)}` }]);
+    return registry;
+  }
+  const dirs = loader.customTaskDirs
+    ? loader.customTaskDirs({ tasksDir: opts.tasksDir, playbook: opts.playbook })
+    : [opts.tasksDir ?? (opts.playbook ? resolve(dirname(opts.playbook), 'tasks') : '')].filter(Boolean);
+  if (opts.tasksDir && !existsSync(opts.tasksDir)) {
+    throw new InputError([{ key: '--tasks-dir', message: `directory ${opts.tasksDir} does not exist` }]);
+  }
+  for (const d of dirs) await loader.loadCustomTasks(d, registry);
+  return registry;
+}
+
+/** Everything checked before connecting; throws InputError listing every problem. */
+export async function loadAll(playbookFile: string, inventoryFile: string, opt: Pick<RunOptions, 'extraVars' | 'limit' | 'tasksDir'>): Promise<Loaded> {
+  const problems: InputProblem[] = [];
+  let inventory: Inventory | undefined;
+  try {
+    inventory = loadInventory(inventoryFile);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    problems.push(...e.problems);
+  }
+  const registry = await buildRegistry({ tasksDir: opt.tasksDir, playbook: playbookFile });
+  let playbook: Playbook | undefined;
+  try {
+    playbook = loadPlaybook(playbookFile, registry, inventory);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    problems.push(...e.problems);
+  }
+  if (problems.length || !inventory || !playbook) throw new InputError(problems);
+  if (opt.limit?.length) {
+    try {
+      selectHosts(inventory, opt.limit, undefined);
+    } catch (e) {
+      if (e instanceof InputError) throw new InputError(e.problems.map((p) => ({ ...p, key: '--limit', pos: undefined })));
+      throw e;
+    }
+  }
+  problems.push(...staticProblems(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit }));
+  problems.push(...(await prechecks(playbook, inventory, registry, opt)));
+  if (problems.length) throw new InputError(problems);
+  return { inventory, playbook, registry };
+}
+
+/** Each task's `precheck` on its rendered params, for every host where they render without run-time values. */
+async function prechecks(pb: Playbook, inv: Inventory, registry: Registry, opt: Pick<RunOptions, 'extraVars' | 'limit'>): Promise<InputProblem[]> {
+  const out: InputProblem[] = [];
+  const seen = new Set<string>();
+  for (const play of pb.plays) {
+    const hosts = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
+    for (const host of hosts) {
+      const vars = mergedVars(inv, host, pb.vars, play.vars, opt.extraVars);
+      const scope = templateScope(inv, host, vars, {});
+      for (const item of [...play.tasks, ...play.handlers]) {
+        const task = registry.get(item.id) as TaskDefinition<unknown, unknown> | undefined;
+        if (!task?.precheck) continue;
+        if (!allKnown(item.params, scope)) continue;
+        let params: unknown;
+        try {
+          params = renderValue(item.params, scope, { pos: item.pos, key: item.id });
+        } catch {
+          continue; // reported by the static pass
+        }
+        const msgs = await task.precheck(params, { host, vars: scope, playbookDir: pb.dir, resolve: (p) => resolveFrom(pb.dir, p) });
+        for (const m of msgs) {
+          const k = `${item.pos.line}:${item.pos.col}|${m}`;
+          if (seen.has(k)) continue;
+          seen.add(k);
+          out.push({ pos: item.pos, key: item.id, message: `${m} (host ${host})` });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function allKnown(value: unknown, scope: Vars): boolean {
+  if (typeof value === 'string') {
+    if (!value.includes('{{')) return true;
+    try {
+      return templateRefs(value).every((r) => Object.prototype.hasOwnProperty.call(scope, r));
+    } catch {
+      return false;
+    }
+  }
+  if (Array.isArray(value)) return value.every((v) => allKnown(v, scope));
+  if (value && typeof value === 'object') return Object.values(value).every((v) => allKnown(v, scope));
+  return true;
+}
+
+/** Every secret value that could appear in output (secret vars of every host, secret task params). */
+export function secretsOf(loaded: Loaded, opt: Pick<RunOptions, 'extraVars'>): string[] {
+  const { inventory: inv, playbook: pb, registry } = loaded;
+  const values = new Set<string>();
+  for (const host of inv.hosts.keys()) {
+    const vars = mergedVars(inv, host, pb.vars, {}, opt.extraVars);
+    for (const v of secretValues(vars, inv.secrets)) values.add(v);
+    for (const play of pb.plays) {
+      for (const item of [...play.tasks, ...play.handlers]) {
+        const names = registry.get(item.id)?.secretParams ?? [];
+        for (const n of names) {
+          const raw = item.params[n];
+          let v: unknown = raw;
+          try {
+            v = renderValue(raw, templateScope(inv, host, mergedVars(inv, host, pb.vars, play.vars, opt.extraVars), {}));
+          } catch { /* run-time value: the raw template text is not a secret */ }
+          for (const s of secretValues({ x: v }, new Set(['x']))) values.add(s);
+        }
+      }
+    }
+  }
+  return [...values].sort((a, b) => b.length - a.length);
+}
+
+export interface RunIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  /** Aborted on the first SIGINT. */
+  signal?: AbortSignal;
+  /** Force a renderer (tests). */
+  renderer?: RendererKind;
+}
+
+export function printProblems(e: InputError, stderr: NodeJS.WritableStream): void {
+  for (const p of e.problems) stderr.write(`${formatProblem(p)}\n`);
+  stderr.write(`${e.problems.length} problem${e.problems.length === 1 ? '' : 's'} found; nothing was run\n`);
+}
+
+/** `run` and `check`: returns the exit code. */
+export async function runPlaybook(playbookFile: string, inventoryFile: string, opt: RunOptions & { json?: boolean }, io: RunIo): Promise<number> {
+  let loaded: Loaded;
+  try {
+    loaded = await loadAll(playbookFile, inventoryFile, opt);
+  } catch (e) {
+    if (e instanceof InputError) {
+      printProblems(e, io.stderr);
+      return EXIT.input;
+    }
+    throw e;
+  }
+  const secrets = secretsOf(loaded, opt);
+  const mask = (s: string): string => redactText(s, secrets);
+  const kind = io.renderer ?? pickRenderer(false, io.stdout, io.env);
+  const renderer = createRenderer(opt.json ? 'json' : kind, {
+    out: io.stdout, diff: opt.diff, verbose: opt.verbose, color: !opt.json && useColor(io.stdout, io.env), mask,
+  });
+  const emit = (e: RunEvent): void => renderer.event(e);
+  const result = await execute({ ...loaded, options: opt, emit, signal: io.signal });
+  await renderer.end();
+  if (result.interrupted) return EXIT.interrupted;
+  return exitCodeFor(result.recap);
+}
