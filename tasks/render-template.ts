@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { defineTask, type Probe, type Applied } from '../runner/task.js';
 import { renderString } from '../runner/template.js';
+import { embeddedTemplate } from '../runner/embedded.js';
 import { modeSchema, parseMode, probeFile, writeWanted, type FileWant } from './_file.js';
 
 /** Shipped templates (tasks/templates), found from source or from dist/. */
@@ -42,6 +43,11 @@ export default defineTask({
     if (text === null) {
       const shipped = shippedTemplate(p.src);
       if (shipped) text = await ctx.readLocal(shipped);
+    }
+    if (text === null) {
+      // The one-file bundle carries the shipped templates inside itself.
+      const embedded = embeddedTemplate(p.src);
+      if (embedded !== undefined) text = Buffer.from(embedded);
     }
     if (text === null) return { changed: false, status: 'failed', msg: `template ${path} not found on the controller` };
     const scope = { ...ctx.vars, ...(p.vars ?? {}), __dir: ctx.playbookDir };

@@ -6,6 +6,7 @@ import Handlebars from 'handlebars';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { embeddedTemplate } from '../../runner/embedded.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const candidates = [here, join(here, '..', '..', '..', 'tasks', 'templates')];
@@ -40,6 +41,9 @@ export async function renderShipped(
   data: Record<string, unknown>,
   read: (path: string) => Promise<Buffer | null>,
 ): Promise<string> {
+  // The one-file bundle carries the shipped templates inside itself.
+  const embedded = embeddedTemplate(name);
+  if (embedded !== undefined) return renderText(embedded, data);
   const path = templatePath(name);
   const src = await read(path);
   if (src === null) throw new Error(`cannot read shipped template ${path}`);
