@@ -242,8 +242,8 @@ export function validateVarsSchema(pb: Playbook, hostVars: Map<string, Vars>): I
   const pos = src?.posOf(['vars_schema']);
   const v = compileSchema(pb.vars_schema);
   if (typeof v === 'string') return [{ pos, key: 'vars_schema', message: `is not a valid JSON Schema: ${v}` }];
-  const out: InputProblem[] = [];
-  const seen = new Set<string>();
+  // One problem per distinct message, listing the hosts it applies to.
+  const byMessage = new Map<string, string[]>();
   for (const [host, vars] of hostVars) {
     if (v(vars)) continue;
     for (const e of v.errors ?? []) {
@@ -251,12 +251,14 @@ export function validateVarsSchema(pb: Playbook, hostVars: Map<string, Vars>): I
       const what = e.keyword === 'required'
         ? `missing required variable "${(e.params as { missingProperty: string }).missingProperty}"`
         : `variable "${at}" ${e.message ?? 'is invalid'}`;
-      const k = `${what}`;
-      const hostsKey = `${k}|${host}`;
-      if (seen.has(hostsKey)) continue;
-      seen.add(hostsKey);
-      out.push({ pos, key: 'vars_schema', message: `${what} (host ${host})` });
+      const hosts = byMessage.get(what) ?? [];
+      if (!hosts.includes(host)) hosts.push(host);
+      byMessage.set(what, hosts);
     }
+  }
+  const out: InputProblem[] = [];
+  for (const [what, hosts] of byMessage) {
+    out.push({ pos, key: 'vars_schema', message: `${what} (${hosts.length === 1 ? 'host' : 'hosts'} ${hosts.join(', ')})` });
   }
   return out;
 }
@@ -342,4 +344,12 @@ export function staticProblems(pb: Playbook, inv: Inventory, opts: StaticCheckOp
   }
   problems.push(...validateVarsSchema(pb, hostVars));
   return problems;
+}
+
+/** loadPlaybook plus staticProblems: everything `validate` checks, thrown as one InputError. */
+export function validatePlaybook(file: string, registry: Registry, inv: Inventory, opts: StaticCheckOptions = {}): Playbook {
+  const pb = loadPlaybook(file, registry, inv);
+  const problems = staticProblems(pb, inv, opts);
+  if (problems.length) throw new InputError(sortProblems(problems));
+  return pb;
 }

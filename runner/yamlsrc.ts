@@ -96,9 +96,9 @@ export function parseYaml(text: string, file: string): YamlSource {
   } catch (e) {
     const alias = firstAlias(doc.contents);
     const where = alias?.range ? pos(alias.range[0]) : at(file, 1, 1);
-    const msg = /alias/i.test(short(e))
+    const msg = /excessive alias/i.test(short(e))
       ? `too many alias expansions (more than ${MAX_ALIAS_COUNT}); refusing a possible alias bomb`
-      : `cannot load YAML: ${short(e)}`;
+      : `YAML error: ${short(e)}`;
     throw new InputError([{ pos: where, message: msg }]);
   }
   if (value === null || value === undefined) {
