@@ -240,7 +240,7 @@ async function waitHolders(pids: Record<string, number>, logs: string): Promise<
   throw new Error('lab: namespace holders did not start in time');
 }
 
-async function wireNetwork(name: string, hosts: HostSpec[], holders: Record<string, number>, ctlAddr: string): Promise<void> {
+async function wireNetwork(name: string, index: number, hosts: HostSpec[], holders: Record<string, number>, ctlAddr: string): Promise<void> {
   const sw = holders.sw;
   const used = new Set(hosts.flatMap((h) => h.legs.map((l) => l.net)));
   const swBatch: string[] = [];
@@ -259,7 +259,12 @@ async function wireNetwork(name: string, hosts: HostSpec[], holders: Record<stri
   await run('sysctl', ['-q', '-w', `net.ipv6.conf.${ctlLink(name)}.disable_ipv6=1`]);
   await must('ip', ['addr', 'add', `${ctlAddr}/24`, 'dev', ctlLink(name)]);
   await must('ip', ['link', 'set', ctlLink(name), 'up']);
+  // The lab's inner nets must never follow the controller's default route out of the machine.
+  for (const net of innerNets(index)) await must('ip', ['route', 'replace', 'unreachable', net, 'proto', LAB_PROTO]);
 }
+
+const LAB_PROTO = '213'; // marks the lab's routes in the root namespace
+const innerNets = (index: number) => [`${nets(index).cl}.0/24`, `${nets(index).inet}.0/24`];
 
 interface Ctx {
   name: string; index: number; dir: string; hostsDir: string; logs: string;
@@ -501,7 +506,7 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
   await waitHolders(holders, logs);
   st.nets = Object.values(holders).map((p) => nsId(p, 'net')).filter((x): x is string => !!x);
   writeJson(stateFile(name), st);
-  await wireNetwork(name, hosts, holders, `${n.pub}.1`);
+  await wireNetwork(name, index, hosts, holders, `${n.pub}.1`);
 
   const { key, pub } = await keysP;
   const pki = await pkiP;
@@ -586,6 +591,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
 
 async function downUnlocked(name: string): Promise<void> {
   const st = readState(name);
+  const index = st?.index ?? findHolders().find((h) => h.name === name)?.index;
   const holderPids = new Set([...findHolders().filter((h) => h.name === name).map((h) => h.pid), ...Object.values(st?.holders ?? {})]);
   const netIds = new Set(st?.nets ?? []);
   for (const pid of holderPids) {
@@ -599,6 +605,9 @@ async function downUnlocked(name: string): Promise<void> {
   await Promise.all([...holderPids].filter(alive).map(stopPid));
   // The root-namespace leg disappears with its peer; make sure anyway.
   if ((await run('ip', ['link', 'show', ctlLink(name)])).code === 0) await run('ip', ['link', 'del', ctlLink(name)]);
+  if (index !== undefined) {
+    for (const net of innerNets(index)) await run('ip', ['route', 'del', 'unreachable', net, 'proto', LAB_PROTO]);
+  }
   rmSync(hostsRoot(name), { recursive: true, force: true });
   rmSync(labDir(name), { recursive: true, force: true });
   if (name === DEFAULT) {

@@ -41,6 +41,8 @@ test('lab up brings every host and service up; status says so', async () => {
   assert.equal(added.filter((l) => !l.startsWith('rpl-') || l === `rpl-${NAME}`), [`rpl-${NAME}`]);
   assert.equal(mounts(), before.mounts, 'no mount in the root namespace');
   const labNets = [...netnsIds()].filter((n) => !before.nets.has(n));
+  assert.match(execFileSync('ip', ['route', 'show'], { encoding: 'utf8' }), new RegExp(`unreachable 10\\.213\\.${info.index}\\.0/24`),
+    'the cluster net is unreachable from the controller, never routed out');
   assert.ok(labNets.length >= 9, `switch + 8 hosts have their own network namespaces (got ${labNets.length})`);
 
   // Second `up`: a no-op (same namespaces, same keys).
@@ -54,6 +56,8 @@ test('lab up brings every host and service up; status says so', async () => {
   const after = { links: links(), mounts: mounts() };
   assert.not.ok(after.links.includes(`rpl-${NAME}`), 'controller link removed');
   assert.equal(after.mounts, before.mounts, 'mounts as before');
+  const routes = execFileSync('ip', ['route', 'show'], { encoding: 'utf8' });
+  assert.not.match(routes, new RegExp(`\\.${info.index}\\.0/24`), 'no route of the lab left');
   const left = procs().filter((p) => (p.net && labNets.includes(p.net)) || p.cmd.startsWith(`rpl:${NAME}:`) || p.cmd.includes(`.lab/${NAME}/`));
   assert.equal(left, [], 'no process of the lab is left');
   assert.not.ok(existsSync(dir), '.lab/lt removed');
