@@ -5,7 +5,8 @@
 // serving the old config), and reloads only after a passing test.
 import { defineTask, type TaskContext } from '../runner/task.js';
 import type { FileDiff } from '../runner/types.js';
-import { fqdnProblems, groupHosts } from './rancher-rules.js';
+import { readFileSync } from 'node:fs';
+import { certChainProblems, fqdnProblems, groupHosts } from './rancher-rules.js';
 import { renderShipped } from './templates/index.js';
 
 // Paths inside conf_dir (Debian's nginx layout: conf.d/ is included inside `http`).
@@ -24,8 +25,11 @@ const schema = {
       description: 'Node addresses to balance over (default: the addresses of upstream_group).',
     },
     upstream_group: { type: 'string', default: 'rancher', description: 'Inventory group of the Rancher nodes.' },
-    tls_cert: { type: 'string', description: 'l7: certificate chain file on the controller (server certificate first, then intermediates).' },
-    tls_key: { type: 'string', description: 'l7: private key file on the controller (copied with mode 0600, never shown).' },
+    tls_cert: {
+      type: 'string',
+      description: 'l7: certificate chain file on the controller, server certificate first, then intermediates (default: vars tls_cert).',
+    },
+    tls_key: { type: 'string', description: 'l7: private key file on the controller, copied with mode 0600, never shown (default: vars tls_key).' },
     conf_dir: {
       type: 'string', default: '/etc/nginx',
       description: `nginx config directory: l7 writes ${L7_CONF}, l4 writes ${L4_CONF} and includes it from nginx.conf.`,
@@ -106,9 +110,21 @@ export default defineTask({
   precheck(params, ctx) {
     const out: string[] = [];
     if (params.fqdn !== undefined) out.push(...fqdnProblems(params.fqdn));
-    if ((params.mode ?? 'l7') === 'l7' && (!params.tls_cert || !params.tls_key)) {
-      out.push(`configure-nginx-lb on ${ctx.host}: mode l7 needs tls_cert and tls_key (files on the controller)`);
+    if ((params.mode ?? 'l7') !== 'l7') return out;
+    const cert = params.tls_cert ?? (typeof ctx.vars.tls_cert === 'string' ? ctx.vars.tls_cert : undefined);
+    const key = params.tls_key ?? (typeof ctx.vars.tls_key === 'string' ? ctx.vars.tls_key : undefined);
+    if (!cert || !key) {
+      out.push('mode l7 needs tls_cert and tls_key (files on the controller; params or vars)');
+      return out;
     }
+    // The chain order matters to clients: check it before anything connects.
+    let text: string;
+    try {
+      text = readFileSync(ctx.resolve(cert), 'utf8');
+    } catch {
+      return [...out, `tls_cert ${cert} cannot be read on the controller`];
+    }
+    out.push(...certChainProblems(text, cert));
     return out;
   },
   async probe(ctx, params) {
@@ -138,11 +154,13 @@ export default defineTask({
     const current = await ctx.readFile(mainConf);
     if (current === null) return { changed: false, status: 'failed', msg: `${mainConf} not found on ${host}: is nginx installed there (conf_dir)?` };
     if (mode === 'l7') {
-      if (!params.tls_cert || !params.tls_key) return { changed: false, status: 'failed', msg: 'mode l7 needs tls_cert and tls_key' };
-      const cert = await ctx.readLocal(ctx.resolve(params.tls_cert));
-      const key = await ctx.readLocal(ctx.resolve(params.tls_key));
-      if (!cert) return { changed: false, status: 'failed', msg: `tls_cert ${params.tls_cert} not found on the controller` };
-      if (!key) return { changed: false, status: 'failed', msg: `tls_key ${params.tls_key} not found on the controller` };
+      const certPath = params.tls_cert ?? (typeof ctx.vars.tls_cert === 'string' ? ctx.vars.tls_cert : undefined);
+      const keyPath = params.tls_key ?? (typeof ctx.vars.tls_key === 'string' ? ctx.vars.tls_key : undefined);
+      if (!certPath || !keyPath) return { changed: false, status: 'failed', msg: 'mode l7 needs tls_cert and tls_key' };
+      const cert = await ctx.readLocal(ctx.resolve(certPath));
+      const key = await ctx.readLocal(ctx.resolve(keyPath));
+      if (!cert) return { changed: false, status: 'failed', msg: `tls_cert ${certPath} not found on the controller` };
+      if (!key) return { changed: false, status: 'failed', msg: `tls_key ${keyPath} not found on the controller` };
       const dir = params.tls_dir ?? `${confDir}/ssl`;
       data.tls_cert = `${dir}/${fqdn}.crt`;
       data.tls_key = `${dir}/${fqdn}.key`;

@@ -5,7 +5,10 @@
 import { createHash } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
 import { defineTask } from '../runner/task.js';
-import { checkRkeConfig } from './rancher-rules.js';
+import { existsSync, readFileSync } from 'node:fs';
+import {
+  certChainProblems, checkRkeConfig, etcdProblems, expandHome, fqdnProblems, groupHosts, rancherVersionProblems,
+} from './rancher-rules.js';
 
 const schema = {
   type: 'object',
@@ -13,7 +16,7 @@ const schema = {
   required: ['config'],
   properties: {
     config: { type: 'string', description: 'Cluster config (rancher-cluster.yml) on the controller; RKE runs in its directory.' },
-    binary: { type: 'string', default: 'rke', description: 'The rke binary (name on PATH or path).' },
+    binary: { type: 'string', description: 'The rke binary, name on PATH or path (default: vars rke_binary, else rke).' },
     force: { type: 'boolean', default: false, description: 'Run even when the config is unchanged since the last successful run.' },
   },
 } as const;
@@ -37,9 +40,34 @@ export default defineTask({
   summary: 'Run `rke up --config FILE` (checked first; skipped when nothing changed since the last success)',
   schema,
   runsOn: 'controller',
+  // The Rancher rules, from the inventory, before anything connects: concrete version, valid FQDN,
+  // CA file of PEM certificates in order, odd etcd count, every node's SSH key present.
+  precheck(_params, ctx) {
+    const v = ctx.vars;
+    const out = [
+      ...(v.rancher_version !== undefined ? rancherVersionProblems(v.rancher_version) : []),
+      ...(v.fqdn !== undefined ? fqdnProblems(v.fqdn) : []),
+    ];
+    if (typeof v.ca_cert === 'string') {
+      const file = ctx.resolve(v.ca_cert);
+      if (!existsSync(file)) out.push(`ca_cert ${v.ca_cert} does not exist on the controller`);
+      else out.push(...certChainProblems(readFileSync(file, 'utf8'), v.ca_cert));
+    }
+    const nodes = groupHosts(v, 'rancher');
+    if (nodes.length) {
+      const roles = nodes.map((n) => (Array.isArray(n.vars.rke_roles) ? n.vars.rke_roles.map(String) : ['controlplane', 'etcd', 'worker']));
+      out.push(...etcdProblems(roles).problems.map((p) => `group rancher: ${p}`));
+      for (const n of nodes) {
+        const hostInfo = n.vars.host as { ssh_key_path?: unknown } | undefined;
+        const key = n.vars.rke_ssh_key_path ?? hostInfo?.ssh_key_path;
+        if (typeof key === 'string' && !existsSync(expandHome(key))) out.push(`${n.name}: ssh_key_path ${key} does not exist on the controller`);
+      }
+    }
+    return out;
+  },
   async probe(ctx, params) {
     const config = ctx.resolve(params.config);
-    const binary = params.binary ?? 'rke';
+    const binary = params.binary ?? (typeof ctx.vars.rke_binary === 'string' ? ctx.vars.rke_binary : 'rke');
     const q = ctx.quote;
     const would = `${binary} up --config ${basename(config)} (in ${dirname(config)})`;
     const text = await ctx.readFile(config);
@@ -85,7 +113,7 @@ export default defineTask({
   },
   async apply(ctx, params, probe) {
     const config = ctx.resolve(params.config);
-    const binary = params.binary ?? 'rke';
+    const binary = params.binary ?? (typeof ctx.vars.rke_binary === 'string' ? ctx.vars.rke_binary : 'rke');
     const q = ctx.quote;
     let fata: string | undefined;
     const tail: string[] = [];

@@ -13,8 +13,11 @@ const schema = {
       description: 'Addresses or a host name (CNAME target) the name must resolve to (default: addresses of expect_group).',
       anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
     },
-    expect_group: { type: 'string', default: 'lb', description: 'Inventory group of the load balancers.' },
-    resolver: { type: 'string', description: 'DNS server to ask, "ip" or "ip:port" (default: the system resolvers).' },
+    expect_group: {
+      type: 'string', default: 'lb',
+      description: "Inventory group of the load balancers; each host's `public_address` var is used when set, else its address.",
+    },
+    resolver: { type: 'string', description: 'DNS server to ask, "ip" or "ip:port" (default: vars dns_resolver, else the system resolvers).' },
     timeout: { type: 'number', default: 5, description: 'Seconds per DNS query.' },
   },
 } as const;
@@ -35,13 +38,14 @@ export default defineTask({
     if (bad.length) return { changed: false, status: 'failed', msg: bad.join('; ') };
     const expect = params.expect !== undefined
       ? listParam(params.expect)
-      : groupHosts(ctx.vars, params.expect_group ?? 'lb').map((h) => h.address);
+      : groupHosts(ctx.vars, params.expect_group ?? 'lb').map((h) => (typeof h.vars.public_address === 'string' ? h.vars.public_address : h.address));
     if (expect.length === 0) {
       return { changed: false, status: 'failed', msg: `nothing to compare with: group ${params.expect_group ?? 'lb'} is empty and no expect given` };
     }
+    const resolver = params.resolver ?? (typeof ctx.vars.dns_resolver === 'string' ? ctx.vars.dns_resolver : undefined);
     const res = new Resolver({ timeout: Math.round((params.timeout ?? 5) * 1000), tries: 2 });
-    if (params.resolver) res.setServers([params.resolver]);
-    const via = params.resolver ? ` (resolver ${params.resolver})` : '';
+    if (resolver) res.setServers([resolver]);
+    const via = resolver ? ` (resolver ${resolver})` : '';
 
     let cnames: string[] = [];
     let addrs: string[] = [];

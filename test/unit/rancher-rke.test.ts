@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { runTask } from '../../runner/testing.js';
 import rkeUp from '../../tasks/rke-up.js';
 import backup from '../../tasks/backup-kubeconfig.js';
+import { makePki } from './rancher-pki.js';
 
 const FIXTURE = resolve('lab/fixtures/rke-fixture');
 
@@ -141,6 +142,34 @@ test('backup-kubeconfig before rke-up: failed, or would-back-up in check mode wi
   assert.is((await runTask(backup, { config }, { check: true })).status, 'changed');
   assert.not.ok(existsSync(join(dir, 'backups')));
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('rke-up precheck: the Rancher rules from the inventory stop the run before anything connects', async () => {
+  const { dir, config } = workdir();
+  const pki = makePki();
+  const vars = (over: Record<string, unknown>) => ({
+    fqdn: 'rancher.example.com', rancher_version: 'v2.0.6', ca_cert: pki.ca,
+    groups: { rancher: ['n1', 'n2', 'n3'] },
+    hostvars: { n1: { rke_roles: ['etcd'] }, n2: { rke_roles: ['etcd'] }, n3: { rke_roles: ['etcd'] } },
+    ...over,
+  });
+  const problems = async (over: Record<string, unknown>) => {
+    try {
+      await runTask(rkeUp, { config, binary: FIXTURE }, { vars: vars(over), check: true });
+      return '';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  assert.is(await problems({}), '');
+  assert.match(await problems({ rancher_version: 'latest' }), /rancher_version "latest" is a moving tag/);
+  assert.match(await problems({ fqdn: 'rancher' }), /fqdn "rancher" is not a valid/);
+  assert.match(await problems({ ca_cert: pki.badChain }), /the server certificate \(rancher\.example\.com\) is at position 2/);
+  assert.match(await problems({ hostvars: { n1: { rke_roles: ['etcd'] }, n2: { rke_roles: ['etcd'] }, n3: { rke_roles: ['worker'] } } }),
+    /group rancher: 2 etcd nodes: etcd needs an odd number/);
+  assert.match(await problems({ hostvars: { n1: { rke_ssh_key_path: join(dir, 'nope') }, n2: {}, n3: {} } }), /n1: ssh_key_path .*nope does not exist/);
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(pki.dir, { recursive: true, force: true });
 });
 
 test.run();
