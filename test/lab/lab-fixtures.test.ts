@@ -1,0 +1,105 @@
+// The lab's stand-ins behave like the real CLIs where the tasks look: the `rke` fixture (output,
+// exit codes, files written) and the nodes' ingress (WebSocket upgrade through to the node).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, writeFileSync, statSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parse } from 'yaml';
+import { useLab, lab, type LabInfo } from './_lab.js';
+
+let info: LabInfo;
+test.before(async () => { info = await useLab(); });
+
+function rke(dir: string, config: string, env: Record<string, string> = {}) {
+  writeFileSync(join(dir, 'rancher-cluster.yml'), config);
+  const r = spawnSync(info.rkeFixture, ['up', '--config', 'rancher-cluster.yml'], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
+  return { code: r.status, out: r.stdout + r.stderr, lines: (r.stdout + r.stderr).trim().split('\n') };
+}
+const nodesYaml = (key: string, n = 3) => 'nodes:\n' + Array.from({ length: n }, (_, i) =>
+  `  - { address: 10.213.1.1${i + 1}, user: rancher, role: [controlplane, etcd, worker], ssh_key_path: ${key} }\n`).join('');
+
+test('rke fixture: a good config builds, logs like RKE, writes kubeconfig and rkestate 0600', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rp-rke-'));
+  const r = rke(dir, nodesYaml(info.sshKey) + 'addons: |-\n  ---\n  kind: Namespace\n  ---\n  kind: Service\n');
+  assert.is(r.code, 0, r.out);
+  assert.ok(r.lines.includes('INFO[0000] Building Kubernetes cluster'));
+  assert.ok(r.lines.includes('INFO[0000] [dialer] Setup tunnel for host [10.213.1.12]'));
+  assert.ok(r.lines.includes('INFO[0000] [network] Pulling image [alpine:latest] on host [10.213.1.13]'));
+  assert.match(r.lines[r.lines.length - 1], /^INFO\[\d{4}\] Finished building Kubernetes cluster successfully$/);
+  const kube = join(dir, 'kube_config_rancher-cluster.yml');
+  const state = join(dir, 'rancher-cluster.rkestate');
+  assert.is(statSync(kube).mode & 0o777, 0o600);
+  assert.is(statSync(state).mode & 0o777, 0o600);
+  assert.is(parse(readFileSync(kube, 'utf8')).clusters[0].cluster.server, 'https://10.213.1.11:6443');
+  assert.is(JSON.parse(readFileSync(state, 'utf8')).desiredState.rkeConfig.nodes.length, 3);
+  // Same config → same files (so a backup of an unchanged cluster is recognised).
+  const before = readFileSync(kube, 'utf8');
+  assert.is(rke(dir, readFileSync(join(dir, 'rancher-cluster.yml'), 'utf8')).code, 0);
+  assert.is(readFileSync(kube, 'utf8'), before);
+});
+
+test('rke fixture: what the real RKE rejects ends with a FATA line and exit 1, writing nothing', () => {
+  const cases: [string, RegExp][] = [
+    ['nodes: []\n', /^FATA\[\d{4}\] Failed to validate cluster: Cluster must have at least one etcd plane host/],
+    ['nodes:\n  - { user: rancher, role: [etcd] }\n', /^FATA\[\d{4}\] Failed to validate cluster: Address for host \(1\) is not provided/],
+    ['nodes:\n  - { address: 10.0.0.1, role: [etcd] }\n', /User for host \(1\) is not provided/],
+    ['nodes:\n  - { address: 10.0.0.1, user: u }\n', /Role for host \(1\) is not provided/],
+    [nodesYaml('/nonexistent/key'), /^FATA\[\d{4}\] Failed to set up SSH tunneling for host \[10\.213\.1\.11\]: .*ssh_key_path \[\/nonexistent\/key\] does not exist/],
+    ['nodes: [\n', /^FATA\[\d{4}\] Failed to parse cluster file/],
+    [nodesYaml(info.sshKey) + 'addons: |-\n  a: [\n', /^FATA\[\d{4}\] Failed to deploy addon execute job \[rke-user-addon\]/],
+  ];
+  for (const [config, fata] of cases) {
+    const dir = mkdtempSync(join(tmpdir(), 'rp-rke-'));
+    const r = rke(dir, config);
+    assert.is(r.code, 1, config);
+    assert.match(r.lines[r.lines.length - 1], fata);
+    assert.not.ok(existsSync(join(dir, 'kube_config_rancher-cluster.yml')), `nothing written for ${config}`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'rp-rke-'));
+  const forced = rke(dir, nodesYaml(info.sshKey), { RKE_FIXTURE_FAIL: 'Failed to start [etcd] container on host [10.213.1.11]' });
+  assert.is(forced.code, 1);
+  assert.is(forced.lines[forced.lines.length - 1], 'FATA[0000] Failed to start [etcd] container on host [10.213.1.11]');
+});
+
+test('rke fixture: an even etcd count builds with a quorum warning; --version', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rp-rke-'));
+  const r = rke(dir, nodesYaml(info.sshKey, 2));
+  assert.is(r.code, 0);
+  assert.ok(r.lines.some((l) => /^WARN\[\d{4}\] .*even number of etcd hosts/.test(l)), r.out);
+  assert.match(spawnSync(info.rkeFixture, ['--version'], { encoding: 'utf8' }).stdout, /^rke version v1\.4\.\d+\n$/);
+});
+
+test('node ingress answers a WebSocket upgrade with 101 and a correct accept key, then echoes', async () => {
+  const script = `
+    const net = require('net'); const crypto = require('crypto');
+    const key = crypto.randomBytes(16).toString('base64');
+    const s = net.connect(80, '${info.nodes[0].address}', () => s.write('GET /v3/subscribe HTTP/1.1\\r\\nHost: ${info.fqdn}\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: ' + key + '\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n'));
+    let buf = Buffer.alloc(0), sent = false;
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const text = buf.toString('latin1');
+      if (!sent && text.includes('\\r\\n\\r\\n')) {
+        sent = true;
+        const mask = Buffer.from([1, 2, 3, 4]); const p = Buffer.from('hello-ws');
+        s.write(Buffer.concat([Buffer.from([0x81, 0x80 | p.length]), mask, Buffer.from(p.map((b, i) => b ^ mask[i % 4]))]));
+      }
+      if (text.includes('hello-ws')) {
+        const expect = crypto.createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+        console.log(JSON.stringify({ status: text.split('\\r\\n')[0], acceptOk: text.includes('Sec-WebSocket-Accept: ' + expect), echoed: true }));
+        s.destroy();
+      }
+    });`;
+  const file = join(info.dir, 'work', `ws-client-${process.pid}.cjs`); // the repo dir is visible on lab hosts
+  writeFileSync(file, script);
+  const r = await lab.labExec('lb1', `node ${file}`);
+  rmSync(file);
+  assert.is(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.is(out.status, 'HTTP/1.1 101 Switching Protocols');
+  assert.ok(out.acceptOk);
+  assert.ok(out.echoed);
+});
+
+test.run();
