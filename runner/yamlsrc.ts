@@ -77,7 +77,7 @@ export function parseYaml(text: string, file: string): YamlSource {
   let doc: Document.Parsed;
   try {
     doc = parseDocument(text, {
-      lineCounter: lc, uniqueKeys: true, prettyErrors: false, customTags: [secretTag], merge: true,
+      lineCounter: lc, uniqueKeys: true, prettyErrors: false, customTags: [secretTag], merge: true, logLevel: 'error',
     });
   } catch (e) {
     // The parser itself gave up (e.g. absurd nesting): still an input problem, not a crash.
@@ -88,6 +88,9 @@ export function parseYaml(text: string, file: string): YamlSource {
   for (const err of [...doc.errors, ...doc.warnings]) {
     problems.push({ pos: pos(err.pos[0]), message: yamlMessage(err.code, err.message) });
   }
+  complexKeys(doc.contents, (node) => {
+    problems.push({ pos: node.range ? pos(node.range[0]) : at(file, 1, 1), message: 'keys must be plain scalars, not lists or mappings' });
+  }, 0);
   if (problems.length) throw new InputError(dedupe(problems));
 
   let value: unknown;
@@ -222,6 +225,18 @@ function firstAlias(node: unknown, depth = 0): YNode | undefined {
     }
   }
   return undefined;
+}
+
+function complexKeys(node: unknown, report: (n: YNode) => void, depth: number): void {
+  if (depth > 200 || !node) return;
+  if (isMap(node)) {
+    for (const p of node.items) {
+      if (isMap(p.key) || isSeq(p.key)) report(p.key);
+      complexKeys(p.value, report, depth + 1);
+    }
+  } else if (isSeq(node)) {
+    for (const item of node.items) complexKeys(item, report, depth + 1);
+  }
 }
 
 function collectSecrets(doc: Document.Parsed, node: unknown, path: YamlPath, out: YamlPath[], depth: number): void {
