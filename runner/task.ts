@@ -162,6 +162,32 @@ export function defineTask<const S extends SchemaObject, State = unknown>(
   def: TaskSpec<S, ParamsOf<S>, State>,
 ): TaskDefinition<ParamsOf<S>, State> {
   if (!/^[a-z][a-z0-9-]*$/.test(def.id)) throw new Error(`task id "${def.id}" must be kebab-case`);
-  Object.defineProperty(def, TASK_BRAND, { value: true, enumerable: false });
-  return def as unknown as TaskDefinition<ParamsOf<S>, State>;
+  // Fill schema defaults here, so the derived type (defaulted props present) holds whoever
+  // calls the task: the executor, runTask, or a test calling probe directly.
+  const schema = def.schema as Record<string, unknown>;
+  const fill = (params: ParamsOf<S>): ParamsOf<S> => withDefaults(schema, params) as ParamsOf<S>;
+  const task: TaskSpec<S, ParamsOf<S>, State> = {
+    ...def,
+    probe: (ctx, params) => def.probe(ctx, fill(params)),
+    ...(def.apply ? { apply: (ctx: TaskContext, params: ParamsOf<S>, probe: Probe<State>) => def.apply!(ctx, fill(params), probe) } : {}),
+    ...(def.precheck ? { precheck: (params: ParamsOf<S>, ctx: PrecheckContext) => def.precheck!(fill(params), ctx) } : {}),
+  };
+  Object.defineProperty(task, TASK_BRAND, { value: true, enumerable: false });
+  return task as unknown as TaskDefinition<ParamsOf<S>, State>;
+}
+
+/** A copy of `value` with the schema's `default`s filled in where properties are missing
+ * (recursively through nested object properties). Values present are never replaced. */
+export function withDefaults(schema: unknown, value: unknown): unknown {
+  if (typeof schema !== 'object' || schema === null) return value;
+  const props = (schema as { properties?: unknown }).properties;
+  if (typeof props !== 'object' || props === null) return value;
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) return value;
+  const out: Record<string, unknown> = { ...((value as Record<string, unknown> | undefined) ?? {}) };
+  for (const [key, sub] of Object.entries(props as Record<string, unknown>)) {
+    if (typeof sub !== 'object' || sub === null) continue;
+    if (out[key] === undefined && 'default' in sub) out[key] = structuredClone((sub as { default: unknown }).default);
+    if (out[key] !== undefined) out[key] = withDefaults(sub, out[key]);
+  }
+  return out;
 }
