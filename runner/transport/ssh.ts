@@ -686,8 +686,9 @@ class SshTransport implements Transport {
 
   async readFile(path: string, opts: { become?: boolean } = {}): Promise<Buffer | null> {
     const p = pathWord(path);
-    const r = await this.raw(`if [ -e ${p} ]; then exec cat -- ${p}; else exit 66; fi`, { become: opts.become });
-    if (r.code === 66) return null;
+    // Missing only when cat says so: an unreadable path (or directory) is an error, not null.
+    const r = await this.raw(`LC_ALL=C exec cat -- ${p}`, { become: opts.become });
+    if (r.code !== 0 && /No such file or directory\s*$/.test(r.stderr.toString())) return null;
     if (r.code !== 0) throw new Error(`${this.name}: cannot read ${path}: ${r.stderr.toString().trim() || `exit ${r.code}`}`);
     return r.stdout;
   }
