@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync,
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
+import { Resolver } from 'node:dns/promises';
 import { makePki, makeSshKey } from './pki.js';
 import { writeInventory } from './inventory.js';
 import type { LabInfo } from './types.js';
@@ -788,7 +789,17 @@ export async function setDnsRecord(fqdn: string, address: string, name: string =
   writeDnsHosts(labDir(name), info.dnsRecords);
   writeJson(infoFile(name), info);
   const pid = svcPid(st, svcOf(st, 'dns', 'dns'));
-  if (pid) process.kill(pid, 'SIGHUP');
+  if (!pid) return;
+  process.kill(pid, 'SIGHUP');
+  // dnsmasq rereads on its next loop turn: return once it answers with the new address.
+  const r = new Resolver();
+  r.setServers([info.dnsServer]);
+  for (let i = 0; i < 200; i++) {
+    const got = await r.resolve4(fqdn).catch(() => [] as string[]);
+    if (got.includes(address)) return;
+    await sleep(25);
+  }
+  throw new Error(`lab: the lab DNS still does not answer ${fqdn} → ${address}`);
 }
 
 export const labRoot = ROOT;
