@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { labDown, labStatus, labUp, upperDir } from '../../lab/lab.js';
 
 const NAME = 'lt';
@@ -80,6 +80,19 @@ test('a broken service is repaired by the next `lab up` without rebuilding', asy
   assert.equal(readFileSync(repaired.knownHosts, 'utf8'), readFileSync(info.knownHosts, 'utf8'), 'same host keys: not rebuilt');
   assert.ok((await labStatus(NAME)).up);
   await labDown(NAME);
+});
+
+test('CLI: `lab status` of a lab that is not up says down (exit 1); non-root is refused before anything', () => {
+  const cli = (args: string[], pre: string[] = []) => spawnSync(pre.length ? pre[0] : process.execPath,
+    [...pre.slice(1), ...(pre.length ? [process.execPath] : []), 'bin/rancher-play.js', ...args], { encoding: 'utf8' });
+  const st = cli(['lab', 'status', '--name', 'nosuch']);
+  assert.is(st.status, 1);
+  assert.match(st.stdout, /lab "nosuch": down/);
+  const nobody = cli(['lab', 'up', '--name', 'nobody'], ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups']);
+  assert.is.not(nobody.status, 0);
+  assert.match(nobody.stderr, /needs Linux and root/);
+  assert.not.ok(existsSync('.lab/nobody'), 'nothing made');
+  assert.not.ok(links().includes('rpl-nobody'));
 });
 
 test('bad lab names are refused clearly', async () => {
