@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
@@ -135,4 +135,23 @@ export async function newTask(name: string, dir: string): Promise<number> {
   for (const f of files) process.stdout.write(`created ${relative(process.cwd(), f) || f}\n`);
   process.stdout.write(`run its test: node --import tsx ${relative(process.cwd(), files[1]!) || files[1]}\n`);
   return 0;
+}
+
+/** Default place of `schema <kind> --write`: a per-project file editors can point at. */
+export function defaultSchemaPath(kind: string, cwd = process.cwd()): string {
+  return join(cwd, '.rancher-play', `${kind}.schema.json`);
+}
+
+/** Writes a JSON Schema for editors (`schema playbook --write`), atomically; returns its path. */
+export async function writeSchemaFile(path: string, schema: object): Promise<string> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, `${JSON.stringify(schema, null, 2)}\n`, { flag: 'wx', mode: 0o644 });
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  return path;
 }
