@@ -8,6 +8,7 @@ import { maskSecrets, mergedVars, parseExtraVars } from './vars.js';
 import { inventorySchema, playbookSchema } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { buildRegistry, loadAll, printProblems, runPlaybook } from './run.js';
+import { defaultSchemaPath, newTask, writeSchemaFile } from './scaffold.js';
 import type { Inventory, RunOptions } from './types.js';
 import type { Registry } from './registry.js';
 
@@ -270,24 +271,23 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .description('scaffold tasks/NAME.ts with a test')
     .option('--tasks-dir <dir>', 'where to write it', 'tasks')
     .action(async (name: string, f: { tasksDir: string }) => {
-      let mod: { newTask(name: string, dir: string): Promise<number> };
-      try {
-        mod = await import('./scaffold.js' as string);
-      } catch {
-        io.stderr.write('new-task is not available in this build\n');
-        return setCode(EXIT.internal);
-      }
-      setCode(await guarded(io, () => mod.newTask(name, f.tasksDir)));
+      setCode(await guarded(io, () => newTask(name, f.tasksDir)));
     });
 
   program.command('schema')
     .description('print the JSON Schema of inventories or playbooks (for editors)')
     .addArgument(new Command().createArgument('<kind>', 'inventory or playbook').choices(['inventory', 'playbook']))
     .option('--tasks-dir <dir>', 'include custom tasks in the playbook schema')
-    .action(async (kind: string, f: { tasksDir?: string }) => {
+    .option('--write [file]', 'write it to a file instead (default .rancher-play/KIND.schema.json) for `# yaml-language-server: $schema=`')
+    .action(async (kind: string, f: { tasksDir?: string; write?: string | boolean }) => {
       setCode(await guarded(io, async () => {
         const schema = kind === 'inventory' ? inventorySchema() : playbookSchema((await buildRegistry({ tasksDir: f.tasksDir })).list());
-        io.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
+        if (f.write === undefined) {
+          io.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
+          return EXIT.ok;
+        }
+        const file = typeof f.write === 'string' ? f.write : defaultSchemaPath(kind);
+        io.stdout.write(`wrote ${await writeSchemaFile(file, schema)}\n`);
         return EXIT.ok;
       }));
     });
