@@ -5,8 +5,9 @@
 // serving the old config), and reloads only after a passing test.
 import { defineTask, type TaskContext } from '../runner/task.js';
 import type { FileDiff } from '../runner/types.js';
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { certChainProblems, fqdnProblems, groupHosts } from './rancher-rules.js';
+import { certChainProblems, fqdnProblems, groupHosts, parseCertificates } from './rancher-rules.js';
 import { renderShipped } from './templates/index.js';
 
 // Paths inside conf_dir (Debian's nginx layout: conf.d/ is included inside `http`).
@@ -124,7 +125,16 @@ export default defineTask({
     } catch {
       return [...out, `tls_cert ${cert} cannot be read on the controller`];
     }
-    out.push(...certChainProblems(text, cert));
+    const chain = certChainProblems(text, cert);
+    out.push(...chain);
+    if (chain.length) return out;
+    // A key of another certificate would only show up as failed TLS handshakes: refuse it here.
+    try {
+      const pk = createPrivateKey(readFileSync(ctx.resolve(key)));
+      if (!parseCertificates(text)[0]!.checkPrivateKey(pk)) out.push(`tls_key ${key} does not belong to the certificate in ${cert}`);
+    } catch (e) {
+      out.push(`tls_key ${key} is not a readable private key (${(e as Error).message.split('\n')[0]})`);
+    }
     return out;
   },
   async probe(ctx, params) {

@@ -113,11 +113,14 @@ test('a config nginx -t rejects: previous files restored, no reload, nginx outpu
   assert.is((await runTask(lb, params(dir))).status, 'changed');
   const before = Object.fromEntries(['conf.d/rancher.conf', `ssl/${FQDN}.crt`, `ssl/${FQDN}.key`, 'nginx.conf']
     .map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
-  // The CA's key does not match the server certificate: nginx -t fails on it.
-  const r = await runTask(lb, params(dir, { tls_key: join(pki.dir, 'ca.key'), upstreams: ['10.9.0.21'] }));
+  // Something else on the LB already defines an upstream of the same name: the new config cannot load.
+  writeFileSync(join(dir, 'conf.d', 'other.conf'), 'upstream rancher { server 127.0.0.1:8080; }\n');
+  const r = await runTask(lb, params(dir, { fqdn: 'rancher2.example.com', upstreams: ['10.9.0.21'] }));
   assert.is(r.status, 'failed');
   assert.match(r.msg, /nginx -t rejected the new config, the previous config was kept and nginx was not reloaded/);
-  assert.match(r.msg, /key values mismatch|SSL_CTX_use_PrivateKey/);
+  assert.match(r.msg, /duplicate upstream "rancher"/);
+  rmSync(join(dir, 'conf.d', 'other.conf'));
+  assert.not.ok(existsSync(join(dir, 'ssl', 'rancher2.example.com.crt')), 'new files removed again');
   for (const [f, text] of Object.entries(before)) assert.is(readFileSync(join(dir, f), 'utf8'), text, `${f} restored`);
   assert.is(reloads(dir), 1, 'only the first, good run reloaded');
   nginxT(dir);
@@ -134,6 +137,18 @@ test('check mode reports the would-be files and writes nothing', async () => {
   assert.is(snapshot(), before);
   assert.ok(lstatSync(join(dir, 'sites-enabled', 'default')).isSymbolicLink());
   assert.is(reloads(dir), 0);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a key that does not belong to the certificate is rejected before anything runs', async () => {
+  const dir = prefix();
+  try {
+    await runTask(lb, params(dir, { tls_key: join(pki.dir, 'ca.key') }));
+    assert.unreachable('should throw');
+  } catch (e) {
+    assert.match((e as Error).message, /tls_key .*ca\.key does not belong to the certificate/);
+  }
+  assert.not.ok(existsSync(join(dir, 'conf.d', 'rancher.conf')));
   rmSync(dir, { recursive: true, force: true });
 });
 
