@@ -533,7 +533,7 @@ function ansibleBool(v: unknown): boolean | undefined {
  * `-o ProxyCommand="ssh -W %h:%p -q user@bastion"`. Returns `null` when the args hold something
  * else that changes how we would connect (so it is refused, not ignored).
  */
-export function jumpFromSshArgs(args: string): { jump: string[]; unsupported?: string } {
+export function jumpFromSshArgs(args: string): { jump: string[]; knownHosts?: string; unsupported?: string } {
   let toks: string[];
   try {
     toks = shlexSplit(args).map((t) => t.text);
@@ -541,7 +541,9 @@ export function jumpFromSshArgs(args: string): { jump: string[]; unsupported?: s
     return { jump: [], unsupported: 'unbalanced quotes' };
   }
   const jump: string[] = [];
-  const ignorable = /^(StrictHostKeyChecking|UserKnownHostsFile|ServerAliveInterval|ServerAliveCountMax|ConnectTimeout|ControlMaster|ControlPersist|ControlPath|ForwardAgent|Compression|TCPKeepAlive|LogLevel|IdentitiesOnly)$/i;
+  let knownHosts: string | undefined;
+  // Options that only loosen or tune OpenSSH itself: rancher-play keeps its own (stricter) behaviour.
+  const ignorable = /^(StrictHostKeyChecking|ServerAliveInterval|ServerAliveCountMax|ConnectTimeout|ControlMaster|ControlPersist|ControlPath|ForwardAgent|Compression|TCPKeepAlive|LogLevel|IdentitiesOnly)$/i;
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;
     let opt: string | undefined;
@@ -566,11 +568,14 @@ export function jumpFromSshArgs(args: string): { jump: string[]; unsupported?: s
       const target = proxyCommandTarget(value);
       if (!target) return { jump, unsupported: `ProxyCommand "${value}" (only "ssh -W %h:%p [-p PORT] [-l USER] [user@]host" is understood; prefer ProxyJump)` };
       jump.push(target);
+    } else if (/^UserKnownHostsFile$/i.test(name)) {
+      // OpenSSH allows several files; rancher-play checks one.
+      knownHosts = value.trim().split(/\s+/)[0];
     } else if (!ignorable.test(name)) {
       return { jump, unsupported: `ssh option ${name}` };
     }
   }
-  return { jump };
+  return { jump, knownHosts };
 }
 
 function proxyCommandTarget(cmd: string): string | undefined {
@@ -707,7 +712,10 @@ function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions: Map<st
         case 'args': {
           const r = jumpFromSshArgs(String(v));
           if (r.unsupported) inv.problem(p, k, `unsupported ${r.unsupported}; only ProxyJump (-J / -o ProxyJump=...) and harmless -o options are understood`);
-          else if (r.jump.length) conn.jump = [...((conn.jump as string[] | undefined) ?? []), ...r.jump];
+          else {
+            if (r.jump.length) conn.jump = [...((conn.jump as string[] | undefined) ?? []), ...r.jump];
+            if (r.knownHosts) conn.known_hosts = r.knownHosts;
+          }
           break;
         }
       }
@@ -723,13 +731,14 @@ function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions: Map<st
   // as ~/.ssh/config-wide settings would).
   if (Object.keys(allSplit.conn).length) {
     doc.defaults = {};
-    for (const k of ['user', 'port', 'ssh_key_path', 'become', 'jump'] as const) {
+    for (const k of ['user', 'port', 'ssh_key_path', 'become', 'jump', 'known_hosts'] as const) {
       if (allSplit.conn[k] !== undefined) doc.defaults[k] = allSplit.conn[k];
     }
     if (allSplit.conn.connection === 'local') inv.problem(all.varPos.get('ansible_connection'), 'ansible_connection', 'ansible_connection=local for all hosts is not supported; set it on the hosts that run locally');
     for (const [k, p] of all.varPos) if (CONN_VARS[k]) positions.set(`defaults.${CONN_VARS[k] === 'args' ? 'jump' : CONN_VARS[k]}`, p);
   }
   const groupConn = new Map<string, Vars>();
+  const hostKnownHosts: Record<string, string> = {};
   for (const g of inv.groups.values()) {
     if (g.name === 'all') continue;
     const { conn, rest } = connOf(g.name, g.vars, g.varPos);
@@ -756,6 +765,7 @@ function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions: Map<st
     for (const k of ['port', 'user', 'ssh_key_path', 'become', 'connection', 'jump'] as const) {
       if (conn[k] !== undefined) entry[k] = conn[k];
     }
+    if (typeof conn.known_hosts === 'string') hostKnownHosts[h.name] = conn.known_hosts;
     if (h.name === 'localhost' && conn.connection === undefined && conn.address === undefined) entry.connection = 'local';
     // A var set differently by two of the host's groups: native group order may differ from
     // Ansible's, so pin Ansible's answer on the host (host vars outrank group vars in both).
@@ -776,6 +786,21 @@ function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions: Map<st
     for (const [k, p] of h.varPos) {
       const t = CONN_VARS[k];
       positions.set(`hosts.${h.name}.${t && t !== 'args' && !t.startsWith('become_') ? t : t === 'args' ? 'jump' : `vars.${k}`}`, p);
+    }
+  }
+
+  // The native model has one known_hosts file for all hosts: per-host files must agree.
+  const khHosts = Object.entries(hostKnownHosts);
+  if (khHosts.length) {
+    const files = new Set(khHosts.map(([, f]) => f));
+    const allHosts = Object.keys(doc.hosts).filter((h) => doc.hosts[h]!.connection !== 'local');
+    if (files.size > 1 || (doc.defaults?.known_hosts !== undefined && !files.has(doc.defaults.known_hosts as string)) ||
+        (doc.defaults?.known_hosts === undefined && khHosts.length !== allHosts.length)) {
+      const [h] = khHosts.find(([n]) => positions.has(`hosts.${n}.jump`)) ?? khHosts[0]!;
+      inv.problem(positions.get(`hosts.${h}.jump`) ?? positions.get(`hosts.${h}`), 'UserKnownHostsFile',
+        'rancher-play uses one known_hosts file for every host: set UserKnownHostsFile once, in the `all` group\'s ansible_ssh_common_args');
+    } else {
+      doc.defaults = { ...(doc.defaults ?? {}), known_hosts: [...files][0]! };
     }
   }
 

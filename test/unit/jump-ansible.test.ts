@@ -117,6 +117,15 @@ test('jump hosts from ssh args: ProxyJump, -J, multi-hop and ProxyCommand ssh -W
   assert.is(doc.hosts.n1!.jump, 'root@198.51.100.1:2222');
 });
 
+test('UserKnownHostsFile in ssh args becomes the inventory known_hosts; conflicting files are refused', () => {
+  const one = convertAnsibleInventory("[all:vars]\nansible_ssh_common_args='-o UserKnownHostsFile=/ops/known_hosts -o ProxyJump=ops@b1'\n[g]\nn1\nn2\n", 'kh.ini');
+  assert.equal(one.doc.defaults, { known_hosts: '/ops/known_hosts', jump: 'ops@b1' });
+  const same = convertAnsibleInventory("n1 ansible_ssh_common_args='-o UserKnownHostsFile=/k'\nn2 ansible_ssh_common_args='-o UserKnownHostsFile=/k'\n", 'kh.ini');
+  assert.is(same.doc.defaults?.known_hosts, '/k');
+  const text = problems(() => convertAnsibleInventory("n1 ansible_ssh_common_args='-o UserKnownHostsFile=/a'\nn2 ansible_ssh_common_args='-o UserKnownHostsFile=/b'\n", 'kh.ini')).join('\n');
+  assert.match(text, /kh\.ini:\d+:\d+ UserKnownHostsFile rancher-play uses one known_hosts file/);
+});
+
 test('unsupported INI constructs are refused with file:line:column and the key', () => {
   const out = problems(() => loadAnsibleInventory(join(FIX, 'bad.ini')));
   const text = out.join('\n');
