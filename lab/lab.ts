@@ -752,15 +752,26 @@ export async function setLink(host: string, up: boolean, name: string = DEFAULT)
     { input: spec.legs.map((l) => `link set ${l.net} ${up ? 'up' : 'down'}`).join('\n') + '\n' });
 }
 
+/**
+ * Slow down a host's links by `ms` (0 removes it). netem delays every packet by `ms`; kernels
+ * without netem (sch_netem) get a token bucket instead, where a full 1500-byte packet takes about
+ * `ms` to pass: still a slow link, with the delay growing with the traffic.
+ */
 export async function setDelay(host: string, ms: number, name: string = DEFAULT): Promise<void> {
   const st = requireState(name);
   const spec = st.hosts.find((h) => h.name === host);
   if (!spec) throw new Error(`lab "${name}": no host named "${host}"`);
-  const lines = spec.legs.map((l) => (ms > 0 ? `qdisc replace dev ${l.net} root netem delay ${ms}ms` : `qdisc del dev ${l.net} root`));
-  const r = await run('nsenter', ['-t', String(st.holders[host]), '-n', 'tc', '-force', '-batch', '-'], { input: lines.join('\n') + '\n' });
-  if (r.code !== 0 && ms > 0) {
-    throw new Error(`lab: cannot delay ${host}: ${/unknown/i.test(r.stderr) ? 'this kernel has no netem qdisc (sch_netem)' : r.stderr.trim()}`);
+  const tc = (lines: string[]) => run('nsenter', ['-t', String(st.holders[host]), '-n', 'tc', '-force', '-batch', '-'], { input: lines.join('\n') + '\n' });
+  if (ms <= 0) {
+    await tc(spec.legs.map((l) => `qdisc del dev ${l.net} root`));
+    return;
   }
+  let r = await tc(spec.legs.map((l) => `qdisc replace dev ${l.net} root netem delay ${ms}ms`));
+  if (r.code !== 0 && /unknown/i.test(r.stderr)) {
+    const bits = Math.max(8000, Math.floor((1500 * 8 * 1000) / ms));
+    r = await tc(spec.legs.map((l) => `qdisc replace dev ${l.net} root tbf rate ${bits}bit burst 1600 latency 60s`));
+  }
+  if (r.code !== 0) throw new Error(`lab: cannot slow down ${host}: ${r.stderr.trim()}`);
 }
 
 export async function stopService(svc: 'proxy' | 'dns' | 'nginx' | 'docker', host?: string, name: string = DEFAULT): Promise<void> {

@@ -182,6 +182,15 @@ test('hooks: sshd stop/start, link down/up, host key regeneration', async () => 
   }
   assert.is((await lab.labExec('bastion', `curl -sS http://${node(3)}/healthz`, NAME)).stdout, 'ok');
 
+  await lab.setDelay('node3', 150, NAME);
+  try {
+    assert.match((await lab.labExec('node3', 'tc qdisc show dev cl', NAME)).stdout, /qdisc (netem|tbf) /, 'the link is slowed');
+    assert.is((await lab.labExec('bastion', `curl -sS http://${node(3)}/healthz`, NAME)).stdout, 'ok', 'a slow link still works');
+  } finally {
+    await lab.setDelay('node3', 0, NAME);
+  }
+  assert.not.match((await lab.labExec('node3', 'tc qdisc show dev cl', NAME)).stdout, /netem|tbf/);
+
   // Keep node3's key to put it back, so the lab's known_hosts stays right for other tests.
   await lab.labExec('node3', 'mkdir -p /root/.keep && cp -p /etc/ssh/ssh_host_ed25519_key* /root/.keep/', NAME);
   try {
