@@ -719,9 +719,13 @@ function svcOf(st: LabState, host: string, svc: SvcName): Svc {
   return s;
 }
 
+/** Kill the host's sshd and every SSH session it serves (open connections drop, as in a crash). */
 export async function stopSshd(host: string, name: string = DEFAULT): Promise<void> {
   const st = requireState(name);
   await stopSvc(st, svcOf(st, host, 'sshd'));
+  const net = nsId(st.holders[host], 'net');
+  const sessions = net ? pidsInNets(new Set([net])).filter((p) => /^sshd/.test(readFileSyncSafe(`/proc/${p}/comm`))) : [];
+  await Promise.all(sessions.map((p) => { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } return stopPid(p); }));
 }
 
 export async function startSshd(host: string, name: string = DEFAULT): Promise<void> {

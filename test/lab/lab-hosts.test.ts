@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
 import { promises as dns } from 'node:dns';
 import { useLab, sshConfig, sshVia, lab, type LabInfo } from './_lab.js';
 
@@ -163,7 +164,12 @@ test('lb1 runs the Debian nginx with its own config; nginx -t and reload work', 
 
 test('hooks: sshd stop/start, link down/up, host key regeneration', async () => {
   const cfg = sshConfig(info);
+  // An open session drops when sshd is stopped (a crash, not a polite restart).
+  const open = spawn('ssh', ['-F', cfg, '-J', `rancher@${info.bastion.address}`, `rancher@${node(2)}`, 'echo started; sleep 600']);
+  const ended = new Promise<number | null>((res) => open.on('exit', (code) => res(code)));
+  await new Promise<void>((res) => open.stdout.on('data', (d: Buffer) => { if (d.toString().includes('started')) res(); }));
   await lab.stopSshd('node2', NAME);
+  assert.is.not(await ended, 0, 'the open session was cut');
   try {
     const r = sshVia(info, 'rancher', node(2), 'true', cfg);
     assert.is.not(r.code, 0);
