@@ -1,9 +1,12 @@
 // The rancher-play inventory describing a lab (what `lab up` writes to inventory/lab.yml and
 // .lab/<name>/inventory.yml). Tests can write variants, e.g. without the lab's known_hosts.
-import { renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import type { LabInfo } from './types.js';
 
 export interface InventoryOptions {
+  /** path of the inventory JSON Schema, for editors (a yaml-language-server header) */
+  schema?: string;
   /** known_hosts file to use; false leaves it out (the user's ~/.ssh/known_hosts applies) */
   knownHosts?: string | false;
 }
@@ -13,6 +16,7 @@ const s = (v: string) => JSON.stringify(v); // YAML accepts JSON strings: safe q
 export function inventoryText(info: LabInfo, opts: InventoryOptions = {}): string {
   const kh = opts.knownHosts === undefined ? info.knownHosts : opts.knownHosts;
   const head = [
+    ...(opts.schema ? [`# yaml-language-server: $schema=${opts.schema}`] : []),
     `# rancher-play inventory of the local lab "${info.name}", written by \`rancher-play lab up\`.`,
     '# Addresses exist only inside the lab (network namespaces on this machine); `lab down` removes them.',
   ];
@@ -65,6 +69,8 @@ export function inventoryText(info: LabInfo, opts: InventoryOptions = {}): strin
 }
 
 export function writeInventory(info: LabInfo, dest: string, opts: InventoryOptions = {}): void {
+  const schema = join(info.dir, '..', '..', 'schemas', 'inventory.schema.json');
+  if (opts.schema === undefined && existsSync(schema)) opts = { ...opts, schema: relative(dirname(dest), schema) };
   const tmp = `${dest}.tmp-${process.pid}`;
   writeFileSync(tmp, inventoryText(info, opts), { mode: 0o644 });
   renameSync(tmp, dest);
