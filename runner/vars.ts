@@ -28,10 +28,37 @@ export function mergedVars(inv: Inventory, host: string, playbookVars: Vars, pla
   return out;
 }
 
-/** Inventory-level merged vars of every host (what templates see as `hostvars`). */
+/** What templates see as `host` (and `hostvars.X.host`): the inventory entry plus its resolved connection. */
+function hostInfoOf(inv: Inventory, name: string): Vars {
+  const h = inv.hosts.get(name);
+  const info: Vars = {};
+  assign(info, h?.entry);
+  assign(info, {
+    name,
+    address: h?.conn.address ?? name,
+    port: h?.conn.port,
+    user: h?.conn.user,
+    ssh_key_path: h?.conn.ssh_key_path,
+    groups: [...(h?.groups ?? [])],
+  });
+  return info;
+}
+
+// The inventory does not change during a run, so `hostvars` is computed once per inventory
+// instead of once per task and host (that would be quadratic in the number of hosts).
+const hostVarsCache = new WeakMap<Inventory, Record<string, Vars>>();
+
+/** Inventory-level merged vars of every host (what templates see as `hostvars`), each with its `host` info. */
 export function hostVarsOf(inv: Inventory): Record<string, Vars> {
+  const cached = hostVarsCache.get(inv);
+  if (cached) return cached;
   const out: Record<string, Vars> = {};
-  for (const name of inv.hosts.keys()) out[name] = mergedVars(inv, name, {}, {}, {});
+  for (const name of inv.hosts.keys()) {
+    const v = mergedVars(inv, name, {}, {}, {});
+    assign(v, { host: hostInfoOf(inv, name) });
+    out[name] = v;
+  }
+  hostVarsCache.set(inv, out);
   return out;
 }
 
@@ -43,20 +70,10 @@ export function groupsOf(inv: Inventory): Record<string, string[]> {
 }
 
 export function templateScope(inv: Inventory, host: string, vars: Vars, registered: Vars): Vars {
-  const h = inv.hosts.get(host);
   const scope: Vars = {};
   assign(scope, vars);
   assign(scope, registered);
-  const hostInfo: Vars = {};
-  assign(hostInfo, h?.entry);
-  assign(hostInfo, {
-    name: host,
-    address: h?.conn.address ?? host,
-    port: h?.conn.port,
-    user: h?.conn.user,
-    groups: [...(h?.groups ?? [])],
-  });
-  assign(scope, { host: hostInfo, groups: groupsOf(inv), hostvars: hostVarsOf(inv) });
+  assign(scope, { host: hostInfoOf(inv, host), groups: groupsOf(inv), hostvars: hostVarsOf(inv) });
   return scope;
 }
 
