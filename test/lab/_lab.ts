@@ -4,13 +4,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { labUp, type LabInfo } from '../../lab/lab.js';
+import { labDown, labUp, type LabInfo } from '../../lab/lab.js';
 
 export type { LabInfo } from '../../lab/lab.js';
 export * as lab from '../../lab/lab.js';
 
-/** The lab `name` (default "rp"), brought up if it is not; its description. */
-export async function useLab(name?: string): Promise<LabInfo> {
+/**
+ * The lab `name` (default "rp"), brought up if it is not; its description. `fresh: true` rebuilds
+ * it first (new hosts, no trace of earlier runs): for tests that need an untouched lab, best with
+ * a name of their own since other test files share the default lab.
+ */
+export async function useLab(name?: string, opts: { fresh?: boolean } = {}): Promise<LabInfo> {
+  if (opts.fresh) await labDown(name);
   return labUp({ name });
 }
 
