@@ -62,7 +62,10 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
     const text = opts.mask(`${label}: ${statusWord(e, opts.color)}${e.msg ? ` — ${e.msg}` : ''}`);
     if (opts.diff && e.diff?.length) t.output = opts.mask(e.diff.map((d) => unifiedDiff(d, opts.color)).join('\n'));
     if (e.status === 'skipped') return t.skip(text);
-    if (e.status === 'failed' || e.status === 'unreachable') throw new Error(text);
+    if (e.status === 'failed' || e.status === 'unreachable') {
+      t.title = text;
+      throw new Error(text);
+    }
     t.title = text;
   };
 
@@ -98,7 +101,7 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
       renderer,
       exitOnError: false,
       registerSignalListeners: false,
-      rendererOptions: { collapseSubtasks: false, collapseErrors: false, collapseSkips: true, showSkipMessage: true, suffixSkips: false },
+      rendererOptions: { collapseSubtasks: false, collapseErrors: true, collapseSkips: true, showSkipMessage: true, suffixSkips: false },
     });
   };
 
