@@ -9,6 +9,9 @@ export type RendererKind = 'tree' | 'plain' | 'json';
 
 export function pickRenderer(json: boolean, out: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): RendererKind {
   if (json) return 'json';
+  // Escape hatch for demos/recordings: force a renderer whatever stdout is.
+  const forced = env.RANCHER_PLAY_RENDERER;
+  if (forced === 'tree' || forced === 'plain' || forced === 'json') return forced;
   if (!out.isTTY || (env.CI !== undefined && env.CI !== '' && env.CI !== 'false')) return 'plain';
   return 'tree';
 }
