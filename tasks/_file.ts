@@ -29,6 +29,17 @@ export function parseMode(mode: string): number {
 
 const isText = (b: Buffer): boolean => !b.includes(0) && b.length < 1 << 20;
 
+/** A file nobody but its owner may read holds credentials (kubeconfig, keys, the cluster config
+ * with an embedded TLS key): its content must never reach a diff, whatever the output mode. */
+export function isPrivateMode(mode: number): boolean {
+  return (mode & 0o004) === 0 && (mode & 0o040) === 0;
+}
+
+/** What a diff shows of a private file: its size only. */
+export function hidden(content: Buffer | string): string {
+  return `(secret, ${Buffer.byteLength(content)} bytes)\n`;
+}
+
 export async function probeFile(ctx: TaskContext, want: FileWant): Promise<FileProbe> {
   const q = ctx.quote(want.dest);
   const r = await ctx.run(`if [ -e ${q} ]; then stat -c '%a %U %G' ${q} && sha256sum < ${q}; else echo absent; fi`);
@@ -37,17 +48,21 @@ export async function probeFile(ctx: TaskContext, want: FileWant): Promise<FileP
   const exists = meta.trim() !== 'absent';
   const changes: string[] = [];
   let diff: FileDiff[] | undefined;
-  const after = isText(want.content) ? want.content.toString('utf8') : '(binary)';
+  const [mode = '', user = '', group = ''] = exists ? meta.split(' ') : [];
+  // The mode the file will have: the wanted one, else the current one (kept by writeFile), else 0644.
+  const finalMode = want.mode ? parseMode(want.mode) : exists ? parseInt(mode, 8) : 0o644;
+  const secret = isPrivateMode(finalMode) || (exists && isPrivateMode(parseInt(mode, 8)));
+  const after = secret ? hidden(want.content) : isText(want.content) ? want.content.toString('utf8') : '(binary)';
   if (!exists) {
     changes.push('create');
     diff = [{ path: want.dest, before: null, after }];
   } else {
-    const [mode = '', user = '', group = ''] = meta.split(' ');
     const wantSum = createHash('sha256').update(want.content).digest('hex');
     if (sum.split(/\s/)[0] !== wantSum) {
       changes.push('content');
-      const cur = isText(want.content) ? await ctx.readFile(want.dest) : null;
-      diff = [{ path: want.dest, before: cur ?? '(binary)', after }];
+      // A private file is not even read: only its size would be shown.
+      const cur = !secret && isText(want.content) ? await ctx.readFile(want.dest) : null;
+      diff = [{ path: want.dest, before: secret ? '(secret, previous content)\n' : cur ?? '(binary)', after }];
     }
     if (want.mode && parseMode(want.mode) !== parseInt(mode, 8)) changes.push(`mode ${mode} → ${want.mode.replace(/^0?/, '0')}`);
     if (want.owner) {
