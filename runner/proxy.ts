@@ -206,12 +206,14 @@ export async function httpGet(url: string, opts: HttpGetOptions = {}): Promise<H
     } else {
       const socket = proxy ? await tunnel(proxy, host, port, ac.signal) : undefined;
       req = https.request({
-        host, port, method, path, headers, signal: ac.signal, agent: false,
+        // No agent with a tunnel: Node uses `createConnection` only when no agent is set
+        // (agent: false would build a fresh agent that dials the origin directly).
+        host, port, method, path, headers, signal: ac.signal, agent: socket ? undefined : false,
         servername: net.isIP(host) ? undefined : host,
         rejectUnauthorized: opts.rejectUnauthorized ?? true,
         ca: opts.ca,
         ...(socket
-          ? { createConnection: () => tls.connect({ socket, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: opts.rejectUnauthorized ?? true, ca: opts.ca }) }
+          ? { createConnection: () => tls.connect({ socket, host, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: opts.rejectUnauthorized ?? true, ca: opts.ca }) }
           : {}),
       });
     }

@@ -65,12 +65,18 @@ async function listen(server: net.Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-/** A minimal forward proxy: absolute-form GETs and CONNECT tunnels, logging each. */
-function startProxy(): { server: http.Server; log: ProxyLog[]; port: () => Promise<number> } {
+/**
+ * A minimal forward proxy: absolute-form GETs and CONNECT tunnels, logging each. `routes` maps
+ * a virtual `host:port` (where nothing listens) to a real origin, so a request that skipped the
+ * proxy cannot succeed by reaching the origin directly.
+ */
+function startProxy(routes: Map<string, string>): { server: http.Server; log: ProxyLog[]; port: () => Promise<number> } {
   const log: ProxyLog[] = [];
   const server = http.createServer((req, res) => {
     log.push({ method: req.method!, target: req.url!, auth: req.headers['proxy-authorization'] });
     const u = new URL(req.url!);
+    const real = routes.get(u.host);
+    if (real) u.host = real;
     const up = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: req.method, headers: req.headers }, (ur) => {
       res.writeHead(ur.statusCode!, { ...ur.headers, 'x-via-test-proxy': '1' });
       ur.pipe(res);
@@ -80,7 +86,7 @@ function startProxy(): { server: http.Server; log: ProxyLog[]; port: () => Promi
   });
   server.on('connect', (req, client, head) => {
     log.push({ method: 'CONNECT', target: req.url!, auth: req.headers['proxy-authorization'] });
-    const [h, p] = req.url!.split(':');
+    const [h, p] = (routes.get(req.url!) ?? req.url!).split(':');
     const up = net.connect(Number(p), h, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       up.write(head);
@@ -101,6 +107,17 @@ let httpPort: number;
 let httpsOrigin: https.Server;
 let httpsPort: number;
 let ca: string;
+/** Ports where nothing listens: reachable only through the proxy's routes. */
+let vHttp: number;
+let vHttps: number;
+const routes = new Map<string, string>();
+
+async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  const p = await listen(s);
+  await new Promise((r) => s.close(r));
+  return p;
+}
 
 test.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'jump-proxy-'));
@@ -108,12 +125,16 @@ test.before(async () => {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
     '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
   ca = readFileSync(join(dir, 'cert.pem'), 'utf8');
-  proxy = startProxy();
+  proxy = startProxy(routes);
   proxyPort = await proxy.port();
   httpOrigin = http.createServer((req, res) => res.end(`plain ${req.url}`));
   httpPort = await listen(httpOrigin);
   httpsOrigin = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: ca }, (req, res) => res.end(`tls ${req.url}`));
   httpsPort = await listen(httpsOrigin);
+  vHttp = await deadPort();
+  vHttps = await deadPort();
+  routes.set(`127.0.0.1:${vHttp}`, `127.0.0.1:${httpPort}`);
+  routes.set(`127.0.0.1:${vHttps}`, `127.0.0.1:${httpsPort}`);
 });
 
 test.after(() => {
@@ -124,24 +145,24 @@ test.after(() => {
 test('https through HTTPS_PROXY uses a CONNECT tunnel and still verifies TLS', async () => {
   proxy.log.length = 0;
   const env = { HTTPS_PROXY: `http://127.0.0.1:${proxyPort}`, NO_PROXY: NO };
-  const r = await httpGet(`https://127.0.0.1:${httpsPort}/ping?x=1`, { env, ca });
+  const r = await httpGet(`https://127.0.0.1:${vHttps}/ping?x=1`, { env, ca });
   assert.is(r.status, 200);
   assert.is(r.body, 'tls /ping?x=1');
   assert.is(r.via, `http://127.0.0.1:${proxyPort}`);
-  assert.equal(proxy.log.map((l) => `${l.method} ${l.target}`), [`CONNECT 127.0.0.1:${httpsPort}`]);
+  assert.equal(proxy.log.map((l) => `${l.method} ${l.target}`), [`CONNECT 127.0.0.1:${vHttps}`]);
   // Without the CA the tunnelled TLS handshake must fail: the proxy does not weaken verification.
-  await rejects(() => httpGet(`https://127.0.0.1:${httpsPort}/`, { env }), /certificate/i);
+  await rejects(() => httpGet(`https://127.0.0.1:${vHttps}/`, { env }), /certificate/i);
 });
 
 test('http through HTTP_PROXY sends an absolute-form request with proxy credentials', async () => {
   proxy.log.length = 0;
   const env = { http_proxy: `http://ops:pa55@127.0.0.1:${proxyPort}` };
-  const r = await httpGet(`http://127.0.0.1:${httpPort}/healthz`, { env });
+  const r = await httpGet(`http://127.0.0.1:${vHttp}/healthz`, { env });
   assert.is(r.status, 200);
   assert.is(r.body, 'plain /healthz');
   assert.is(r.headers['x-via-test-proxy'], '1');
   assert.is(r.via, `http://ops:***@127.0.0.1:${proxyPort}`);
-  assert.equal(proxy.log.map((l) => `${l.method} ${l.target}`), [`GET http://127.0.0.1:${httpPort}/healthz`]);
+  assert.equal(proxy.log.map((l) => `${l.method} ${l.target}`), [`GET http://127.0.0.1:${vHttp}/healthz`]);
   assert.is(proxy.log[0]!.auth, `Basic ${Buffer.from('ops:pa55').toString('base64')}`);
 });
 
@@ -178,9 +199,9 @@ test('wait-for url delegated to the controller goes through HTTP_PROXY, and NO_P
     process.env.HTTP_PROXY = `http://127.0.0.1:${proxyPort}`;
     delete process.env.http_proxy;
     process.env.NO_PROXY = '';
-    const r = await runTask(waitFor, { url: `http://127.0.0.1:${httpPort}/healthz`, delegate: 'controller', timeout: 5 });
+    const r = await runTask(waitFor, { url: `http://127.0.0.1:${vHttp}/healthz`, delegate: 'controller', timeout: 5 });
     assert.is(r.status, 'ok', r.msg);
-    assert.equal(proxy.log.map((l) => l.target), [`http://127.0.0.1:${httpPort}/healthz`]);
+    assert.equal(proxy.log.map((l) => l.target), [`http://127.0.0.1:${vHttp}/healthz`]);
     assert.ok(r.logs.some((l) => l.includes(`via proxy http://127.0.0.1:${proxyPort}`)), r.logs.join('\n'));
 
     proxy.log.length = 0;
