@@ -99,12 +99,16 @@ plays:
 test('the Listr tree (a pseudo-TTY) masks secrets and private diffs too', () => {
   const { p, pb } = setup();
   const file = pb('v1');
-  const r = spawnSync('script', ['-qec', cliShell(['run', file, '-i', p.inventory, '--diff', '-v']), '/dev/null'], {
+  // A wide terminal, so the tree prints diffs and logs whole instead of wrapping them.
+  const r = spawnSync('script', ['-qec', `stty cols 400 rows 60; ${cliShell(['run', file, '-i', p.inventory, '--diff', '-v'])}`, '/dev/null'], {
     encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', CI: '', TERM: 'xterm' }, maxBuffer: 32 << 20,
   });
   const out = { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   assert.is(out.code, 0, out.stdout + out.stderr);
   assert.ok(readFileSync(join(p.work, 'cluster.yml'), 'utf8').includes(KEY_B64));
+  const text = out.stdout.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '');
+  assert.match(text, /\(secret, \d+ bytes\)/, 'the tree shows the private diff, masked');
+  assert.match(text, /\+password=\*{8}/, 'the tree shows the world-readable diff, masked');
   assertClean('tree', out);
 });
 
