@@ -1,6 +1,7 @@
-// `npm run demo`: runs the local example playbook twice (the second run shows 0 changed), with
-// the Listr tree forced on even under CI. The lab version (lab up + ha-l7.yml) replaces this
-// once the lab lands. `predemo` has already installed packages and built dist/.
+// `npm run demo`: brings up the local lab (network namespaces, real sshd/nginx/DNS/proxy; Linux,
+// root) and runs the layer-7 Rancher HA playbook against it with the Listr tree forced on, then
+// shows a request to the Rancher FQDN going through the new load balancer to a node.
+// `predemo` has already installed npm packages and built dist/; the lab installs its Debian packages.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -10,15 +11,26 @@ const cli = (args) => spawnSync(process.execPath, [join(root, 'bin', 'rancher-pl
   cwd: root, stdio: 'inherit', env: { ...process.env, RANCHER_PLAY_RENDERER: 'tree' },
 }).status ?? 1;
 
-const pb = 'playbooks/local-demo.yml';
-const inv = 'inventory/local.yml';
-let code = cli(['validate', pb, '-i', inv]);
+console.log('== lab up ==');
+let code = cli(['lab', 'up']);
 if (code === 0) {
-  console.log('\n== first run ==');
-  code = cli(['run', pb, '-i', inv, '--diff']);
+  console.log('\n== rancher-play run playbooks/ha-l7.yml -i inventory/lab.yml ==');
+  code = cli(['run', 'playbooks/ha-l7.yml', '-i', 'inventory/lab.yml']);
 }
 if (code === 0) {
-  console.log('\n== second run (idempotent: 0 changed) ==');
-  code = cli(['run', pb, '-i', inv]);
+  // What a browser would get: the lab DNS name, TLS from the LB, the node's ingress behind it.
+  const { labInfo } = await import('../dist/lab/lab.js');
+  const info = labInfo();
+  const r = spawnSync('curl', ['-sS', '--cacert', info.caCert, '--resolve', `${info.fqdn}:443:${info.lbPublic}`,
+    `https://${info.fqdn}/demo`], { encoding: 'utf8' });
+  console.log(`\n== https://${info.fqdn}/demo through the load balancer ==`);
+  try {
+    const body = JSON.parse(r.stdout);
+    console.log(`answered by ${body.node} (TLS terminated at the LB: ${!body.tls}); headers it received:`);
+    for (const h of ['host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-for']) console.log(`  ${h}: ${body.headers[h]}`);
+  } catch {
+    console.log((r.stdout + r.stderr).trim());
+  }
+  console.log('\nThe lab stays up for you to explore (`npx rancher-play lab status`); `npx rancher-play lab down` removes it.');
 }
 process.exitCode = code;
