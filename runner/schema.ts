@@ -170,7 +170,7 @@ function playbookSkeleton(taskItem: Schema): Schema {
 /** The published playbook schema: each task item has exactly one task-id key, params checked. */
 export function playbookSchema(tasks: AnyTask[]): Schema {
   const props: Schema = taskItemCommon();
-  for (const t of tasks) props[t.id] = { ...(t.schema as Schema), description: t.summary };
+  for (const t of tasks) props[t.id] = { ...templatable(t.schema as Schema), description: t.summary };
   const item: Schema = {
     type: 'object',
     additionalProperties: false,
@@ -179,6 +179,34 @@ export function playbookSchema(tasks: AnyTask[]): Schema {
   };
   if (tasks.length) item.oneOf = tasks.map((t) => ({ required: [t.id] }));
   return playbookSkeleton(item);
+}
+
+const TEMPLATE_STRING: Schema = { type: 'string', pattern: '\\{\\{', description: 'A template rendered per host.' };
+
+/**
+ * For editors: a param of any type may also be given as a template string (`"{{ var }}"`), as the
+ * loader accepts. Non-string leaves become `anyOf: [original, template string]`.
+ */
+export function templatable(schema: Schema, depth = 0): Schema {
+  if (depth > 30 || typeof schema !== 'object' || schema === null) return schema;
+  const out: Schema = { ...schema };
+  if (isSchemaObj(out.properties)) {
+    out.properties = Object.fromEntries(Object.entries(out.properties).map(([k, v]) => [k, isSchemaObj(v) ? templatable(v, depth + 1) : v]));
+  }
+  if (isSchemaObj(out.items)) out.items = templatable(out.items, depth + 1);
+  if (isSchemaObj(out.additionalProperties)) out.additionalProperties = templatable(out.additionalProperties, depth + 1);
+  const t = out.type;
+  const types = Array.isArray(t) ? t : t === undefined ? [] : [t];
+  const acceptsString = types.length === 0 ? !('enum' in out || 'const' in out) : types.includes('string');
+  if (acceptsString && !('enum' in out || 'const' in out || 'pattern' in out || 'format' in out)) return out;
+  const { description, ...rest } = out;
+  const wrapped: Schema = { anyOf: [rest, TEMPLATE_STRING] };
+  if (description !== undefined) wrapped.description = description;
+  return wrapped;
+}
+
+function isSchemaObj(v: unknown): v is Schema {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** The structural schema used while loading: task ids and params are checked separately. */
