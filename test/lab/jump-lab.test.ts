@@ -157,7 +157,10 @@ test.before(async () => {
 `);
 });
 
-test.after(() => rmSync(work, { recursive: true, force: true }));
+test.after(async () => {
+  rmSync(work, { recursive: true, force: true });
+  await lab.labDown(NAME);
+});
 
 test('Ansible YAML and INI inventories of the lab run preflight with the same result as the native inventory', () => {
   const native = cli(['run', 'playbooks/preflight.yml', '-i', info.inventory, '--json']);
