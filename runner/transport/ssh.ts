@@ -648,8 +648,13 @@ class SshTransport implements Transport {
     return this.conn;
   }
 
-  /** Runs a wrapped command line; become uses a root shell (or `sudo -n` per channel). */
-  private async raw(command: string, opts: ExecOptions): Promise<RawResult> {
+  /**
+   * Runs a command; become uses a root shell (or `sudo -n` per channel). `trusted` marks our own
+   * scripts (file reads/writes): in the long-lived shell they run in a subshell instead of a new
+   * `sh -c`, saving a process start; user commands keep `sh -c` so a syntax error in one cannot
+   * derail the shell that carries the next.
+   */
+  private async raw(command: string, opts: ExecOptions & { trusted?: boolean }): Promise<RawResult> {
     const { client, spec } = await this.connection();
     const become = (opts.become ?? this.spec.become) && spec.user !== 'root';
     let r: RawResult;
@@ -663,7 +668,7 @@ class SshTransport implements Transport {
         shell = new RemoteShell(client, become ? 'exec sudo -n sh' : 'exec sh');
         this.shells.set(kind, shell);
       }
-      const line = commandLine(command, opts, false);
+      const line = opts.trusted ? `(\n${command}\n)` : commandLine(command, opts, false);
       try {
         r = await shell.run({ line, stdin: toBuf(opts.stdin), timeoutMs: opts.timeoutMs, onLine: opts.onLine });
       } catch (e) {
@@ -687,7 +692,7 @@ class SshTransport implements Transport {
   async readFile(path: string, opts: { become?: boolean } = {}): Promise<Buffer | null> {
     const p = pathWord(path);
     // Missing only when cat says so: an unreadable path (or directory) is an error, not null.
-    const r = await this.raw(`LC_ALL=C exec cat -- ${p}`, { become: opts.become });
+    const r = await this.raw(`LC_ALL=C exec cat -- ${p}`, { become: opts.become, trusted: true });
     if (r.code !== 0 && /No such file or directory\s*$/.test(r.stderr.toString())) return null;
     if (r.code !== 0) throw new Error(`${this.name}: cannot read ${path}: ${r.stderr.toString().trim() || `exit ${r.code}`}`);
     return r.stdout;
@@ -702,12 +707,20 @@ class SshTransport implements Transport {
     const p = pathWord(path);
     const t = dir === '.' ? shq(tmpName) : `${pathWord(dir)}/${shq(tmpName)}`;
     const mode = opts.mode !== undefined ? opts.mode.toString(8).padStart(4, '0') : undefined;
+    const bytes = toBuf(data)!;
+    // In the long-lived shell the content rides in a here-document (one round trip, no extra
+    // process); a channel gets it on stdin.
+    const eof = `__RP_DATA_${randomBytes(8).toString('hex')}`;
+    const fill =
+      this.mode === 'shell'
+        ? `base64 -d > "$t" <<'${eof}' || exit 1\n${bytes.toString('base64').replace(/.{1,76}/g, '$&\n')}${eof}`
+        : `cat > "$t" || exit 1`;
     // Temp file in the same directory, attributes set before the rename, removed on failure.
     const script = [
       `p=${p}; t=${t}`,
       `trap 'rm -f "$t"' EXIT`,
       `umask 077`,
-      `cat > "$t" || exit 1`,
+      fill,
       mode
         ? `chmod ${mode} "$t" || exit 1`
         : `if [ -e "$p" ]; then chmod --reference="$p" "$t"; else chmod 0644 "$t"; fi || exit 1`,
@@ -716,7 +729,10 @@ class SshTransport implements Transport {
         : `if [ -e "$p" ]; then chown --reference="$p" "$t" 2>/dev/null; fi`,
       `mv -f "$t" "$p"`,
     ].join('\n');
-    const r = await this.raw(script, { become: opts.become, stdin: toBuf(data) });
+    const r =
+      this.mode === 'shell'
+        ? await this.raw(script, { become: opts.become, trusted: true })
+        : await this.raw(script, { become: opts.become, stdin: bytes });
     if (r.code !== 0) throw new Error(`${this.name}: cannot write ${path}: ${r.stderr.toString().trim() || `exit ${r.code}`}`);
   }
 

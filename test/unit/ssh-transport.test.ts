@@ -379,4 +379,36 @@ test('~/.ssh/config: an alias with ProxyJump, resolved from a temp HOME', async 
   assert.is(connectionsTo(bastion.port) - before, 1, 'went through the ProxyJump host');
 });
 
+test('channel mode (one SSH channel per command) behaves the same for commands, files, become', async () => {
+  const t = pool({ execMode: 'channel' }).transport({ ...direct(), user: BECOME_USER, name: 'chan' });
+  assert.equal(await t.exec('echo out; echo err >&2; exit 3'), { stdout: 'out\n', stderr: 'err\n', code: 3 });
+  assert.is((await t.exec('cat', { stdin: 'in' })).stdout, 'in');
+  assert.is((await t.exec('pwd; echo $A', { cwd: '/tmp', env: { A: 'a b' } })).stdout, '/tmp\na b\n');
+  assert.is((await t.exec('sleep 3', { timeoutMs: 200 })).code, 124);
+  assert.is((await t.exec('id -u', { become: true })).stdout, '0\n');
+  const f = `/root/rp-chan-${process.pid}`;
+  await t.writeFile(f, 'x'.repeat(300_000), { become: true, mode: 0o600 });
+  assert.is(readFileSync(f, 'utf8').length, 300_000);
+  assert.is(statSync(f).mode & 0o777, 0o600);
+  assert.is((await t.readFile(f, { become: true }))!.length, 300_000);
+  rmSync(f);
+  const n = pool({ execMode: 'channel' }).transport({ ...direct(), user: NOSUDO_USER, name: 'chan-nosudo' });
+  await n.exec('true', { become: true }).then(
+    () => assert.unreachable('should fail'),
+    (e: Error) => assert.instance(e, BecomeError),
+  );
+});
+
+test('shell mode: a large file and a command with a syntax error do not derail the shell', async () => {
+  const t = pool().transport(direct());
+  const big = Buffer.alloc(3 << 20, 0x5a);
+  const f = join(dir, 'big');
+  await t.writeFile(f, big);
+  assert.ok(readFileSync(f).equals(big));
+  assert.ok((await t.readFile(f))!.equals(big));
+  const bad = await t.exec('echo "unterminated');
+  assert.is.not(bad.code, 0);
+  assert.is((await t.exec('echo still fine')).stdout, 'still fine\n');
+});
+
 test.run();
