@@ -708,6 +708,8 @@ class SshTransport implements Transport {
     const t = dir === '.' ? shq(tmpName) : `${pathWord(dir)}/${shq(tmpName)}`;
     const mode = opts.mode !== undefined ? opts.mode.toString(8).padStart(4, '0') : undefined;
     const bytes = toBuf(data)!;
+    const { spec } = await this.connection();
+    const asRoot = (opts.become ?? this.spec.become) || spec.user === 'root';
     // In the long-lived shell the content rides in a here-document (one round trip, no extra
     // process); a channel gets it on stdin.
     const eof = `__RP_DATA_${randomBytes(8).toString('hex')}`;
@@ -726,7 +728,9 @@ class SshTransport implements Transport {
         : `if [ -e "$p" ]; then chmod --reference="$p" "$t"; else chmod 0644 "$t"; fi || exit 1`,
       opts.owner
         ? `chown ${shq(opts.owner)} "$t" || exit 1`
-        : `if [ -e "$p" ]; then chown --reference="$p" "$t" 2>/dev/null; fi`,
+        : asRoot
+          ? `if [ -e "$p" ]; then chown --reference="$p" "$t" 2>/dev/null; fi`
+          : '', // a plain user cannot give files away: the temp file is already theirs
       `mv -f "$t" "$p"`,
     ].join('\n');
     const r =
