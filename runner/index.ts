@@ -2,6 +2,6 @@
 export { defineTask } from './task.js';
 export type {
   TaskDefinition, TaskContext, Probe, Applied, ExecOptions, ExecResult, WriteOptions, PrecheckContext,
-  FromSchema, JSONSchema,
+  FromSchema, JSONSchema, TaskSpec, ParamsOf,
 } from './task.js';
 export type { FileDiff, TaskResult, Status, Vars } from './types.js';
