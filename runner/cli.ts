@@ -9,6 +9,7 @@ import { inventorySchema, playbookSchema } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { buildRegistry, loadAll, printProblems, runPlaybook } from './run.js';
 import { defaultSchemaPath, newTask, writeSchemaFile } from './scaffold.js';
+import { redactUrlCredentials } from './redact.js';
 import type { Inventory, RunOptions } from './types.js';
 import type { Registry } from './registry.js';
 
@@ -245,7 +246,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .action(async (f: { inventory: string; graph?: boolean }) => {
       setCode(await guarded(io, async () => {
         const inv = loadInventory(f.inventory);
-        io.stdout.write(f.graph ? `${graph(inv)}\n` : stringify(inventoryView(inv)));
+        io.stdout.write(f.graph ? `${graph(inv)}\n` : redactUrlCredentials(stringify(inventoryView(inv))));
         return EXIT.ok;
       }));
     });

@@ -9,6 +9,7 @@ import { loadPlaybook, staticProblems } from './playbook.js';
 import { Registry } from './registry.js';
 import { mergedVars, templateScope, secretValues, redactText } from './vars.js';
 import { renderValue, templateRefs } from './template.js';
+import { redactUrlCredentials } from './redact.js';
 import { builtinTasks } from '../tasks/index.js';
 import { execute, exitCodeFor } from './executor.js';
 import { createRenderer, pickRenderer, useColor, type RendererKind } from './render/index.js';
@@ -156,7 +157,7 @@ export interface RunIo {
 }
 
 export function printProblems(e: InputError, stderr: NodeJS.WritableStream): void {
-  for (const p of e.problems) stderr.write(`${formatProblem(p)}\n`);
+  for (const p of e.problems) stderr.write(`${redactUrlCredentials(formatProblem(p))}\n`);
   stderr.write(`${e.problems.length} problem${e.problems.length === 1 ? '' : 's'} found; nothing was run\n`);
 }
 
@@ -173,7 +174,7 @@ export async function runPlaybook(playbookFile: string, inventoryFile: string, o
     throw e;
   }
   const secrets = secretsOf(loaded, opt);
-  const mask = (s: string): string => redactText(s, secrets);
+  const mask = (s: string): string => redactUrlCredentials(redactText(s, secrets));
   const kind = io.renderer ?? pickRenderer(false, io.stdout, io.env);
   const renderer = createRenderer(opt.json ? 'json' : kind, {
     out: io.stdout, diff: opt.diff, verbose: opt.verbose, color: !opt.json && useColor(io.stdout, io.env), mask,

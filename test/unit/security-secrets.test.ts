@@ -156,4 +156,26 @@ test('an ssh key passphrase given in RANCHER_PLAY_SSH_PASSPHRASE never appears (
   writeFileSync(join(p.dir, 'done'), '');
 });
 
+test('credentials inside URLs (a proxy user:password) are masked in task messages, diffs and `inventory`', () => {
+  const p = project(1, '  proxy: { http: "http://ops:Pr0xyPassw0rd@127.0.0.1:9", https: "http://ops:Pr0xyPassw0rd@127.0.0.1:9" }\n');
+  const pb = p.write('proxy.yml', `name: proxy
+plays:
+  - name: p
+    hosts: web
+    tasks:
+      - check-proxy: { probe_url: "http://127.0.0.1:8/" }
+      - copy: { content: "HTTP_PROXY={{proxy.http}}\\n", dest: "{{work}}/env", mode: "0644" }
+        ignore_errors: true
+`);
+  for (const args of [['--json', '--diff', '-v'], ['--diff', '-v']]) {
+    const r = cli(['run', pb, '-i', p.inventory, ...args]);
+    assert.ok(r.code === 0 || r.code === 2, r.stderr + r.stdout);
+    assert.match(r.stdout, /http:\/\/ops:\*{8}@127\.0\.0\.1:9/, r.stdout);
+    assert.is((r.stdout + r.stderr).includes('Pr0xyPassw0rd'), false, r.stdout + r.stderr);
+  }
+  const inv = cli(['inventory', '-i', p.inventory]);
+  assert.is(inv.code, 0, inv.stderr);
+  assert.is(inv.stdout.includes('Pr0xyPassw0rd'), false, inv.stdout);
+});
+
 test.run();
