@@ -6,9 +6,6 @@
 // package, so a task dir needs no node_modules and `defineTask` is the one the engine knows.
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { createJiti } from 'jiti/static';
-import * as api from './index.js';
-import * as testing from './testing.js';
 import { InputError, type InputProblem } from './errors.js';
 import type { Registry } from './registry.js';
 import { isTask, type AnyTask } from './task.js';
@@ -118,6 +115,7 @@ export async function loadCustomTasks(dir: string, registry: Registry): Promise<
   const files = taskFiles(abs);
   if (!files.length) return;
 
+  const [{ createJiti }, api, testing] = await Promise.all([import('jiti/static'), import('./index.js'), import('./testing.js')]);
   const jiti = createJiti(join(abs, '_index.js'), {
     // No cache files: check mode must leave the controller untouched, and edits show at once.
     fsCache: false,
