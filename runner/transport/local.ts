@@ -2,7 +2,7 @@
 // env via quoted assignments, cwd via `cd`, become via `sudo -n`, atomic writes.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { ExecOptions, ExecResult, WriteOptions } from '../task.js';
@@ -99,10 +99,15 @@ export class LocalTransport implements Transport {
       return;
     }
     const tmp = join(dirname(path), `.${basename(path)}.rp-${randomBytes(4).toString('hex')}`);
+    // Without an explicit mode/owner a replaced file keeps its own (as the SSH transport does):
+    // rewriting a 0600 credentials file must not leave it world-readable.
+    const prev = await stat(path).catch(() => undefined);
+    const mode = opts.mode ?? (prev ? prev.mode & 0o7777 : 0o644);
     try {
-      await writeFile(tmp, data, { mode: opts.mode ?? 0o644, flag: 'wx' });
-      if (opts.mode !== undefined) await chmod(tmp, opts.mode); // umask would otherwise narrow it
+      await writeFile(tmp, data, { mode: 0o600, flag: 'wx' });
+      await chmod(tmp, mode); // umask would otherwise narrow it
       if (opts.owner) await chownByName(tmp, opts.owner);
+      else if (prev && isRoot() && (prev.uid !== userInfo().uid || prev.gid !== userInfo().gid)) await chown(tmp, prev.uid, prev.gid);
       await rename(tmp, path);
     } catch (e) {
       await rm(tmp, { force: true });

@@ -124,4 +124,23 @@ test('verify: a loosened mode, a missing file or a missing SHA256SUMS fails', ()
   assert.ok(existsSync(state));
 });
 
+test('rewriting an existing private file without `mode:` keeps it private (and its owner)', () => {
+  const f = join(p.dir, 'token');
+  writeFileSync(f, 'old-token\n', { mode: 0o600 });
+  chmodSync(f, 0o600);
+  execFileSync('chown', ['daemon:daemon', f]);
+  const pb = p.write('rewrite.yml', `name: rewrite
+plays:
+  - name: p
+    hosts: localhost
+    tasks:
+      - copy: { content: "new-token\\n", dest: ${JSON.stringify(f)} }
+`);
+  const r = cli(['run', pb, '-i', p.inventory, '--json']);
+  assert.is(r.code, 0, r.stderr + r.stdout);
+  assert.is(readFileSync(f, 'utf8'), 'new-token\n');
+  assert.is(mode(f), 0o600, 'the mode was not loosened');
+  assert.is(statSync(f).uid, daemonUid, 'the owner was kept');
+});
+
 test.run();
