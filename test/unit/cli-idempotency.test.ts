@@ -79,12 +79,32 @@ test('--check after a run reports 0 changed; --diff shows what a change would do
   const run = cli(['run', pb, '-i', p.inventory]);
   assert.is(run.code, 0, run.stderr);
   assert.is(totalChanged(events(cli(['check', pb, '-i', p.inventory, '--json']).stdout).recap), 0);
-  writeFileSync(join(p.work, 'h1', 'hello.txt'), 'old line\n');
+  writeFileSync(join(p.work, 'h1', 'app.conf'), 'old line\n');
   const r = cli(['check', pb, '-i', p.inventory, '--diff', '--limit', 'h1']);
   assert.is(r.code, 0);
   assert.match(r.stdout, /-old line/);
-  assert.match(r.stdout, /\+hello h1/);
-  assert.is(readFileSync(join(p.work, 'h1', 'hello.txt'), 'utf8'), 'old line\n', 'check did not write');
+  assert.match(r.stdout, /\+name=h1/);
+  assert.is(readFileSync(join(p.work, 'h1', 'app.conf'), 'utf8'), 'old line\n', 'check did not write');
+});
+
+test('check mode: commands do not run, except read-only queries (changed_when: false) whose output later tasks use', () => {
+  const p = project(1);
+  const pb = p.write('q.yml', `name: q
+plays:
+  - name: q
+    hosts: web
+    tasks:
+      - command: { cmd: "touch {{work}}/mutated" }
+      - command: { cmd: "echo 42", changed_when: false }
+        register: answer
+      - copy: { content: "{{answer.stdout}}", dest: "{{work}}/answer" }
+`);
+  const r = cli(['check', pb, '-i', p.inventory, '--json', '--diff']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const e = events(r.stdout).tasks;
+  assert.equal(e.map((t) => t.status), ['changed', 'ok', 'changed']);
+  assert.ok(JSON.stringify(e[2]!.diff).includes('42'), 'the would-be file content uses the query output');
+  assert.equal(readdirSync(p.work), []);
 });
 
 test.run();

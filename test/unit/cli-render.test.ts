@@ -75,9 +75,9 @@ test('NO_COLOR: no escape codes; colours otherwise on a TTY', () => {
   const raw = (env: NodeJS.ProcessEnv): string => spawnSync('script', ['-qec', `stty cols 150; ${cliShell(['run', pb, '-i', p.inventory])}`, '/dev/null'], {
     encoding: 'utf8', env: { ...process.env, TERM: 'xterm', CI: '', ...env },
   }).stdout;
-  const colored = raw({ NO_COLOR: '' });
+  const colored = raw({ NO_COLOR: undefined, FORCE_COLOR: undefined });
   assert.ok(/\x1b\[3\dm/.test(colored), 'colours on a TTY');
-  const plain = raw({ NO_COLOR: '1' });
+  const plain = raw({ NO_COLOR: '1', FORCE_COLOR: undefined });
   assert.is(/\x1b\[3\dm/.test(plain), false, 'no colour with NO_COLOR');
 });
 
