@@ -104,7 +104,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
   const runOne = async (play: Play, item: TaskItem, index: number, s: HostState, handler: boolean): Promise<TaskEvent> => {
     const start = Date.now();
     emit({ event: 'task_start', play: play.name, task: item.name, id: item.id, host: s.name, index });
-    const base = mergedVars(inv, s.name, pb.vars, play.vars, opt.extraVars);
+    const base = mergedVars(inv, s.name, pb.vars, play.vars, opt.extraVars, pb.defaults);
     const vars: Vars = { ...base, ...s.facts, ...opt.extraVars };
     const finish = (r: TaskResult): TaskEvent => {
       const end = Date.now();

@@ -9,7 +9,7 @@ import { didYouMean, suggestion } from './suggest.js';
 import { checkTemplate, TemplateError, templateRefs } from './template.js';
 import { ExprError, exprRefs, parseExpr } from './expr.js';
 import { applyLimit, selectHosts } from './inventory.js';
-import { mergedVars } from './vars.js';
+import { mergedVars, schemaDefaults } from './vars.js';
 import type { Registry } from './registry.js';
 import type { Inventory, Play, Playbook, TaskItem, Vars } from './types.js';
 
@@ -135,6 +135,7 @@ export function loadPlaybook(file: string, registry: Registry, inv?: Inventory):
     dir: dirname(resolvePath(file)),
     name: typeof raw.name === 'string' ? raw.name : basename(file).replace(/\.ya?ml$/, ''),
     vars: pbVars,
+    defaults: schemaDefaults(varsSchema),
     plays,
   };
   if (varsSchema) pb.vars_schema = varsSchema;
@@ -298,8 +299,8 @@ export function staticProblems(pb: Playbook, inv: Inventory, opts: StaticCheckOp
     }
     const seen = new Set<string>();
     for (const host of hosts) {
-      const vars = mergedVars(inv, host, pb.vars, play.vars, extra);
-      if (!hostVars.has(host)) hostVars.set(host, mergedVars(inv, host, pb.vars, {}, extra));
+      const vars = mergedVars(inv, host, pb.vars, play.vars, extra, pb.defaults);
+      if (!hostVars.has(host)) hostVars.set(host, mergedVars(inv, host, pb.vars, {}, extra, pb.defaults));
       const has = (name: string) => registered.has(name) || Object.prototype.hasOwnProperty.call(vars, name);
       for (const t of [...play.tasks, ...play.handlers]) {
         const base = itemPaths.get(t) ?? [];

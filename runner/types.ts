@@ -106,6 +106,8 @@ export interface Playbook {
   name: string;
   vars: Vars;
   vars_schema?: Record<string, unknown>;
+  /** Defaults from vars_schema `properties.*.default` (lowest precedence). */
+  defaults: Vars;
   plays: Play[];
 }
 

@@ -15,8 +15,24 @@ function assign(target: Vars, src: Vars | undefined): void {
   for (const [k, v] of Object.entries(src)) Object.defineProperty(target, k, { value: v, enumerable: true, writable: true, configurable: true });
 }
 
-export function mergedVars(inv: Inventory, host: string, playbookVars: Vars, playVars: Vars, extra: Vars): Vars {
+/**
+ * `default`s of the playbook's vars_schema properties: the lowest precedence of all, so a playbook
+ * documents its optional vars with defaults that any inventory, group or host value overrides
+ * (playbook `vars:` would override the inventory, like Ansible's play vars).
+ */
+export function schemaDefaults(schema: Record<string, unknown> | undefined): Vars {
   const out: Vars = {};
+  const props = schema?.properties;
+  if (!props || typeof props !== 'object') return out;
+  for (const [k, v] of Object.entries(props as Record<string, unknown>)) {
+    if (v && typeof v === 'object' && 'default' in v) assign(out, { [k]: (v as { default: unknown }).default });
+  }
+  return out;
+}
+
+export function mergedVars(inv: Inventory, host: string, playbookVars: Vars, playVars: Vars, extra: Vars, defaults: Vars = {}): Vars {
+  const out: Vars = {};
+  assign(out, defaults);
   assign(out, inv.vars);
   const h = inv.hosts.get(host);
   const groupNames = [...(h?.groups ?? [])].sort();

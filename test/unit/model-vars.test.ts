@@ -33,6 +33,28 @@ test('precedence, lowest first: inventory < group < host < playbook < play < -e'
   assert.equal(mergedVars(inv, 'node1', {}, {}, { proxy: { http: 'x' } }).proxy, { http: 'x' });
 });
 
+test('vars_schema defaults are the lowest precedence: any inventory value overrides them', () => {
+  const f = join(dir, 'defaults.yml');
+  writeFileSync(f, [
+    'name: defaults',
+    'vars_schema:',
+    '  properties:',
+    '    work_dir: { type: string, default: /srv/default }',
+    '    fqdn: { type: string, default: default.example.com }',
+    'plays:',
+    '  - name: p',
+    '    hosts: all',
+    '    tasks: []',
+    '',
+  ].join('\n'));
+  const withDefaults = loadPlaybook(f, testRegistry(), inv);
+  assert.equal(withDefaults.defaults, { work_dir: '/srv/default', fqdn: 'default.example.com' });
+  const v = mergedVars(inv, 'node1', withDefaults.vars, {}, {}, withDefaults.defaults);
+  assert.is(v.work_dir, '/srv/default');
+  assert.is(v.fqdn, 'rancher.example.com'); // the inventory's value wins over the default
+  assert.is(mergedVars(inv, 'node1', {}, {}, { work_dir: '/x' }, withDefaults.defaults).work_dir, '/x');
+});
+
 test('-e key=value parses YAML scalars, -e @file.yml loads a file, later wins', () => {
   const f = join(dir, 'extra.yml');
   writeFileSync(f, 'rancher_version: v2.0.8\nports: [80, 443]\nlevel: file\n');
