@@ -91,7 +91,7 @@ export function proxyFor(url: string | URL, env: ProxyEnv = process.env): string
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(proxy) ? proxy : `http://${proxy}`;
 }
 
-/** A proxy URL with any password replaced, safe for messages and logs. */
+/** A URL (proxy or target) with any password replaced, safe for messages and logs. */
 export function redactProxy(proxy: string): string {
   try {
     const u = new URL(proxy);
@@ -235,7 +235,7 @@ export async function httpGet(url: string, opts: HttpGetOptions = {}): Promise<H
   } catch (e) {
     const err = ac.signal.aborted && ac.signal.reason instanceof Error ? ac.signal.reason : (e as Error);
     if (err instanceof HttpGetError) throw err;
-    throw new HttpGetError(`${method} ${url}${via ? ` via proxy ${via}` : ''}: ${err.message}`, via);
+    throw new HttpGetError(`${method} ${redactProxy(url)}${via ? ` via proxy ${via}` : ''}: ${err.message}`, via);
   } finally {
     if (timer) clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);

@@ -1,14 +1,14 @@
 // `wait-for`: wait until a TCP port accepts connections or a URL answers 2xx/3xx, as seen from
 // the target host. Waiting only reads, so it happens in the probe; check mode tries once.
 import { defineTask, type Probe, type Applied, type TaskContext } from '../runner/task.js';
-import { httpGet } from '../runner/proxy.js';
+import { httpGet, redactProxy } from '../runner/proxy.js';
 
 async function up(ctx: TaskContext, p: { host?: string; port?: number; url?: string; delegate?: string }): Promise<boolean> {
   if (p.url && p.delegate === 'controller') {
     // On the controller, fetch in-process so HTTP(S)_PROXY/NO_PROXY apply and no curl is needed.
     try {
       const r = await httpGet(p.url, { signal: ctx.signal, timeoutMs: 5_000, method: 'GET' });
-      if (r.via) ctx.log(`${p.url} via proxy ${r.via}: HTTP ${r.status}`);
+      if (r.via) ctx.log(`${redactProxy(p.url)} via proxy ${r.via}: HTTP ${r.status}`);
       return r.status >= 200 && r.status < 400;
     } catch (e) {
       ctx.log((e as Error).message);

@@ -190,6 +190,9 @@ test('a proxy refusing CONNECT or an unreachable proxy is a clear error naming t
   tmp.close();
   await rejects(() => httpGet(`http://127.0.0.1:${httpPort}/`, { env: { HTTP_PROXY: `http://127.0.0.1:${dead}` } }),
     (e: Error) => e.message.includes(`via proxy http://127.0.0.1:${dead}`) && /ECONNREFUSED/.test(e.message));
+  // Credentials in the target URL are not repeated in the error either.
+  await rejects(() => httpGet(`http://svc:tgtSecret9@127.0.0.1:${dead}/`, { env: {} }),
+    (e: Error) => /ECONNREFUSED/.test(e.message) && !e.message.includes('tgtSecret9'));
 });
 
 test('wait-for url delegated to the controller goes through HTTP_PROXY, and NO_PROXY bypasses it', async () => {
