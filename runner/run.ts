@@ -83,7 +83,7 @@ async function prechecks(pb: Playbook, inv: Inventory, registry: Registry, opt: 
   for (const play of pb.plays) {
     const hosts = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
     for (const host of hosts) {
-      const vars = mergedVars(inv, host, pb.vars, play.vars, opt.extraVars);
+      const vars = mergedVars(inv, host, pb.vars, play.vars, opt.extraVars, pb.defaults);
       const scope = templateScope(inv, host, vars, {});
       for (const item of [...play.tasks, ...play.handlers]) {
         const task = registry.get(item.id) as TaskDefinition<unknown, unknown> | undefined;
@@ -127,7 +127,7 @@ export function secretsOf(loaded: Loaded, opt: Pick<RunOptions, 'extraVars'>): s
   const { inventory: inv, playbook: pb, registry } = loaded;
   const values = new Set<string>();
   for (const host of inv.hosts.keys()) {
-    const vars = mergedVars(inv, host, pb.vars, {}, opt.extraVars);
+    const vars = mergedVars(inv, host, pb.vars, {}, opt.extraVars, pb.defaults);
     for (const v of secretValues(vars, inv.secrets)) values.add(v);
     for (const play of pb.plays) {
       for (const item of [...play.tasks, ...play.handlers]) {
@@ -136,7 +136,7 @@ export function secretsOf(loaded: Loaded, opt: Pick<RunOptions, 'extraVars'>): s
           const raw = item.params[n];
           let v: unknown = raw;
           try {
-            v = renderValue(raw, templateScope(inv, host, mergedVars(inv, host, pb.vars, play.vars, opt.extraVars), {}));
+            v = renderValue(raw, templateScope(inv, host, mergedVars(inv, host, pb.vars, play.vars, opt.extraVars, pb.defaults), {}));
           } catch { /* run-time value: the raw template text is not a secret */ }
           for (const s of secretValues({ x: v }, new Set(['x']))) values.add(s);
         }
