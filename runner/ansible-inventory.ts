@@ -37,7 +37,7 @@ export interface ConvertedInventory {
  */
 export function isAnsibleInventory(text: string, file = ''): boolean {
   if (/\.(ini|cfg)$/i.test(file) || /^#!/.test(text)) return true;
-  if (/^\s*\[[^\]\n]+\]\s*$/m.test(text) && !/^\s*[\w-]+\s*:/m.test(stripComments(text))) return true;
+  if (/^\s*\[[^\]\n]+\]\s*$/m.test(text) && !/^\s*[\w.-]+\s*:(\s|$)/m.test(stripComments(text))) return true;
   let parsed: unknown;
   try {
     parsed = parseDocument(text).toJS();
@@ -713,7 +713,9 @@ function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions: Map<st
           const r = jumpFromSshArgs(String(v));
           if (r.unsupported) inv.problem(p, k, `unsupported ${r.unsupported}; only ProxyJump (-J / -o ProxyJump=...) and harmless -o options are understood`);
           else {
-            if (r.jump.length) conn.jump = [...((conn.jump as string[] | undefined) ?? []), ...r.jump];
+            // The most specific ansible_ssh_common_args replaces broader ones wholesale, so a
+            // host whose args name no ProxyJump connects directly (e.g. the bastion itself).
+            conn.jump = [...((conn.jump as string[] | undefined) ?? []), ...r.jump];
             if (r.knownHosts) conn.known_hosts = r.knownHosts;
           }
           break;
@@ -734,6 +736,8 @@ function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions: Map<st
     for (const k of ['user', 'port', 'ssh_key_path', 'become', 'jump', 'known_hosts'] as const) {
       if (allSplit.conn[k] !== undefined) doc.defaults[k] = allSplit.conn[k];
     }
+    if (Array.isArray(doc.defaults.jump) && doc.defaults.jump.length === 0) delete doc.defaults.jump;
+    if (!Object.keys(doc.defaults).length) delete doc.defaults;
     if (allSplit.conn.connection === 'local') inv.problem(all.varPos.get('ansible_connection'), 'ansible_connection', 'ansible_connection=local for all hosts is not supported; set it on the hosts that run locally');
     for (const [k, p] of all.varPos) if (CONN_VARS[k]) positions.set(`defaults.${CONN_VARS[k] === 'args' ? 'jump' : CONN_VARS[k]}`, p);
   }
@@ -762,9 +766,11 @@ function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions: Map<st
     for (const g of groups) Object.assign(conn, groupConn.get(g));
     Object.assign(conn, hostConn);
     entry.address = conn.address ?? h.name;
-    for (const k of ['port', 'user', 'ssh_key_path', 'become', 'connection', 'jump'] as const) {
+    for (const k of ['port', 'user', 'ssh_key_path', 'become', 'connection'] as const) {
       if (conn[k] !== undefined) entry[k] = conn[k];
     }
+    const jumps = conn.jump as string[] | undefined;
+    if (jumps?.length || (jumps && doc.defaults?.jump !== undefined)) entry.jump = jumps;
     if (typeof conn.known_hosts === 'string') hostKnownHosts[h.name] = conn.known_hosts;
     if (h.name === 'localhost' && conn.connection === undefined && conn.address === undefined) entry.connection = 'local';
     // A var set differently by two of the host's groups: native group order may differ from
@@ -808,7 +814,7 @@ function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions: Map<st
   // host's connection settings (its key), as `ssh -J` would through ~/.ssh/config aliases.
   const defaults = doc.defaults ?? {};
   const rawJump = new Map<string, string[]>();
-  for (const [name, entry] of Object.entries(doc.hosts)) if (entry.jump) rawJump.set(name, entry.jump as string[]);
+  for (const [name, entry] of Object.entries(doc.hosts)) if (Array.isArray(entry.jump) && entry.jump.length) rawJump.set(name, entry.jump);
   const mapSpec = (spec: string, self: string | undefined, key: string): string => {
     const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:@]+)(?::(\d+))?$/.exec(spec);
     if (!m) {

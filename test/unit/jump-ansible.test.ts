@@ -38,6 +38,7 @@ function resolved(inv: Inventory): unknown {
 
 test('format detection: native inventories stay native, Ansible INI/YAML are recognised', () => {
   assert.ok(isAnsibleInventory('[rancher]\nnode1\n'));
+  assert.ok(isAnsibleInventory('[rancher]\nnode1:2222 ansible_user=ops\n[rancher:vars]\nx=1\n'));
   assert.ok(isAnsibleInventory('node1 ansible_host=10.0.0.1\nnode2\n'));
   assert.ok(isAnsibleInventory('all:\n  hosts:\n    node1:\n'));
   assert.ok(isAnsibleInventory('rancher:\n  hosts:\n    node1:\n  vars: { a: 1 }\n'));
