@@ -57,7 +57,6 @@ try {
     // ssh2's optional native speed-ups: it falls back to pure JS when they cannot be loaded.
     external: ['cpu-features', '*.node'],
     plugins: [noLab],
-    define: { 'process.env.RANCHER_PLAY_BUNDLE': JSON.stringify(pkg.version) },
     banner: {
       js: [
         '#!/usr/bin/env node',
