@@ -5,7 +5,8 @@
 // `connection: local` host, since each quotes on its own path.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { cli, events } from './cli-helpers.js';
 import { BECOME_USER, ensureUsers, keygen, knownHostsFor, scratch, startSshd, type Sshd } from './ssh-helpers.js';
@@ -107,6 +108,22 @@ test('hostile -e values are data too', () => {
   assert.is(readFileSync(join(dir, 'out', 'asroot', 'env.out'), 'utf8'), `x$(touch ${marks}/extra)\`touch ${marks}/extra2\`;touch ${marks}/extra3`);
   assert.equal(readdirSync(marks), []);
   assert.is(existsSync(join(dir, 'out', 'viasudo')), false, '--limit held');
+});
+
+test('over SSH too, rewriting a private file without `mode:` keeps its mode and owner', () => {
+  const f = join(dir, 'private-token');
+  writeFileSync(f, 'old\n');
+  chmodSync(f, 0o600);
+  execFileSync('chown', ['daemon:daemon', f]);
+  const pb = join(dir, 'rewrite.yml');
+  writeFileSync(pb, `name: rewrite\nplays:\n  - name: p\n    hosts: asroot, viasudo\n    tasks:\n      - copy: { content: "new {{host.name}}\\n", dest: ${JSON.stringify(f)} }\n`);
+  for (const h of ['asroot', 'viasudo']) {
+    const r = cli(['run', pb, '-i', join(dir, 'inventory.yml'), '--limit', h]);
+    assert.is(r.code, 0, r.stderr + r.stdout);
+    assert.is(readFileSync(f, 'utf8'), `new ${h}\n`);
+    assert.is(statSync(f).mode & 0o777, 0o600, h);
+    assert.is(statSync(f).uid, Number(execFileSync('id', ['-u', 'daemon'], { encoding: 'utf8' })), h);
+  }
 });
 
 test.run();
