@@ -9,6 +9,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { InputError, type InputProblem } from './errors.js';
 import type { Registry } from './registry.js';
 import { isTask, type AnyTask } from './task.js';
+import { compileSchema } from './schema.js';
 
 const TASK_FILE = /\.(ts|mts|js|mjs)$/;
 const SKIP_FILE = /(\.test\.[cm]?[jt]s|\.d\.[cm]?ts)$/;
@@ -98,6 +99,22 @@ function exportedTasks(mod: unknown): AnyTask[] {
   return out;
 }
 
+/** Shape checks for what the compiler cannot check in plain .js tasks, and a schema ajv compiles. */
+function shapeProblems(task: AnyTask): string[] {
+  const t = task as unknown as Record<string, unknown>;
+  const out: string[] = [];
+  if (typeof t.summary !== 'string' || !t.summary.trim()) out.push('summary must be a non-empty string');
+  if (typeof t.probe !== 'function') out.push('probe must be a function');
+  if (t.apply !== undefined && typeof t.apply !== 'function') out.push('apply must be a function');
+  if (t.runsOn !== undefined && t.runsOn !== 'host' && t.runsOn !== 'controller') out.push('runsOn must be "host" or "controller"');
+  if (typeof t.schema !== 'object' || t.schema === null) out.push('schema must be a JSON Schema object');
+  else {
+    const compiled = compileSchema(t.schema);
+    if (typeof compiled === 'string') out.push(`schema is not a valid JSON Schema: ${compiled}`);
+  }
+  return out;
+}
+
 function builtinShown(id: string, source: string): string {
   return source.startsWith('builtin') ? `the built-in task in rancher-play's tasks/${id}.ts` : `${shown(source)}`;
 }
@@ -142,6 +159,11 @@ export async function loadCustomTasks(dir: string, registry: Registry): Promise<
       continue;
     }
     for (const task of tasks) {
+      const shape = shapeProblems(task);
+      if (shape.length) {
+        problems.push(...shape.map((message) => ({ key: shown(file), message: `task "${task.id}": ${message}` })));
+        continue;
+      }
       const prev = registry.source(task.id);
       if (prev !== undefined) {
         problems.push({

@@ -39,7 +39,7 @@ test('a TypeScript custom task loads and runs from the bundle (changed, then ok)
   const out = join(work, 'out.txt');
   const r = run(join(work, 'tasks'), 'stamp-file', out);
   assert.is(r.error, undefined);
-  assert.equal(r.ids, ['extra-one', 'extra-two', 'stamp-file']);
+  assert.equal(r.ids, ['extra-one', 'extra-two', 'stamp-file', 'tla-task']);
   assert.equal(r.statuses, ['changed', 'ok']);
   assert.is(readFileSync(out, 'utf8'), 'stamped\n');
 });

@@ -46,6 +46,7 @@ test('loads TypeScript tasks from a directory with no node_modules, rancher-play
   await loadCustomTasks(dir, r);
   assert.ok(r.get('stamp-file'), 'default export registered');
   assert.ok(r.get('extra-one') && r.get('extra-two'), 'named exports registered');
+  assert.is(r.get('tla-task')?.summary, 'hello', 'top-level await works');
   assert.is(r.source('stamp-file'), join(dir, 'stamp-file.ts'));
   assert.ok(r.get('command'), 'built-ins still there');
 });
@@ -65,7 +66,7 @@ test('a loaded custom task runs: probe + apply through its relative helper, then
 
 test('test files, declarations and _helpers are not loaded as tasks', () => {
   const files = taskFiles(join(fixtures, 'tasks-good')).map((f) => f.slice(f.lastIndexOf('/') + 1));
-  assert.equal(files, ['extra.mts', 'stamp-file.ts']);
+  assert.equal(files, ['extra.mts', 'stamp-file.ts', 'tla.mts']);
 });
 
 test('a syntax error is reported with the task file and line:column, no stack trace', async () => {
@@ -87,6 +88,12 @@ test('a module that exports no defineTask task is a clear error', async () => {
   assert.match(err.message, /plain\.ts/);
   assert.match(err.message, /exports no task/);
   assert.match(err.message, /defineTask/);
+});
+
+test('a plain-JS task with an invalid schema or no summary is rejected, naming the file', async () => {
+  const err = await loadError(join(fixtures, 'tasks-badshape'));
+  assert.match(err.message, /wrong\.js task "wrong-shape": summary must be a non-empty string/);
+  assert.match(err.message, /wrong\.js task "wrong-shape": schema is not a valid JSON Schema: .*numbr/);
 });
 
 test('a custom task shadowing a built-in id names both files', async () => {
