@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm ci` through `prepare`).
-import { main } from '../dist/runner/cli.js';
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+import { runFromProcess } from '../dist/runner/cli.js';
+runFromProcess();

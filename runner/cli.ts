@@ -333,3 +333,15 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     return EXIT.internal;
   }
 }
+
+/** The process entry shared by bin/rancher-play.js and the one-file bundle. */
+export function runFromProcess(): void {
+  // `rancher-play schema playbook | head`: a reader that goes away is not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
+  void main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

@@ -22,9 +22,9 @@ const templates = Object.fromEntries(
 // The entry embeds the templates before the CLI runs; the CLI module itself is unchanged.
 const entry = `
 import { embedShipped } from './runner/embedded.ts';
-import { main } from './runner/cli.ts';
+import { runFromProcess } from './runner/cli.ts';
 embedShipped(${JSON.stringify(templates)});
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+runFromProcess();
 `;
 
 /** Leaves the lab out: `rancher-play lab` then says it is not in this build. */
