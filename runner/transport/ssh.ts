@@ -422,6 +422,8 @@ interface PooledClient {
   client: Client;
   spec: ConnectionSpec;
   refs: number;
+  /** Set when the connection dropped after it was up. */
+  lost?: string;
 }
 
 export class SshPool {
@@ -439,8 +441,9 @@ export class SshPool {
   }
 
   /** @internal the connection (path of hop ids) for a resolved chain, connecting as needed. */
-  async acquire(hops: ConnectionSpec[], target: string): Promise<{ client: Client; keys: string[] }> {
+  async acquire(hops: ConnectionSpec[], target: string): Promise<{ client: Client; keys: string[]; chain: PooledClient[] }> {
     const keys: string[] = [];
+    const chain: PooledClient[] = [];
     let client: Client | undefined;
     for (let i = 0; i < hops.length; i++) {
       const key = hops.slice(0, i + 1).map(hopId).join(' > ');
@@ -454,6 +457,12 @@ export class SshPool {
       let pooled: PooledClient;
       try {
         pooled = await p;
+        if (pooled.lost && this.clients.get(key) === p) {
+          // Dropped since: connect afresh for this and later hosts.
+          this.clients.delete(key);
+          i--;
+          continue;
+        }
       } catch (e) {
         if (e instanceof UnreachableError) {
           const isJump = i < hops.length - 1;
@@ -463,9 +472,10 @@ export class SshPool {
       }
       pooled.refs++;
       keys.push(key);
+      chain.push(pooled);
       client = pooled.client;
     }
-    return { client: client!, keys };
+    return { client: client!, keys, chain };
   }
 
   /** @internal drop references; a connection with none left (no host and no host behind it) ends. */
@@ -541,13 +551,16 @@ export class SshPool {
 
     return new Promise<PooledClient>((resolve, reject) => {
       let ready = false;
+      const pooled: PooledClient = { client, spec: c, refs: 0 };
+      let lastError = '';
       client.once('ready', () => {
         ready = true;
         this.log(c.name, `connected to ${hopId(c)}`);
-        resolve({ client, spec: c, refs: 0 });
+        resolve(pooled);
       });
       client.on('error', (e: Error & { level?: string; code?: string }) => {
         if (ready) {
+          lastError = e.message;
           this.log(c.name, `connection error: ${e.message}`);
           return;
         }
@@ -565,6 +578,8 @@ export class SshPool {
         reject(new UnreachableError(c.name, reason, `SSH to ${where(c)}: ${e.message}`));
       });
       client.on('close', () => {
+        // Hosts on a dropped connection (or behind a dropped jump host) become unreachable.
+        if (ready) pooled.lost = `connection to ${hopId(c)} lost${lastError ? `: ${lastError}` : ''}`;
         if (!ready) reject(failure ?? new UnreachableError(c.name, 'network', `connection to ${where(c)} closed during the handshake`));
       });
       client.connect(cfg);
@@ -617,9 +632,16 @@ export class SshPool {
 
 // ------------------------------------------------------------------ transport
 
+interface Connected {
+  client: Client;
+  keys: string[];
+  chain: PooledClient[];
+  spec: ConnectionSpec;
+}
+
 class SshTransport implements Transport {
   readonly name: string;
-  private conn?: Promise<{ client: Client; keys: string[]; spec: ConnectionSpec }>;
+  private conn?: Promise<Connected>;
   private shells = new Map<'user' | 'root', RemoteShell>();
   private closed = false;
 
@@ -635,7 +657,7 @@ class SshTransport implements Transport {
     return this.connection().then(() => undefined);
   }
 
-  private connection(): Promise<{ client: Client; keys: string[]; spec: ConnectionSpec }> {
+  private connection(): Promise<Connected> {
     if (!this.conn) {
       this.closed = false;
       const resolved = applySshConfig(this.spec, { home: this.pool.home });
@@ -655,12 +677,22 @@ class SshTransport implements Transport {
    * derail the shell that carries the next.
    */
   private async raw(command: string, opts: ExecOptions & { trusted?: boolean }): Promise<RawResult> {
-    const { client, spec } = await this.connection();
+    const conn = await this.connection();
+    const { client, spec } = conn;
+    const lost = () => conn.chain.find((p) => p.lost)?.lost;
+    if (lost()) throw new UnreachableError(this.name, 'network', lost()!);
     const become = (opts.become ?? this.spec.become) && spec.user !== 'root';
     let r: RawResult;
     if (this.mode === 'channel') {
       const line = commandLine(command, opts, become);
-      r = await runOnChannel(client, { line, stdin: toBuf(opts.stdin), timeoutMs: opts.timeoutMs, onLine: opts.onLine });
+      try {
+        r = await runOnChannel(client, { line, stdin: toBuf(opts.stdin), timeoutMs: opts.timeoutMs, onLine: opts.onLine });
+      } catch (e) {
+        await new Promise((res) => setTimeout(res, 50));
+        if (lost()) throw new UnreachableError(this.name, 'network', lost()!);
+        throw e;
+      }
+      if (r.code === 255 && lost()) throw new UnreachableError(this.name, 'network', lost()!);
     } else {
       const kind = become ? 'root' : 'user';
       let shell = this.shells.get(kind);
@@ -673,6 +705,9 @@ class SshTransport implements Transport {
         r = await shell.run({ line, stdin: toBuf(opts.stdin), timeoutMs: opts.timeoutMs, onLine: opts.onLine });
       } catch (e) {
         this.shells.delete(kind);
+        // Give the socket a moment to report its close, so a dropped host reads as unreachable.
+        await new Promise((res) => setTimeout(res, 50));
+        if (lost()) throw new UnreachableError(this.name, 'network', lost()!);
         const stderr = (e as { stderr?: string }).stderr ?? '';
         if (become && SUDO_PASSWORD.test(stderr)) throw new BecomeError(this.name, spec.user, stderr);
         throw new Error(`${this.name}: ${(e as Error).message}`);

@@ -1,7 +1,7 @@
 // Real sshd instances on 127.0.0.1 high ports for the SSH transport tests (no lab needed):
 // temp host keys, one client key authorised for every user, test users for become.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,8 @@ export interface Sshd {
   hostPub: string;
   proc: ChildProcess;
   stop(): Promise<void>;
+  /** Kill every session process of this sshd (open connections drop, as in a crash). */
+  killSessions(): void;
   /** Restart with a freshly generated host key. */
   regenerateHostKey(): Promise<void>;
 }
@@ -112,6 +114,15 @@ export async function startSshd(authorized: ClientKey[], extra = ''): Promise<Ss
       s.proc.kill('SIGTERM');
       await done;
     },
+    killSessions() {
+      for (const pid of descendants(s.proc.pid!)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    },
     async regenerateHostKey() {
       await s.stop();
       rmSync(hostKey);
@@ -127,6 +138,30 @@ export async function startSshd(authorized: ClientKey[], extra = ''): Promise<Ss
   };
   await launch();
   return s;
+}
+
+/** Every process below `pid` (from /proc), so tests end only what they started. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
 }
 
 /** known_hosts text recording the given sshd instances' current keys. */

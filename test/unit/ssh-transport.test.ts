@@ -411,4 +411,20 @@ test('shell mode: a large file and a command with a syntax error do not derail t
   assert.is((await t.exec('echo still fine')).stdout, 'still fine\n');
 });
 
+test('a connection dropped mid-run makes the host unreachable (network); a new transport reconnects', async () => {
+  const s = await startSshd([key]);
+  const k = join(dir, 'kh-drop');
+  writeFileSync(k, knownHostsFor(s));
+  const p = pool();
+  const c = conn({ port: s.port, known_hosts: k, ssh_key_path: key.path, name: 'dropper' });
+  const t = p.transport(c);
+  assert.is((await t.exec('echo up')).stdout, 'up\n');
+  s.killSessions();
+  const e = await unreachable(t.exec('echo again'));
+  assert.is(e.reason, 'network');
+  assert.match(e.message, /lost/);
+  assert.is((await p.transport(c).exec('echo back')).stdout, 'back\n');
+  await s.stop();
+});
+
 test.run();
