@@ -111,4 +111,24 @@ test('a slow link (100 ms) still completes, and idempotently', async () => {
   assert.is((await on('node1', 'cat /var/tmp/rp-after')).stdout, 'after node1\n');
 });
 
+test('without a task timeout, SSH keepalives still end a silent dead link: the run does not hang', async () => {
+  for (const n of ['node1', 'node2', 'node3']) await on(n, reset);
+  const noTimeout = writePlaybook(info, 'faults-link-nt.yml', PLAYBOOK.replace('        timeout: 10\n', ''));
+  const run = start(['run', noTimeout, '-i', inv, '--json']);
+  await until(async () => (await on('node2', 'test -e /var/tmp/rp-started')).code === 0, 'the slow step on node2');
+  await lab.setLink('node2', false, LAB);
+  try {
+    const code = await run.done;
+    assert.ok(code === 2 || code === 4, `exit ${code}\n${run.stderr()}${run.stdout()}`);
+    const { tasks, recap } = events(run.stdout());
+    const n2 = tasks.filter((e) => e.host === 'node2');
+    assert.is(n2.length, 1);
+    assert.ok(n2[0]!.status === 'unreachable' || n2[0]!.status === 'failed', n2[0]!.msg);
+    assert.is(recap.hosts.node2!.ok + recap.hosts.node2!.changed, 0);
+    for (const n of ['node1', 'node3']) assert.is(recap.hosts[n]!.changed, 2, n);
+  } finally {
+    await lab.setLink('node2', true, LAB);
+  }
+});
+
 test.run();
