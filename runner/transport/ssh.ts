@@ -345,11 +345,14 @@ function tcpConnect(c: ConnectionSpec): Promise<Socket> {
 
 function forwardOut(via: Client, viaSpec: ConnectionSpec, c: ConnectionSpec): Promise<ClientChannel> {
   return new Promise((resolve, reject) => {
+    let timedOut = false;
     const timer = setTimeout(() => {
+      timedOut = true;
       reject(new UnreachableError(c.name, 'timeout', `connect to ${where(c)} via ${viaSpec.name} timed out after ${c.connect_timeout_ms} ms`));
     }, c.connect_timeout_ms);
     via.forwardOut('127.0.0.1', 0, c.address, c.port, (e, ch) => {
       clearTimeout(timer);
+      if (timedOut) return ch?.close(); // too late: nobody waits for this tunnel any more
       if (e) {
         const msg = e.message.replace(/^\(SSH\) Channel open failure: /, '');
         const reason: UnreachableReason = /refused/i.test(msg)
@@ -498,10 +501,10 @@ export class SshPool {
 
   private async open(c: ConnectionSpec, via?: { client: Client; spec: ConnectionSpec }): Promise<PooledClient> {
     this.log(c.name, via ? `connecting to ${hopId(c)} via ${via.spec.name}` : `connecting to ${hopId(c)}`);
-    const sock: Duplex = via ? await forwardOut(via.client, via.spec, c) : await tcpConnect(c);
-
+    // Key and known_hosts first: a failure there must not leave a socket open behind it.
     const entries = await loadKnownHosts(c.known_hosts);
     const auth = await this.authConfig(c);
+    const sock: Duplex = via ? await forwardOut(via.client, via.spec, c) : await tcpConnect(c);
     let failure: UnreachableError | undefined;
     const client = new Client();
     const cfg: ConnectConfig = {
@@ -752,12 +755,17 @@ class SshTransport implements Transport {
       this.mode === 'shell'
         ? `base64 -d > "$t" <<'${eof}' || exit 1\n${bytes.toString('base64').replace(/.{1,76}/g, '$&\n')}${eof}`
         : `cat > "$t" || exit 1`;
+    // A connection that drops mid-upload ends stdin early and `cat` succeeds on the prefix: only
+    // a temp file of the full size may replace the destination. Removed before saying so: with the
+    // connection gone, writing to stderr kills the shell (SIGPIPE) before its EXIT trap runs.
+    const size = `[ "$(wc -c < "$t")" -eq ${bytes.length} ] || { rm -f "$t"; echo "upload cut short" >&2; exit 1; }`;
     // Temp file in the same directory, attributes set before the rename, removed on failure.
     const script = [
       `p=${p}; t=${t}`,
       `trap 'rm -f "$t"' EXIT`,
       `umask 077`,
       fill,
+      size,
       mode
         ? `chmod ${mode} "$t" || exit 1`
         : `if [ -e "$p" ]; then chmod --reference="$p" "$t"; else chmod 0644 "$t"; fi || exit 1`,
