@@ -7,8 +7,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionSpec } from '../../runner/types.js';
 
-export const BECOME_USER = 'rp-sudo';
-export const NOSUDO_USER = 'rp-nosudo';
+// Per-process names: test runs of several people may overlap, and one run's clean-up must not
+// remove the users (or the sudoers rule) another run is using.
+export const BECOME_USER = `rp-sudo-${process.pid}`;
+export const NOSUDO_USER = `rp-nosudo-${process.pid}`;
+
+/** useradd/userdel lock /etc/passwd; a concurrent run may hold it for a moment. */
+function retry(cmd: string, args: string[]): void {
+  for (let i = 0; ; i++) {
+    try {
+      execFileSync(cmd, args, { stdio: 'ignore' });
+      return;
+    } catch (e) {
+      if (i >= 20) throw e;
+      execFileSync('sleep', ['0.2']);
+    }
+  }
+}
 
 /** Installs openssh-server and sudo when missing (daemons kept from auto-starting). */
 export function ensureTools(): void {
@@ -188,10 +203,10 @@ export function ensureUsers(): void {
     try {
       execFileSync('id', [u], { stdio: 'ignore' });
     } catch {
-      execFileSync('useradd', ['-m', '-s', '/bin/sh', u]);
+      retry('useradd', ['-m', '-s', '/bin/sh', u]);
     }
     // sshd refuses accounts whose password field is locked ("!") when UsePAM is off.
-    execFileSync('usermod', ['-p', '*', u]);
+    retry('usermod', ['-p', '*', u]);
   }
   writeFileSync(`/etc/sudoers.d/${BECOME_USER}`, `${BECOME_USER} ALL=(ALL) NOPASSWD: ALL\n`, { mode: 0o440 });
 }
@@ -200,10 +215,11 @@ export function removeUsers(): void {
   rmSync(`/etc/sudoers.d/${BECOME_USER}`, { force: true });
   for (const u of [BECOME_USER, NOSUDO_USER]) {
     try {
-      execFileSync('userdel', ['-r', u], { stdio: 'ignore' });
+      execFileSync('id', [u], { stdio: 'ignore' });
     } catch {
-      /* already gone */
+      continue; // already gone
     }
+    retry('userdel', ['-f', '-r', u]); // -f: a session may still be closing
   }
 }
 

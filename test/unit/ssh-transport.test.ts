@@ -427,4 +427,17 @@ test('a connection dropped mid-run makes the host unreachable (network); a new t
   await s.stop();
 });
 
+test('a server that accepts but never speaks SSH: unreachable (timeout) after connect_timeout_ms', async () => {
+  const { createServer } = await import('node:net');
+  const held: import('node:net').Socket[] = [];
+  const silent = createServer((sock) => held.push(sock));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  const port = (silent.address() as { port: number }).port;
+  const e = await unreachable(pool().transport(conn({ port, known_hosts: kh, ssh_key_path: key.path, name: 'mute', connect_timeout_ms: 300 })).connect());
+  assert.is(e.reason, 'timeout');
+  assert.match(e.message, /300 ms/);
+  held.forEach((s) => s.destroy());
+  silent.close();
+});
+
 test.run();
