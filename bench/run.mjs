@@ -1,0 +1,424 @@
+#!/usr/bin/env node
+// `npm run bench`: rancher-play against ansible-playbook on the same lab hosts, in the same run.
+// Brings up a lab of N plain SSH hosts (network namespaces, real sshd), runs the seven-task
+// workload (bench/playbooks/bench.yml ≡ bench/ansible/bench.yml) with both tools, alternating,
+// and prints medians of cold runs (target files absent) and warm runs (nothing to change), the
+// ratio ansible/rancher-play, and the controller's peak RSS. Traffic goes only to the lab's hosts.
+//
+//   node bench/run.mjs [--hosts 10] [--scale 50 | --no-scale] [--runs 5] [--keep-lab]
+//                      [--profile DIR] [--json FILE]
+//
+// Not a test: nothing here asserts a time. Needs Linux and root (the lab does).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const ANSIBLE = '/usr/bin/ansible-playbook'; // Debian's, not whatever a pyenv shim points at
+const TIME = '/usr/bin/time';
+const LAB = 'bench';
+const RP_DIR = '/root/bench-rp';    // each tool works in its own directory on every host
+const ANS_DIR = '/root/bench-ans';
+const TASKS = 7;
+const CHANGING = 4;                 // mkdir, marker, copy, template change on a cold run
+
+// ------------------------------------------------------------------------------------------
+// Options
+
+function parseArgs(argv) {
+  const o = { hosts: 10, scale: 50, runs: 5, keepLab: false, profile: undefined, json: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const num = (name) => {
+      const v = Number(argv[++i]);
+      if (!Number.isInteger(v) || v < 1) die(`${name} needs a positive integer, got "${argv[i] ?? ''}"`);
+      return v;
+    };
+    if (a === '--hosts') o.hosts = num('--hosts');
+    else if (a === '--scale') o.scale = /^\d+$/.test(argv[i + 1] ?? '') ? num('--scale') : 50;
+    else if (a === '--no-scale') o.scale = 0;
+    else if (a === '--runs') o.runs = num('--runs');
+    else if (a === '--keep-lab') o.keepLab = true;
+    else if (a === '--profile') o.profile = argv[++i] ?? die('--profile needs a directory');
+    else if (a === '--json') o.json = argv[++i] ?? die('--json needs a file');
+    else if (a === '-h' || a === '--help') {
+      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+      process.exit(0);
+    } else die(`unknown option ${a} (see --help)`);
+  }
+  return o;
+}
+
+function die(msg) {
+  console.error(`bench: ${msg}`);
+  process.exit(5);
+}
+
+// ------------------------------------------------------------------------------------------
+// Preparation: build, ansible-core, lab
+
+function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+  return { code: r.status ?? 1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+}
+
+/** Newest mtime under a source dir (to decide whether dist/ is stale). */
+function newest(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newest(p));
+    else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+function ensureBuild() {
+  const cli = join(ROOT, 'dist', 'runner', 'cli.js');
+  const lab = join(ROOT, 'dist', 'lab', 'lab.js');
+  const src = Math.max(...['runner', 'tasks', 'lab'].map((d) => newest(join(ROOT, d))));
+  if (existsSync(cli) && existsSync(lab) && statSync(cli).mtimeMs >= src) return;
+  console.log('bench: building (tsc)…');
+  // tsc emits even when some file has type errors; what matters is that dist/ is there.
+  const r = sh(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')]);
+  if (!existsSync(cli) || !existsSync(lab)) die(`build failed:\n${r.out.slice(-3000)}`);
+  if (r.code !== 0) console.log('bench: tsc reported type errors (dist/ was emitted anyway)');
+}
+
+function ensureAnsible() {
+  if (existsSync(ANSIBLE) && existsSync(TIME)) return;
+  console.log('bench: installing ansible-core and time from Debian (apt-get)…');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => sh('apt-get', ['install', '-y', '--no-install-recommends', 'ansible-core', 'time'], { env });
+  let r = install();
+  if (r.code !== 0) {
+    sh('apt-get', ['update'], { env });
+    r = install();
+  }
+  if (r.code !== 0 || !existsSync(ANSIBLE)) die(`apt-get install ansible-core failed:\n${r.out.slice(-2000)}`);
+}
+
+function versions() {
+  const first = (cmd, args) => sh(cmd, args).out.split('\n')[0].trim();
+  return {
+    node: process.version,
+    ansible: first(ANSIBLE, ['--version']),
+    python: first('/usr/bin/python3', ['--version']),
+    openssh: first('ssh', ['-V']),
+    rancherPlay: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version,
+    git: sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).out.trim(),
+  };
+}
+
+function machine() {
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '?',
+    memGiB: +(totalmem() / 2 ** 30).toFixed(1),
+    kernel: release(),
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// Workload files for one lab
+
+/** Ansible at its best: pipelining, ControlPersist, forks = hosts, no facts, python known. */
+function ansibleSetup(info, forks) {
+  const dir = mkdtempSync(join(tmpdir(), 'rp-bench-ansible-'));
+  const cp = join(dir, 'cp');
+  mkdirSync(cp, { mode: 0o700 });
+  const hosts = [
+    '[bench]',
+    ...info.nodes.map((n) => `${n.name} ansible_host=${n.address}`),
+    '[bench:vars]',
+    'ansible_user=root',
+    `ansible_ssh_private_key_file=${info.sshKey}`,
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'hosts.ini'), hosts);
+  writeFileSync(join(dir, 'ansible.cfg'), [
+    '[defaults]',
+    `inventory = ${join(dir, 'hosts.ini')}`,
+    `forks = ${forks}`,
+    'gathering = explicit',
+    'host_key_checking = True',
+    'interpreter_python = /usr/bin/python3',
+    'retry_files_enabled = False',
+    `local_tmp = ${join(dir, 'tmp')}`,
+    '',
+    '[ssh_connection]',
+    'pipelining = True',
+    // Masters outlive a whole scenario, so every timed run after the warm-up reuses them.
+    `ssh_args = -o ControlMaster=auto -o ControlPersist=900s -o UserKnownHostsFile=${info.knownHosts} -o StrictHostKeyChecking=yes`,
+    `control_path_dir = ${cp}`,
+    '',
+  ].join('\n'));
+  return { dir, cp, cfg: join(dir, 'ansible.cfg') };
+}
+
+/** Ends the ControlPersist masters this benchmark made (only ours: their sockets are in cp/). */
+function stopMasters(cp) {
+  if (!existsSync(cp)) return;
+  for (const s of readdirSync(cp)) sh('ssh', ['-o', `ControlPath=${join(cp, s)}`, '-O', 'exit', 'bench-master'], { timeout: 5000 });
+}
+
+// ------------------------------------------------------------------------------------------
+// Running and measuring
+
+/** Runs cmd under /usr/bin/time; wall time from the controller's clock, peak RSS from time(1). */
+function timed(cmd, args, opts) {
+  const out = join(opts.tmp, `time-${process.hrtime.bigint()}`);
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(TIME, ['-f', '%M', '-o', out, cmd, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks = [];
+    const errs = [];
+    child.stdout.on('data', (b) => chunks.push(b));
+    child.stderr.on('data', (b) => errs.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      let rssKiB = NaN;
+      try {
+        rssKiB = Number(readFileSync(out, 'utf8').trim().split('\n').pop());
+        rmSync(out, { force: true });
+      } catch { /* reported as NaN */ }
+      resolve({ code, ms, rssKiB, stdout: Buffer.concat(chunks).toString(), stderr: Buffer.concat(errs).toString() });
+    });
+  });
+}
+
+/** changed count per host from rancher-play's --json recap. */
+function rpChanged(stdout) {
+  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{"event":"recap"'));
+  if (!line) return undefined;
+  const hosts = JSON.parse(line).hosts;
+  return Object.fromEntries(Object.entries(hosts).map(([h, c]) => [h, { ok: c.ok, changed: c.changed, bad: c.failed + c.unreachable }]));
+}
+
+/** changed count per host from ansible's PLAY RECAP. */
+function ansChanged(stdout) {
+  const out = {};
+  for (const m of stdout.matchAll(/^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/gm)) {
+    out[m[1]] = { ok: Number(m[2]), changed: Number(m[3]), bad: Number(m[4]) + Number(m[5]) };
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** A run counts only when every host did all seven tasks and changed what it should. */
+function verify(tool, kind, r, recap, hostNames) {
+  const want = kind === 'cold' ? CHANGING : 0;
+  const bad = !recap || r.code !== 0 || hostNames.some((h) => !recap[h] || recap[h].ok !== TASKS || recap[h].changed !== want || recap[h].bad);
+  if (bad) {
+    throw new Error(`${tool} ${kind} run did not do the workload (exit ${r.code}; want ok=${TASKS} changed=${want} on ${hostNames.length} hosts):\n` +
+      `${(r.stdout + r.stderr).trim().split('\n').slice(-25).join('\n')}`);
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** Peak summed RSS of a process tree, sampled from /proc (for Ansible's forks; untimed runs). */
+async function treePeak(cmd, args, opts) {
+  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: 'ignore' });
+  let peak = 0;
+  const sample = () => {
+    const kids = new Map();
+    for (const p of readdirSync('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      try {
+        const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+        const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+        (kids.get(ppid) ?? kids.set(ppid, []).get(ppid)).push(Number(p));
+      } catch { /* gone */ }
+    }
+    let sum = 0;
+    const todo = [child.pid];
+    while (todo.length) {
+      const pid = todo.pop();
+      try {
+        const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        if (m) sum += Number(m[1]);
+      } catch { /* gone */ }
+      todo.push(...(kids.get(pid) ?? []));
+    }
+    peak = Math.max(peak, sum);
+  };
+  const iv = setInterval(sample, 20);
+  await new Promise((res) => child.on('close', res));
+  clearInterval(iv);
+  return peak;
+}
+
+/**
+ * The plain hosts overlay the controller's /root, so root's login shell on them would source
+ * the controller's ~/.bashrc (here: `pyenv init`, which spawns processes and can wait 60 s on
+ * its rehash lock). bash reads ~/.bashrc for every SSH session, so that would tax each session
+ * (Ansible's dozens per host far more than rancher-play's one). Give each host the stock
+ * Debian dotfiles instead, as a fresh host has; this writes only to the host's own overlay.
+ */
+async function freshHomes(hostNames, labApi) {
+  await Promise.all(hostNames.map(async (h) => {
+    const r = await labApi.labExec(h, 'cp /etc/skel/.bashrc /etc/skel/.profile /root/ && rm -f /root/.bash_profile /root/.bash_login /root/.pyenv/shims/.pyenv-shim', LAB);
+    if (r.code !== 0) throw new Error(`preparing ${h}: ${r.stderr}`);
+  }));
+}
+
+async function scenario(n, opts, labApi) {
+  console.log(`\n== ${n} hosts ==`);
+  const info = await labApi.labUp({ name: LAB, plainHosts: n, log: (m) => console.log(`bench: ${m}`) });
+  const hostNames = info.nodes.map((h) => h.name);
+  await freshHomes(hostNames, labApi);
+  const ans = ansibleSetup(info, n);
+  const tmp = ans.dir;
+  const baseEnv = { ...process.env, NO_COLOR: '1', CI: '1' };
+  delete baseEnv.SSH_AUTH_SOCK; // both tools use the lab key only
+  const ansEnv = { ...baseEnv, ANSIBLE_CONFIG: ans.cfg, ANSIBLE_HOME: join(tmp, 'home'), ANSIBLE_NOCOLOR: '1' };
+  const cli = join(ROOT, 'bin', 'rancher-play.js');
+  const rpArgs = (profileDir) => [
+    ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
+    cli, 'run', join(ROOT, 'bench', 'playbooks', 'bench.yml'), '-i', info.inventory,
+    '-e', `bench_dir=${RP_DIR}`, '--forks', String(n), '--json',
+  ];
+  const ansArgs = [join(ROOT, 'bench', 'ansible', 'bench.yml'), '-e', `bench_dir=${ANS_DIR}`];
+  const tools = {
+    'rancher-play': {
+      run: (prof) => timed(process.execPath, rpArgs(prof), { cwd: ROOT, env: baseEnv, tmp }),
+      recap: rpChanged, dir: RP_DIR,
+      tree: () => treePeak(process.execPath, rpArgs(), { cwd: ROOT, env: baseEnv }),
+    },
+    ansible: {
+      run: () => timed(ANSIBLE, ansArgs, { cwd: tmp, env: ansEnv, tmp }),
+      recap: ansChanged, dir: ANS_DIR,
+      tree: () => treePeak(ANSIBLE, ansArgs, { cwd: tmp, env: ansEnv }),
+    },
+  };
+  // Untimed: remove a tool's files on every host, straight through the lab (not over SSH).
+  const clean = async (dir) => {
+    await Promise.all(hostNames.map(async (h) => {
+      const r = await labApi.labExec(h, `rm -rf ${dir}`, LAB);
+      if (r.code !== 0) throw new Error(`cleaning ${dir} on ${h}: ${r.stderr}`);
+    }));
+  };
+  const once = async (name, kind, prof) => {
+    const t = tools[name];
+    const r = await t.run(prof);
+    verify(name, kind, r, t.recap(r.stdout), hostNames);
+    return r;
+  };
+  const samples = { 'rancher-play': { cold: [], warm: [], rss: [] }, ansible: { cold: [], warm: [], rss: [] } };
+  try {
+    // Warm-up (untimed): page cache, Python bytecode, sshd; Ansible's ControlPersist masters.
+    for (const name of Object.keys(tools)) {
+      await clean(tools[name].dir);
+      await once(name, 'cold');
+      await once(name, 'warm');
+    }
+    for (let i = 0; i < opts.runs; i++) {
+      // Alternate which tool goes first, so drift in machine load hits both alike.
+      const order = i % 2 ? ['ansible', 'rancher-play'] : ['rancher-play', 'ansible'];
+      for (const name of order) {
+        await clean(tools[name].dir);
+        const cold = await once(name, 'cold', i === 0 && name === 'rancher-play' && opts.profile ? join(opts.profile, `${n}-cold`) : undefined);
+        const warm = await once(name, 'warm', i === 0 && name === 'rancher-play' && opts.profile ? join(opts.profile, `${n}-warm`) : undefined);
+        samples[name].cold.push(cold.ms);
+        samples[name].warm.push(warm.ms);
+        samples[name].rss.push(cold.rssKiB, warm.rssKiB);
+        console.log(`  run ${i + 1}/${opts.runs} ${name.padEnd(12)} cold ${fmtS(cold.ms)}  warm ${fmtS(warm.ms)}  peak RSS ${fmtMB(Math.max(cold.rssKiB, warm.rssKiB))}  (load ${loadavg()[0].toFixed(1)})`);
+      }
+    }
+    // One more cold run each, untimed, sampling the whole process tree (Ansible forks workers).
+    const tree = {};
+    for (const name of Object.keys(tools)) {
+      await clean(tools[name].dir);
+      tree[name] = await tools[name].tree();
+    }
+    const res = { hosts: n, tools: {} };
+    for (const [name, s] of Object.entries(samples)) {
+      res.tools[name] = {
+        coldMedianMs: median(s.cold), warmMedianMs: median(s.warm), cold: s.cold, warm: s.warm,
+        peakRssKiB: Math.max(...s.rss), treePeakRssKiB: tree[name],
+      };
+    }
+    res.ratio = {
+      cold: res.tools.ansible.coldMedianMs / res.tools['rancher-play'].coldMedianMs,
+      warm: res.tools.ansible.warmMedianMs / res.tools['rancher-play'].warmMedianMs,
+    };
+    return res;
+  } finally {
+    stopMasters(ans.cp);
+    await Promise.all([RP_DIR, ANS_DIR].map((d) => clean(d).catch(() => {})));
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+const fmtS = (ms) => `${(ms / 1000).toFixed(2)}s`;
+const fmtMB = (kib) => `${(kib / 1024).toFixed(0)} MB`;
+
+function table(results) {
+  const rows = [
+    '| hosts | run | rancher-play median | ansible-playbook median | ratio ansible/rancher-play |',
+    '|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    for (const kind of ['cold', 'warm']) {
+      rows.push(`| ${r.hosts} | ${kind} | ${fmtS(r.tools['rancher-play'][`${kind}MedianMs`])} | ${fmtS(r.tools.ansible[`${kind}MedianMs`])} | **${r.ratio[kind].toFixed(1)}x** |`);
+    }
+  }
+  rows.push('', '| hosts | rancher-play peak RSS | ansible-playbook peak RSS (largest process) | ansible-playbook whole tree (sampled) | rancher-play whole tree (sampled) |', '|---|---|---|---|---|');
+  for (const r of results) {
+    const rp = r.tools['rancher-play'];
+    const an = r.tools.ansible;
+    rows.push(`| ${r.hosts} | ${fmtMB(rp.peakRssKiB)} | ${fmtMB(an.peakRssKiB)} | ${fmtMB(an.treePeakRssKiB)} | ${fmtMB(rp.treePeakRssKiB)} |`);
+  }
+  if (results.length > 1) {
+    const [a, b] = [results[0], results[results.length - 1]];
+    rows.push('', `Growth ${a.hosts} → ${b.hosts} hosts (x${(b.hosts / a.hosts).toFixed(0)} hosts):`);
+    for (const name of ['rancher-play', 'ansible']) {
+      const ta = a.tools[name];
+      const tb = b.tools[name];
+      rows.push(`- ${name}: cold time x${(tb.coldMedianMs / ta.coldMedianMs).toFixed(2)}, warm time x${(tb.warmMedianMs / ta.warmMedianMs).toFixed(2)}, peak RSS x${(tb.peakRssKiB / ta.peakRssKiB).toFixed(2)} (${fmtMB(ta.peakRssKiB)} → ${fmtMB(tb.peakRssKiB)})`);
+    }
+  }
+  return rows.join('\n');
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) die('needs Linux and root (the lab uses network namespaces)');
+  ensureBuild();
+  ensureAnsible();
+  if (opts.profile) mkdirSync(opts.profile, { recursive: true });
+  const labApi = await import(join(ROOT, 'dist', 'lab', 'lab.js'));
+  const started = Date.now();
+  const meta = { date: new Date().toISOString(), machine: machine(), versions: versions(), runs: opts.runs, loadBefore: loadavg() };
+  console.log(`bench: ${meta.machine.cpus} CPUs (${meta.machine.cpuModel}), ${meta.machine.memGiB} GiB; node ${meta.versions.node}; ${meta.versions.ansible}; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  console.log('bench: rancher-play runs with --json (NDJSON events), ansible-playbook with its default callback; both write to a pipe.');
+  const sizes = [opts.hosts, ...(opts.scale && opts.scale !== opts.hosts ? [opts.scale] : [])];
+  const results = [];
+  try {
+    for (const n of sizes) results.push(await scenario(n, opts, labApi));
+  } finally {
+    if (!opts.keepLab) await labApi.labDown(LAB).catch((e) => console.error(`bench: lab down: ${e.message}`));
+  }
+  meta.loadAfter = loadavg();
+  meta.seconds = Math.round((Date.now() - started) / 1000);
+  console.log(`\n${table(results)}\n`);
+  console.log(`bench: ${opts.runs} timed runs per tool and kind after a warm-up, ${meta.seconds}s in all; load average before ${meta.loadBefore.map((x) => x.toFixed(1)).join(' ')}, after ${meta.loadAfter.map((x) => x.toFixed(1)).join(' ')}`);
+  if (opts.json) {
+    const tmpFile = `${opts.json}.tmp-${process.pid}`;
+    writeFileSync(tmpFile, JSON.stringify({ ...meta, results }, null, 2) + '\n');
+    renameSync(tmpFile, opts.json);
+    console.log(`bench: results written to ${opts.json}`);
+  }
+}
+
+main().catch((e) => {
+  console.error(`bench: ${e.stack ?? e}`);
+  process.exit(1);
+});
