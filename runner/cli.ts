@@ -225,17 +225,13 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--limit <pattern>', 'only these hosts or groups', list)
     .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts')
     .option('--json', 'NDJSON output')
-    .action(async (f: { inventory: string; limit?: string[]; acceptNewHostKeys?: boolean; json?: boolean }) => {
+    .option('--forks <n>', 'hosts connected to in parallel', positiveInt, 10)
+    .action(async (f: { inventory: string; limit?: string[]; acceptNewHostKeys?: boolean; json?: boolean; forks: number }) => {
       setCode(await guarded(io, async () => {
         const inv = loadInventory(f.inventory);
-        let mod: { ping(inv: Inventory, o: { limit?: string[]; acceptNewHostKeys: boolean; json: boolean }): Promise<number> };
-        try {
-          mod = await import('./ping.js' as string);
-        } catch {
-          io.stderr.write('ping is not available in this build\n');
-          return EXIT.internal;
-        }
-        return mod.ping(inv, { limit: f.limit, acceptNewHostKeys: f.acceptNewHostKeys === true, json: f.json === true });
+        // Loaded on demand: ssh2 is only needed by commands that connect.
+        const { ping } = await import('./ping.js');
+        return ping(inv, { limit: f.limit, acceptNewHostKeys: f.acceptNewHostKeys === true, json: f.json === true, forks: f.forks });
       }));
     });
 
