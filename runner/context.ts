@@ -3,9 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
-import type { ExecOptions, ExecResult, TaskContext, WriteOptions } from './task.js';
+import type { ExecOptions, ExecResult, TaskContext, TaskDefinition, WriteOptions } from './task.js';
 import type { Transport } from './transport/transport.js';
-import type { Vars } from './types.js';
+import type { Status, TaskResult, Vars } from './types.js';
 import { shQuote } from './quote.js';
 
 export interface ContextInput {
@@ -73,5 +73,27 @@ export function buildContext(input: ContextInput, phase: 'probe' | 'apply'): Tas
       }
     },
     log: (line) => input.log(line),
+  };
+}
+
+/**
+ * The task lifecycle both the executor and `runTask` use: the read-only probe, then — only when
+ * it found a difference, outside check mode, and when the task can change things — apply, whose
+ * result overrides or extends the probe's. Errors propagate to the caller, which reports them.
+ */
+export async function probeThenApply<P, S>(task: TaskDefinition<P, S>, params: P, input: ContextInput): Promise<TaskResult> {
+  const probe = await task.probe(buildContext(input, 'probe'), params);
+  const status: Status = probe.status === 'failed' ? 'failed' : probe.status === 'skipped' ? 'skipped' : probe.changed ? 'changed' : 'ok';
+  const fromProbe: TaskResult = {
+    status, changed: status === 'changed', msg: probe.msg, diff: probe.diff, facts: probe.facts,
+    data: probe.data, warnings: probe.warnings,
+  };
+  if (status !== 'changed' || input.check || !task.apply) return fromProbe;
+  const a = (await task.apply(buildContext(input, 'apply'), params, probe)) ?? {};
+  const final: Status = a.status === 'failed' ? 'failed' : (a.changed ?? true) ? 'changed' : 'ok';
+  return {
+    status: final, changed: final === 'changed', msg: a.msg ?? probe.msg, diff: a.diff ?? probe.diff,
+    facts: { ...(probe.facts ?? {}), ...(a.facts ?? {}) }, data: { ...(probe.data ?? {}), ...(a.data ?? {}) },
+    warnings: [...(probe.warnings ?? []), ...(a.warnings ?? [])],
   };
 }

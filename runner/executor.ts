@@ -5,14 +5,14 @@ import pLimit from 'p-limit';
 import type { AnyTask } from './task.js';
 import type { TaskDefinition } from './task.js';
 import type {
-  HostCounts, Inventory, Play, Playbook, RecapEvent, RunEvent, RunOptions, Status, TaskEvent, TaskItem,
+  HostCounts, Inventory, Play, Playbook, RecapEvent, RunEvent, RunOptions, TaskEvent, TaskItem,
   TaskResult, Vars,
 } from './types.js';
 import type { Transport } from './transport/transport.js';
 import { UnreachableError } from './transport/transport.js';
 import { createTransportFactory, type TransportFactory } from './transport/index.js';
 import { LocalTransport } from './transport/local.js';
-import { buildContext } from './context.js';
+import { probeThenApply } from './context.js';
 import { selectHosts, applyLimit } from './inventory.js';
 import { mergedVars, templateScope } from './vars.js';
 import { renderValue } from './template.js';
@@ -166,26 +166,8 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
         playbookDir: pb.dir, signal: ac.signal, become, deadline,
         log: (line: string) => emit({ event: 'log', play: play.name, task: item.name, host: s.name, line }),
       };
-      const body = async (): Promise<TaskResult> => {
-        const probe = await task.probe(buildContext(ctxIn, 'probe'), params);
-        const fromProbe: TaskResult = {
-          status: probe.status === 'failed' ? 'failed' : probe.status === 'skipped' ? 'skipped' : probe.changed ? 'changed' : 'ok',
-          changed: probe.status === 'failed' || probe.status === 'skipped' ? false : probe.changed,
-          msg: probe.msg, diff: probe.diff, facts: probe.facts, data: probe.data, warnings: probe.warnings,
-        };
-        if (fromProbe.status !== 'changed' || opt.check || !task.apply) return fromProbe;
-        const a = (await task.apply(buildContext(ctxIn, 'apply'), params, probe)) ?? {};
-        const changed = a.changed ?? true;
-        const status: Status = a.status === 'failed' ? 'failed' : changed ? 'changed' : 'ok';
-        return {
-          status, changed: status === 'failed' ? false : changed, msg: a.msg ?? probe.msg,
-          diff: a.diff ?? probe.diff, facts: { ...(probe.facts ?? {}), ...(a.facts ?? {}) },
-          data: { ...(probe.data ?? {}), ...(a.data ?? {}) },
-          warnings: [...(probe.warnings ?? []), ...(a.warnings ?? [])],
-        };
-      };
       try {
-        const racers: Promise<TaskResult>[] = [body()];
+        const racers: Promise<TaskResult>[] = [probeThenApply(task, params, ctxIn)];
         if (deadline !== undefined) {
           racers.push(new Promise((resolve) => {
             timer = setTimeout(() => {

@@ -5,10 +5,10 @@
 import { Ajv } from 'ajv';
 import { tmpdir } from 'node:os';
 import type { TaskDefinition } from './task.js';
-import type { Status, TaskResult, Vars } from './types.js';
+import type { TaskResult, Vars } from './types.js';
 import type { Transport } from './transport/transport.js';
 import { LocalTransport } from './transport/local.js';
-import { buildContext, resolveFrom } from './context.js';
+import { probeThenApply, resolveFrom } from './context.js';
 
 export type { TaskResult, Status } from './types.js';
 
@@ -97,21 +97,7 @@ export async function runTask<P, S>(
     log: (line: string) => { logs.push(line); opts.onLog?.(line); },
   };
   try {
-    const probe = await def.probe(buildContext(ctxIn, 'probe'), p);
-    const status: Status = probe.status === 'failed' ? 'failed' : probe.status === 'skipped' ? 'skipped' : probe.changed ? 'changed' : 'ok';
-    const fromProbe: RunTaskResult = {
-      status, changed: status === 'changed', msg: probe.msg, diff: probe.diff, facts: probe.facts,
-      data: probe.data, warnings: probe.warnings, logs,
-    };
-    if (status !== 'changed' || ctxIn.check || !def.apply) return fromProbe;
-    const a = (await def.apply(buildContext(ctxIn, 'apply'), p, probe)) ?? {};
-    const changed = a.changed ?? true;
-    const final: Status = a.status === 'failed' ? 'failed' : changed ? 'changed' : 'ok';
-    return {
-      status: final, changed: final === 'changed', msg: a.msg ?? probe.msg, diff: a.diff ?? probe.diff,
-      facts: { ...(probe.facts ?? {}), ...(a.facts ?? {}) }, data: { ...(probe.data ?? {}), ...(a.data ?? {}) },
-      warnings: [...(probe.warnings ?? []), ...(a.warnings ?? [])], logs,
-    };
+    return { ...(await probeThenApply(def, p, ctxIn)), logs };
   } catch (e) {
     return { status: 'failed', changed: false, msg: e instanceof Error ? e.message : String(e), logs };
   } finally {
