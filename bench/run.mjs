@@ -5,8 +5,8 @@
 // and prints medians of cold runs (target files absent) and warm runs (nothing to change), the
 // ratio ansible/rancher-play, and the controller's peak RSS. Traffic goes only to the lab's hosts.
 //
-//   node bench/run.mjs [--hosts 10] [--scale 50 | --no-scale] [--runs 5] [--keep-lab]
-//                      [--profile DIR] [--json FILE]
+//   node bench/run.mjs [--hosts 10] [--scale 50 | --no-scale] [--runs 5] [--scale-runs 3]
+//                      [--keep-lab] [--profile DIR] [--json FILE]
 //
 // Not a test: nothing here asserts a time. Needs Linux and root (the lab does).
 import { spawn, spawnSync } from 'node:child_process';
@@ -28,7 +28,8 @@ const CHANGING = 4;                 // mkdir, marker, copy, template change on a
 // Options
 
 function parseArgs(argv) {
-  const o = { hosts: 10, scale: 50, runs: 5, keepLab: false, profile: undefined, json: undefined };
+  // Ansible needs about a minute per run on 50 hosts here: 3 runs keep the default within ~15 min.
+  const o = { hosts: 10, scale: 50, runs: 5, scaleRuns: 3, keepLab: false, profile: undefined, json: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (name) => {
@@ -40,11 +41,12 @@ function parseArgs(argv) {
     else if (a === '--scale') o.scale = /^\d+$/.test(argv[i + 1] ?? '') ? num('--scale') : 50;
     else if (a === '--no-scale') o.scale = 0;
     else if (a === '--runs') o.runs = num('--runs');
+    else if (a === '--scale-runs') o.scaleRuns = num('--scale-runs');
     else if (a === '--keep-lab') o.keepLab = true;
     else if (a === '--profile') o.profile = argv[++i] ?? die('--profile needs a directory');
     else if (a === '--json') o.json = argv[++i] ?? die('--json needs a file');
     else if (a === '-h' || a === '--help') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
       process.exit(0);
     } else die(`unknown option ${a} (see --help)`);
   }
@@ -167,7 +169,12 @@ function stopMasters(cp) {
 // ------------------------------------------------------------------------------------------
 // Running and measuring
 
-/** Runs cmd under /usr/bin/time; wall time from the controller's clock, peak RSS from time(1). */
+/**
+ * Runs cmd under /usr/bin/time; wall time from the controller's clock, peak RSS from time(1)
+ * (the largest single process). With opts.tree, also samples the summed RSS of the whole
+ * process tree from /proc every 20 ms (Ansible forks workers and ssh clients); only used in
+ * untimed warm-up runs, since sampling costs CPU.
+ */
 function timed(cmd, args, opts) {
   const out = join(opts.tmp, `time-${process.hrtime.bigint()}`);
   return new Promise((resolve, reject) => {
@@ -178,14 +185,17 @@ function timed(cmd, args, opts) {
     child.stdout.on('data', (b) => chunks.push(b));
     child.stderr.on('data', (b) => errs.push(b));
     child.on('error', reject);
+    let treeKiB = 0;
+    const iv = opts.tree ? setInterval(() => { treeKiB = Math.max(treeKiB, treeRss(child.pid)); }, 20) : undefined;
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (iv) clearInterval(iv);
       let rssKiB = NaN;
       try {
         rssKiB = Number(readFileSync(out, 'utf8').trim().split('\n').pop());
         rmSync(out, { force: true });
       } catch { /* reported as NaN */ }
-      resolve({ code, ms, rssKiB, stdout: Buffer.concat(chunks).toString(), stderr: Buffer.concat(errs).toString() });
+      resolve({ code, ms, rssKiB, treeKiB, stdout: Buffer.concat(chunks).toString(), stderr: Buffer.concat(errs).toString() });
     });
   });
 }
@@ -223,36 +233,28 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** Peak summed RSS of a process tree, sampled from /proc (for Ansible's forks; untimed runs). */
-async function treePeak(cmd, args, opts) {
-  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: 'ignore' });
-  let peak = 0;
-  const sample = () => {
-    const kids = new Map();
-    for (const p of readdirSync('/proc')) {
-      if (!/^\d+$/.test(p)) continue;
-      try {
-        const st = readFileSync(`/proc/${p}/stat`, 'utf8');
-        const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
-        (kids.get(ppid) ?? kids.set(ppid, []).get(ppid)).push(Number(p));
-      } catch { /* gone */ }
-    }
-    let sum = 0;
-    const todo = [child.pid];
-    while (todo.length) {
-      const pid = todo.pop();
-      try {
-        const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-        if (m) sum += Number(m[1]);
-      } catch { /* gone */ }
-      todo.push(...(kids.get(pid) ?? []));
-    }
-    peak = Math.max(peak, sum);
-  };
-  const iv = setInterval(sample, 20);
-  await new Promise((res) => child.on('close', res));
-  clearInterval(iv);
-  return peak;
+/** Summed RSS (KiB) of pid and all its descendants, from /proc. */
+function treeRss(root) {
+  const kids = new Map();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      (kids.get(ppid) ?? kids.set(ppid, []).get(ppid)).push(Number(p));
+    } catch { /* gone */ }
+  }
+  let sum = 0;
+  const todo = [root];
+  while (todo.length) {
+    const pid = todo.pop();
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) sum += Number(m[1]);
+    } catch { /* gone */ }
+    todo.push(...(kids.get(pid) ?? []));
+  }
+  return sum;
 }
 
 /**
@@ -269,8 +271,8 @@ async function freshHomes(hostNames, labApi) {
   }));
 }
 
-async function scenario(n, opts, labApi) {
-  console.log(`\n== ${n} hosts ==`);
+async function scenario(n, runs, first, opts, labApi) {
+  console.log(`\n== ${n} hosts: ${runs} timed runs per tool and kind ==`);
   const info = await labApi.labUp({ name: LAB, plainHosts: n, log: (m) => console.log(`bench: ${m}`) });
   const hostNames = info.nodes.map((h) => h.name);
   await freshHomes(hostNames, labApi);
@@ -280,23 +282,16 @@ async function scenario(n, opts, labApi) {
   delete baseEnv.SSH_AUTH_SOCK; // both tools use the lab key only
   const ansEnv = { ...baseEnv, ANSIBLE_CONFIG: ans.cfg, ANSIBLE_HOME: join(tmp, 'home'), ANSIBLE_NOCOLOR: '1' };
   const cli = join(ROOT, 'bin', 'rancher-play.js');
-  const rpArgs = (profileDir) => [
-    ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
-    cli, 'run', join(ROOT, 'bench', 'playbooks', 'bench.yml'), '-i', info.inventory,
+  const rpArgs = (playbook, nodeFlags = []) => [
+    ...nodeFlags, cli, 'run', playbook, '-i', info.inventory,
     '-e', `bench_dir=${RP_DIR}`, '--forks', String(n), '--json',
   ];
-  const ansArgs = [join(ROOT, 'bench', 'ansible', 'bench.yml'), '-e', `bench_dir=${ANS_DIR}`];
+  const ansArgs = (extra = []) => [join(ROOT, 'bench', 'ansible', 'bench.yml'), '-e', `bench_dir=${ANS_DIR}`, ...extra];
+  const builtin = join(ROOT, 'bench', 'playbooks', 'bench.yml');
+  const custom = join(ROOT, 'bench', 'custom', 'bench.yml');
   const tools = {
-    'rancher-play': {
-      run: (prof) => timed(process.execPath, rpArgs(prof), { cwd: ROOT, env: baseEnv, tmp }),
-      recap: rpChanged, dir: RP_DIR,
-      tree: () => treePeak(process.execPath, rpArgs(), { cwd: ROOT, env: baseEnv }),
-    },
-    ansible: {
-      run: () => timed(ANSIBLE, ansArgs, { cwd: tmp, env: ansEnv, tmp }),
-      recap: ansChanged, dir: ANS_DIR,
-      tree: () => treePeak(ANSIBLE, ansArgs, { cwd: tmp, env: ansEnv }),
-    },
+    'rancher-play': { recap: rpChanged, dir: RP_DIR, run: (o = {}) => timed(process.execPath, rpArgs(o.playbook ?? builtin, o.nodeFlags), { cwd: ROOT, env: baseEnv, tmp, tree: o.tree }) },
+    ansible: { recap: ansChanged, dir: ANS_DIR, run: (o = {}) => timed(ANSIBLE, ansArgs(o.extra), { cwd: tmp, env: ansEnv, tmp, tree: o.tree }) },
   };
   // Untimed: remove a tool's files on every host, straight through the lab (not over SSH).
   const clean = async (dir) => {
@@ -305,40 +300,70 @@ async function scenario(n, opts, labApi) {
       if (r.code !== 0) throw new Error(`cleaning ${dir} on ${h}: ${r.stderr}`);
     }));
   };
-  const once = async (name, kind, prof) => {
-    const t = tools[name];
-    const r = await t.run(prof);
-    verify(name, kind, r, t.recap(r.stdout), hostNames);
+  const once = async (name, kind, o = {}) => {
+    const r = await tools[name].run(o);
+    verify(o.playbook === custom ? 'rancher-play (custom stat task)' : name, kind, r, tools[name].recap(r.stdout), o.hosts ?? hostNames);
     return r;
   };
-  const samples = { 'rancher-play': { cold: [], warm: [], rss: [] }, ansible: { cold: [], warm: [], rss: [] } };
+  const samples = {};
+  const add = (key, kind, v) => ((samples[key] ??= { cold: [], warm: [], rss: [] })[kind]).push(v);
+  const res = { hosts: n, runs, tools: {} };
   try {
-    // Warm-up (untimed): page cache, Python bytecode, sshd; Ansible's ControlPersist masters.
+    // Warm-up (untimed): page cache, Python bytecode, sshd, Ansible's ControlPersist masters.
+    // Its cold runs also sample the whole process tree's memory.
+    const tree = {};
     for (const name of Object.keys(tools)) {
       await clean(tools[name].dir);
-      await once(name, 'cold');
+      tree[name] = (await once(name, 'cold', { tree: true })).treeKiB;
       await once(name, 'warm');
     }
-    for (let i = 0; i < opts.runs; i++) {
+    if (first) {
+      // How the work travels: SSH connections, channels and commands (untimed, counted by a
+      // preload that wraps ssh2) against Ansible's SSH invocations on one host (-vvv).
+      const count = ['--import', join(ROOT, 'bench', 'count-ssh.mjs')];
+      const counted = async (kind) => {
+        const r = await once('rancher-play', kind, { nodeFlags: count });
+        const line = r.stderr.split('\n').find((l) => l.startsWith('{"sshCounts"'));
+        return line ? JSON.parse(line).sshCounts : undefined;
+      };
+      await clean(RP_DIR);
+      const rpCold = await counted('cold');
+      const rpWarm = await counted('warm');
+      const one = hostNames[0];
+      const ansCount = async (kind) => {
+        const r = await once('ansible', kind, { extra: ['-vvv', '--limit', one], hosts: [one] });
+        return (r.stdout.match(/SSH: EXEC/g) ?? []).length;
+      };
+      await clean(ANS_DIR);
+      const ansCold = await ansCount('cold');
+      const ansWarm = await ansCount('warm');
+      res.transport = { hosts: n, rp: { cold: rpCold, warm: rpWarm }, ansibleSshPerHost: { cold: ansCold, warm: ansWarm } };
+      console.log(`  rancher-play: ${rpCold?.connections} SSH connections, ${rpCold?.channels} channels, ${rpCold?.channelWrites} commands cold / ${rpWarm?.channelWrites} warm for ${n} hosts x ${TASKS} tasks`);
+      console.log(`  ansible: ${ansCold} SSH invocations cold / ${ansWarm} warm per host (over ControlPersist masters)`);
+    }
+    for (let i = 0; i < runs; i++) {
       // Alternate which tool goes first, so drift in machine load hits both alike.
       const order = i % 2 ? ['ansible', 'rancher-play'] : ['rancher-play', 'ansible'];
       for (const name of order) {
         await clean(tools[name].dir);
-        const cold = await once(name, 'cold', i === 0 && name === 'rancher-play' && opts.profile ? join(opts.profile, `${n}-cold`) : undefined);
-        const warm = await once(name, 'warm', i === 0 && name === 'rancher-play' && opts.profile ? join(opts.profile, `${n}-warm`) : undefined);
-        samples[name].cold.push(cold.ms);
-        samples[name].warm.push(warm.ms);
-        samples[name].rss.push(cold.rssKiB, warm.rssKiB);
-        console.log(`  run ${i + 1}/${opts.runs} ${name.padEnd(12)} cold ${fmtS(cold.ms)}  warm ${fmtS(warm.ms)}  peak RSS ${fmtMB(Math.max(cold.rssKiB, warm.rssKiB))}  (load ${loadavg()[0].toFixed(1)})`);
+        const prof = (kind) => (i === 0 && name === 'rancher-play' && opts.profile ? ['--cpu-prof', '--cpu-prof-dir', join(opts.profile, `${n}-${kind}`)] : undefined);
+        const cold = await once(name, 'cold', { nodeFlags: prof('cold') });
+        const warm = await once(name, 'warm', { nodeFlags: prof('warm') });
+        add(name, 'cold', cold.ms);
+        add(name, 'warm', warm.ms);
+        add(name, 'rss', Math.max(cold.rssKiB, warm.rssKiB));
+        console.log(`  run ${i + 1}/${runs} ${name.padEnd(12)} cold ${fmtS(cold.ms).padStart(7)}  warm ${fmtS(warm.ms).padStart(7)}  peak RSS ${fmtMB(Math.max(cold.rssKiB, warm.rssKiB))}  (load ${loadavg()[0].toFixed(1)})`);
+      }
+      if (first) {
+        // The same workload with the stat probe as a custom TypeScript task (rancher-play only).
+        await clean(RP_DIR);
+        const cold = await once('rancher-play', 'cold', { playbook: custom });
+        const warm = await once('rancher-play', 'warm', { playbook: custom });
+        add('custom', 'cold', cold.ms);
+        add('custom', 'warm', warm.ms);
+        add('custom', 'rss', Math.max(cold.rssKiB, warm.rssKiB));
       }
     }
-    // One more cold run each, untimed, sampling the whole process tree (Ansible forks workers).
-    const tree = {};
-    for (const name of Object.keys(tools)) {
-      await clean(tools[name].dir);
-      tree[name] = await tools[name].tree();
-    }
-    const res = { hosts: n, tools: {} };
     for (const [name, s] of Object.entries(samples)) {
       res.tools[name] = {
         coldMedianMs: median(s.cold), warmMedianMs: median(s.warm), cold: s.cold, warm: s.warm,
@@ -370,19 +395,27 @@ function table(results) {
       rows.push(`| ${r.hosts} | ${kind} | ${fmtS(r.tools['rancher-play'][`${kind}MedianMs`])} | ${fmtS(r.tools.ansible[`${kind}MedianMs`])} | **${r.ratio[kind].toFixed(1)}x** |`);
     }
   }
-  rows.push('', '| hosts | rancher-play peak RSS | ansible-playbook peak RSS (largest process) | ansible-playbook whole tree (sampled) | rancher-play whole tree (sampled) |', '|---|---|---|---|---|');
+  rows.push('', '| hosts | rancher-play peak RSS | ansible-playbook peak RSS (largest process) | rancher-play whole tree (sampled) | ansible-playbook whole tree (sampled) |', '|---|---|---|---|---|');
   for (const r of results) {
     const rp = r.tools['rancher-play'];
     const an = r.tools.ansible;
-    rows.push(`| ${r.hosts} | ${fmtMB(rp.peakRssKiB)} | ${fmtMB(an.peakRssKiB)} | ${fmtMB(an.treePeakRssKiB)} | ${fmtMB(rp.treePeakRssKiB)} |`);
+    rows.push(`| ${r.hosts} | ${fmtMB(rp.peakRssKiB)} | ${fmtMB(an.peakRssKiB)} | ${fmtMB(rp.treePeakRssKiB)} | ${fmtMB(an.treePeakRssKiB)} |`);
+  }
+  const c = results.find((r) => r.tools.custom);
+  if (c) {
+    const cu = c.tools.custom;
+    const rp = c.tools['rancher-play'];
+    rows.push('', `Custom TypeScript task (bench/custom: the stat probe as tasks/stat.ts, loaded with jiti), ${c.hosts} hosts: ` +
+      `cold ${fmtS(cu.coldMedianMs)} (+${fmtS(cu.coldMedianMs - rp.coldMedianMs)}), warm ${fmtS(cu.warmMedianMs)} (+${fmtS(cu.warmMedianMs - rp.warmMedianMs)}), ` +
+      `peak RSS ${fmtMB(cu.peakRssKiB)}; ratio ansible/rancher-play cold ${(c.tools.ansible.coldMedianMs / cu.coldMedianMs).toFixed(1)}x, warm ${(c.tools.ansible.warmMedianMs / cu.warmMedianMs).toFixed(1)}x`);
   }
   if (results.length > 1) {
     const [a, b] = [results[0], results[results.length - 1]];
-    rows.push('', `Growth ${a.hosts} → ${b.hosts} hosts (x${(b.hosts / a.hosts).toFixed(0)} hosts):`);
+    rows.push('', `Growth ${a.hosts} → ${b.hosts} hosts (x${+(b.hosts / a.hosts).toFixed(1)} hosts):`);
     for (const name of ['rancher-play', 'ansible']) {
       const ta = a.tools[name];
       const tb = b.tools[name];
-      rows.push(`- ${name}: cold time x${(tb.coldMedianMs / ta.coldMedianMs).toFixed(2)}, warm time x${(tb.warmMedianMs / ta.warmMedianMs).toFixed(2)}, peak RSS x${(tb.peakRssKiB / ta.peakRssKiB).toFixed(2)} (${fmtMB(ta.peakRssKiB)} → ${fmtMB(tb.peakRssKiB)})`);
+      rows.push(`- ${name}: cold time x${(tb.coldMedianMs / ta.coldMedianMs).toFixed(2)}, warm time x${(tb.warmMedianMs / ta.warmMedianMs).toFixed(2)}, peak RSS x${(tb.peakRssKiB / ta.peakRssKiB).toFixed(2)} (${fmtMB(ta.peakRssKiB)} → ${fmtMB(tb.peakRssKiB)}), whole tree ${fmtMB(ta.treePeakRssKiB)} → ${fmtMB(tb.treePeakRssKiB)}`);
     }
   }
   return rows.join('\n');
@@ -396,20 +429,20 @@ async function main() {
   if (opts.profile) mkdirSync(opts.profile, { recursive: true });
   const labApi = await import(join(ROOT, 'dist', 'lab', 'lab.js'));
   const started = Date.now();
-  const meta = { date: new Date().toISOString(), machine: machine(), versions: versions(), runs: opts.runs, loadBefore: loadavg() };
+  const meta = { date: new Date().toISOString(), machine: machine(), versions: versions(), loadBefore: loadavg() };
   console.log(`bench: ${meta.machine.cpus} CPUs (${meta.machine.cpuModel}), ${meta.machine.memGiB} GiB; node ${meta.versions.node}; ${meta.versions.ansible}; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   console.log('bench: rancher-play runs with --json (NDJSON events), ansible-playbook with its default callback; both write to a pipe.');
-  const sizes = [opts.hosts, ...(opts.scale && opts.scale !== opts.hosts ? [opts.scale] : [])];
+  const sizes = [[opts.hosts, opts.runs], ...(opts.scale && opts.scale !== opts.hosts ? [[opts.scale, opts.scaleRuns]] : [])];
   const results = [];
   try {
-    for (const n of sizes) results.push(await scenario(n, opts, labApi));
+    for (const [i, [n, runs]] of sizes.entries()) results.push(await scenario(n, runs, i === 0, opts, labApi));
   } finally {
     if (!opts.keepLab) await labApi.labDown(LAB).catch((e) => console.error(`bench: lab down: ${e.message}`));
   }
   meta.loadAfter = loadavg();
   meta.seconds = Math.round((Date.now() - started) / 1000);
   console.log(`\n${table(results)}\n`);
-  console.log(`bench: ${opts.runs} timed runs per tool and kind after a warm-up, ${meta.seconds}s in all; load average before ${meta.loadBefore.map((x) => x.toFixed(1)).join(' ')}, after ${meta.loadAfter.map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`bench: ${meta.seconds}s in all; load average before ${meta.loadBefore.map((x) => x.toFixed(1)).join(' ')}, after ${meta.loadAfter.map((x) => x.toFixed(1)).join(' ')}`);
   if (opts.json) {
     const tmpFile = `${opts.json}.tmp-${process.pid}`;
     writeFileSync(tmpFile, JSON.stringify({ ...meta, results }, null, 2) + '\n');
