@@ -224,7 +224,12 @@ function holderSetup(spec: HostSpec, hostDir: string): { flags: string[]; setup:
   }
   mkdirSync(join(hostDir, 'upper', 'tmp'), { recursive: true });
   chmodSync(join(hostDir, 'upper', 'tmp'), 0o1777);
+  // A checkout under /tmp (CI's clean clone, say) would vanish behind the host's private /tmp,
+  // and with it the fixtures and sshd configs: hold it aside and bind it back in place.
+  const repoInTmp = ROOT.startsWith('/tmp/');
+  if (repoInTmp) lines.push(`mkdir -p ${q(`${hostDir}/repo`)}`, `mount --bind ${q(ROOT)} ${q(`${hostDir}/repo`)}`);
   lines.push(`mount --bind ${q(`${hostDir}/upper/tmp`)} /tmp`);
+  if (repoInTmp) lines.push(`mkdir -p ${q(ROOT)}`, `mount --bind ${q(`${hostDir}/repo`)} ${q(ROOT)}`, `umount ${q(`${hostDir}/repo`)}`);
   if (spec.kind === 'plain') lines.push('mount -t tmpfs -o mode=755 lab-run /run', 'mkdir -p /run/sshd');
   lines.push(`hostname ${spec.name}`, 'ip link set lo up');
   return { flags: ['-n', '-m', '-u', '--propagation', 'private'], setup: lines.join('\n') };
