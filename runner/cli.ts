@@ -293,6 +293,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .description('the local rehearsal lab (network namespaces, real sshd/nginx/DNS/proxy; Linux, root)')
     .addArgument(new Command().createArgument('<action>', 'up, down or status').choices(['up', 'down', 'status']))
     .addOption(new Option('--name <name>', 'lab name (several labs can coexist)'))
+    .addOption(new Option('--plain-hosts <n>', 'up: N plain SSH hosts reachable directly (benchmarks) instead of the Rancher topology'))
     .action(async (action: 'up' | 'down' | 'status', f: Record<string, string | boolean>) => {
       let mod: { labCommand(a: 'up' | 'down' | 'status', o: Record<string, string | boolean>): Promise<number> };
       try {
