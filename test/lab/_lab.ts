@@ -15,8 +15,14 @@ export * as lab from '../../lab/lab.js';
  * a name of their own since other test files share the default lab.
  */
 export async function useLab(name?: string, opts: { fresh?: boolean } = {}): Promise<LabInfo> {
-  if (opts.fresh) await labDown(name);
-  return labUp({ name });
+  try {
+    if (opts.fresh) await labDown(name);
+    return await labUp({ name });
+  } catch (e) {
+    // uvu reports a failing `before` hook only as "(0 / N)": say why, or CI shows nothing.
+    console.error(`lab ${name ?? 'rp'} could not be brought up: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    throw e;
+  }
 }
 
 /**
