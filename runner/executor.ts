@@ -141,9 +141,11 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     const task = input.registry.get(item.id) as TaskDefinition<unknown, unknown> | undefined;
     if (!task) return finish({ status: 'failed', changed: false, msg: `unknown task "${item.id}"` });
 
-    // Tasks that declare a `delegate` param may be pointed at the controller per item.
-    const delegated = (params as { delegate?: unknown } | null)?.delegate === 'controller';
-    const onController = task.runsOn === 'controller' || delegated;
+    // Tasks that declare a `delegate` param may be pointed at the controller per item, and
+    // controller tasks that accept `delegate: host` (verify-dns, backup-kubeconfig's upload) at
+    // the play's target host; the schema decides which values a task accepts.
+    const delegate = (params as { delegate?: unknown } | null)?.delegate;
+    const onController = delegate === 'controller' || (task.runsOn === 'controller' && delegate !== 'host');
     let transport: Transport;
     try {
       transport = onController ? controller : await hostTransport(s);
