@@ -4,7 +4,7 @@
 // processes in those namespaces releases every mount and link the lab made, so `lab down` is
 // complete even when the state files are gone.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync, chmodSync, openSync, closeSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync, renameSync, chmodSync, openSync, closeSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
@@ -616,9 +616,9 @@ async function downUnlocked(name: string): Promise<void> {
   }
   rmSync(hostsRoot(name), { recursive: true, force: true });
   rmSync(labDir(name), { recursive: true, force: true });
-  if (name === DEFAULT) {
-    // inventory/lab.yml stays (it is committed); only its contents describe a lab that is gone.
-  }
+  // The shared parent of host trees kept outside the repo (a checkout under /tmp) goes with the last lab.
+  try { rmdirSync(dirname(hostsRoot(name))); } catch { /* not empty, or inside .lab/<name> already gone */ }
+  // inventory/lab.yml stays (it is committed); only its contents describe a lab that is gone.
 }
 
 export async function labDown(name: string = DEFAULT): Promise<void> {

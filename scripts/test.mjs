@@ -1,7 +1,7 @@
 // Runs every test file in its own Node process (uvu + tsx), in order: unit tests first, then
 // tests against the lab (test/lab/, which start the lab themselves), then sums the counts.
 // The last line is the plain `N passed, N failed` that CI reads.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, relative } from 'node:path';
@@ -22,8 +22,10 @@ function collect(dir) {
   return out;
 }
 
-// Lab tests bring the shared default lab up themselves; put the machine back as we found it.
-const labWasUp = existsSync(join(root, '.lab', 'rp'));
+// Lab tests bring labs up themselves (the shared default one stays up between files); put the
+// machine back as we found it by taking down every lab the run started.
+const labs = () => { try { return readdirSync(join(root, '.lab')); } catch { return []; } };
+const labsBefore = new Set(labs());
 
 let passed = 0;
 let failed = 0;
@@ -47,8 +49,8 @@ for (const file of dirs.flatMap(collect)) {
   failed += total - ok;
   if (total - ok > 0 || r.status !== 0) failures.push(rel);
 }
-if (!labWasUp && existsSync(join(root, '.lab', 'rp'))) {
-  spawnSync(process.execPath, [join(root, 'bin', 'rancher-play.js'), 'lab', 'down'], { cwd: root, stdio: 'ignore' });
+for (const name of labs().filter((n) => !labsBefore.has(n))) {
+  spawnSync(process.execPath, [join(root, 'bin', 'rancher-play.js'), 'lab', 'down', '--name', name], { cwd: root, stdio: 'ignore' });
 }
 if (failures.length) console.log(`\nFailing files:\n  ${failures.join('\n  ')}`);
 console.log(`\n${passed} passed, ${failed} failed`);
