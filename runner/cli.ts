@@ -12,6 +12,7 @@ import { defaultSchemaPath, newTask, writeSchemaFile } from './scaffold.js';
 import { redactUrlCredentials } from './redact.js';
 import type { Inventory, RunOptions } from './types.js';
 import type { Registry } from './registry.js';
+import type { AnyTask } from './task.js';
 
 interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -152,6 +153,15 @@ function describeParams(schema: Record<string, unknown>): string[] {
   });
 }
 
+/** Where a task runs, including what its `delegate` param (if any) lets a playbook choose. */
+function runsOnText(t: AnyTask): string {
+  const base = t.runsOn === 'controller' ? 'the controller' : 'each target host';
+  const delegate = (t.schema as { properties?: Record<string, { enum?: unknown[] }> }).properties?.delegate;
+  const other = t.runsOn === 'controller' ? 'host' : 'controller';
+  if (!delegate || (delegate.enum && !delegate.enum.includes(other))) return base;
+  return `${base} (delegate: ${other} runs it on ${other === 'host' ? 'each target host' : 'the controller'})`;
+}
+
 function taskInfo(registry: Registry, id: string, io: Io): number {
   const t = registry.get(id);
   if (!t) {
@@ -162,7 +172,7 @@ function taskInfo(registry: Registry, id: string, io: Io): number {
   const src = registry.source(id) ?? '';
   const out = [
     `${t.id} — ${t.summary}`,
-    `runs on: ${t.runsOn === 'controller' ? 'the controller' : 'each target host'}`,
+    `runs on: ${runsOnText(t)}`,
     ...(src.startsWith('builtin') ? [] : [`source: ${src}`]),
     'params:',
     ...describeParams(t.schema as Record<string, unknown>),
