@@ -176,7 +176,7 @@ export async function runPlaybook(playbookFile: string, inventoryFile: string, o
   const secrets = secretsOf(loaded, opt);
   const mask = (s: string): string => redactUrlCredentials(redactText(s, secrets));
   const kind = io.renderer ?? pickRenderer(false, io.stdout, io.env);
-  const renderer = createRenderer(opt.json ? 'json' : kind, {
+  const renderer = await createRenderer(opt.json ? 'json' : kind, {
     out: io.stdout, diff: opt.diff, verbose: opt.verbose, color: !opt.json && useColor(io.stdout, io.env), mask,
   });
   const emit = (e: RunEvent): void => renderer.event(e);

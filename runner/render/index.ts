@@ -2,7 +2,6 @@
 import type { Renderer, RenderOptions } from './types.js';
 import { jsonRenderer } from './json.js';
 import { plainRenderer } from './plain.js';
-import { treeRenderer } from './tree.js';
 
 export type { Renderer, RenderOptions } from './types.js';
 export type RendererKind = 'tree' | 'plain' | 'json';
@@ -22,8 +21,9 @@ export function useColor(out: { isTTY?: boolean }, env: NodeJS.ProcessEnv = proc
   return out.isTTY === true;
 }
 
-export function createRenderer(kind: RendererKind, opts: RenderOptions): Renderer {
+export async function createRenderer(kind: RendererKind, opts: RenderOptions): Promise<Renderer> {
   if (kind === 'json') return jsonRenderer(opts);
-  if (kind === 'tree') return treeRenderer(opts);
+  // listr2 is loaded only when the tree is drawn: --json and plain output skip its start-up cost.
+  if (kind === 'tree') return (await import('./tree.js')).treeRenderer(opts);
   return plainRenderer(opts);
 }
