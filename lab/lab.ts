@@ -178,7 +178,7 @@ function readFileSyncSafe(p: string): string {
 
 const NEEDED: [string, string][] = [
   ['/usr/sbin/sshd', 'openssh-server'], ['/usr/bin/ssh-keygen', 'openssh-client'], ['/usr/bin/sudo', 'sudo'],
-  ['/usr/sbin/nginx', 'nginx'], ['/usr/sbin/dnsmasq', 'dnsmasq'], ['/usr/bin/tinyproxy', 'tinyproxy'],
+  ['/usr/sbin/nginx', 'nginx'], ['/usr/lib/nginx/modules/ngx_stream_module.so', 'libnginx-mod-stream'], ['/usr/sbin/dnsmasq', 'dnsmasq'], ['/usr/bin/tinyproxy', 'tinyproxy'],
   ['/usr/sbin/ip', 'iproute2'], ['/usr/bin/openssl', 'openssl'], ['/usr/bin/ps', 'procps'],
   ['/usr/bin/killall', 'psmisc'], ['/usr/bin/curl', 'curl'], ['/usr/bin/nsenter', 'util-linux'],
 ];
