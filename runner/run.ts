@@ -1,6 +1,5 @@
 // The `run`/`check`/`validate` pipeline: load and check everything first (exit 5, nothing
 // connected), then execute and render. Kept apart from cli.ts so tests can call it directly.
-import { dirname, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from './types.js';
 import { EXIT, InputError, formatProblem, type InputProblem } from './errors.js';
@@ -14,6 +13,7 @@ import { builtinTasks } from '../tasks/index.js';
 import { execute, exitCodeFor } from './executor.js';
 import { createRenderer, pickRenderer, useColor, type RendererKind } from './render/index.js';
 import { resolveFrom } from './context.js';
+import { customTaskDirs, loadCustomTasks } from './loader.js';
 import type { TaskDefinition } from './task.js';
 
 export interface Loaded {
@@ -26,20 +26,10 @@ export interface Loaded {
 export async function buildRegistry(opts: { tasksDir?: string; playbook?: string } = {}): Promise<Registry> {
   const registry = new Registry();
   for (const t of builtinTasks) registry.add(t, `builtin:${t.id}`);
-  let loader: { loadCustomTasks(dir: string, r: Registry): Promise<void>; customTaskDirs?(o: { tasksDir?: string; playbook?: string }): string[] } | undefined;
-  try {
-    loader = await import('./loader.js');
-  } catch (e) {
-    if (opts.tasksDir) throw new InputError([{ key: '--tasks-dir', message: `custom tasks not supported in this build: ${String(e)}` }]);
-    return registry;
-  }
-  const dirs = loader.customTaskDirs
-    ? loader.customTaskDirs({ tasksDir: opts.tasksDir, playbook: opts.playbook })
-    : [opts.tasksDir ?? (opts.playbook ? resolve(dirname(opts.playbook), 'tasks') : '')].filter(Boolean);
   if (opts.tasksDir && !existsSync(opts.tasksDir)) {
     throw new InputError([{ key: '--tasks-dir', message: `directory ${opts.tasksDir} does not exist` }]);
   }
-  for (const d of dirs) await loader.loadCustomTasks(d, registry);
+  for (const d of customTaskDirs({ tasksDir: opts.tasksDir, playbook: opts.playbook })) await loadCustomTasks(d, registry);
   return registry;
 }
 
