@@ -1,12 +1,11 @@
 // Builds the TaskContext a task sees, over one Transport. The probe gets a context whose
 // writeFile refuses, so a probe (and therefore check mode) cannot change a machine.
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import type { ExecOptions, ExecResult, TaskContext, TaskDefinition, WriteOptions } from './task.js';
 import type { Transport } from './transport/transport.js';
 import type { Status, TaskResult, Vars } from './types.js';
 import { shQuote } from './quote.js';
+import { resolveFrom } from './paths.js';
 
 export interface ContextInput {
   transport: Transport;
@@ -23,11 +22,6 @@ export interface ContextInput {
   log(line: string): void;
 }
 
-export function resolveFrom(dir: string, path: string): string {
-  if (path === '~') return homedir();
-  if (path.startsWith('~/')) return join(homedir(), path.slice(2));
-  return isAbsolute(path) ? path : resolvePath(dir, path);
-}
 
 export function buildContext(input: ContextInput, phase: 'probe' | 'apply'): TaskContext {
   const { transport, signal } = input;

@@ -8,6 +8,7 @@ import { loadYamlFile, type YamlSource } from './yamlsrc.js';
 import { ansibleInventorySource } from './ansible-inventory.js';
 import { inventorySchema, schemaProblems } from './schema.js';
 import { suggestion } from './suggest.js';
+import { resolveFrom } from './paths.js';
 import type { ConnectionSpec, Group, Host, Inventory, SourcePos, Vars } from './types.js';
 
 interface RawConn {
@@ -50,12 +51,6 @@ function currentUser(): string {
   }
 }
 
-export function expandPath(p: string, home: string, baseDir: string): string {
-  let out = p;
-  if (out === '~') out = home;
-  else if (out.startsWith('~/')) out = home + out.slice(1);
-  return resolvePath(baseDir, out);
-}
 
 /** Parse `user@host:port` (IPv6 in brackets). */
 export function parseAdHoc(spec: string): { user?: string; address: string; port?: number } | undefined {
@@ -78,7 +73,7 @@ export function loadInventory(file: string, opts: { home?: string } = {}): Inven
   const problems: InputProblem[] = [];
   const d: RawDefaults = raw.defaults ?? {};
   const defaultUser = d.user ?? currentUser();
-  const knownHosts = expandPath(d.known_hosts ?? '~/.ssh/known_hosts', home, baseDir);
+  const knownHosts = resolveFrom(baseDir, d.known_hosts ?? '~/.ssh/known_hosts', home);
   const timeoutMs = Math.round((d.connect_timeout ?? 10) * 1000);
   const jumpRaw = raw.jump_hosts ?? {};
   const hostRaw = raw.hosts ?? {};
@@ -96,7 +91,7 @@ export function loadInventory(file: string, opts: { home?: string } = {}): Inven
       connect_timeout_ms: timeoutMs,
       name,
     };
-    if (key !== undefined) spec.ssh_key_path = expandPath(key, home, baseDir);
+    if (key !== undefined) spec.ssh_key_path = resolveFrom(baseDir, key, home);
     return spec;
   };
 

@@ -12,7 +12,7 @@ import { redactUrlCredentials } from './redact.js';
 import { builtinTasks } from '../tasks/index.js';
 import { execute, exitCodeFor } from './executor.js';
 import { createRenderer, pickRenderer, useColor, type RendererKind } from './render/index.js';
-import { resolveFrom } from './context.js';
+import { resolveFrom } from './paths.js';
 import { customTaskDirs, loadCustomTasks } from './loader.js';
 import type { TaskDefinition } from './task.js';
 

@@ -8,7 +8,8 @@ import type { TaskDefinition } from './task.js';
 import type { TaskResult, Vars } from './types.js';
 import type { Transport } from './transport/transport.js';
 import { LocalTransport } from './transport/local.js';
-import { probeThenApply, resolveFrom } from './context.js';
+import { probeThenApply } from './context.js';
+import { resolveFrom } from './paths.js';
 
 export type { TaskResult, Status } from './types.js';
 

@@ -2,9 +2,9 @@
 // found (empty = fine) as sentences an operator can act on, so both prechecks (exit 5, before any
 // connection) and probes (task failed) can report them unchanged.
 import { X509Certificate } from 'node:crypto';
-import { homedir } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import type { Vars } from '../runner/types.js';
+import { expandHome } from '../runner/paths.js';
 
 // ------------------------------------------------------------------ versions
 
@@ -122,10 +122,6 @@ export interface RkeConfigCheck {
   nodes: RkeNode[];
   /** ssh_key_path values, ~ expanded, that the caller must find on the controller. */
   keyPaths: string[];
-}
-
-export function expandHome(p: string, home = homedir()): string {
-  return p === '~' ? home : p.startsWith('~/') ? home + p.slice(1) : p;
 }
 
 function roles(n: RkeNode): string[] {

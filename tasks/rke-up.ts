@@ -7,8 +7,9 @@ import { basename, dirname, extname, join } from 'node:path';
 import { defineTask } from '../runner/task.js';
 import { existsSync, readFileSync } from 'node:fs';
 import {
-  certChainProblems, checkRkeConfig, etcdProblems, expandHome, fqdnProblems, groupHosts, rancherVersionProblems,
+  certChainProblems, checkRkeConfig, etcdProblems, fqdnProblems, groupHosts, rancherVersionProblems,
 } from './rancher-rules.js';
+import { expandHome } from '../runner/paths.js';
 
 const schema = {
   type: 'object',

@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import SSHConfig from 'ssh-config';
 import type { ConnectionSpec } from '../types.js';
+import { expandHome } from '../paths.js';
 
 export interface SshConfigFile {
   /** Computed settings for a name (keys lower-cased), and whether a Host line names it literally. */
@@ -58,10 +59,6 @@ export function clearSshConfigCache(): void {
 
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
-}
-
-function expandHome(p: string, home: string): string {
-  return p === '~' ? home : p.startsWith('~/') ? join(home, p.slice(2)) : p;
 }
 
 /** Parse one ProxyJump element: `[user@]host[:port]` (or `[ipv6]:port`). */
