@@ -17,6 +17,7 @@ type Client = InstanceType<typeof Client>;
 import type { ConnectionSpec } from '../types.js';
 import type { ExecOptions, ExecResult, WriteOptions } from '../task.js';
 import { UnreachableError, type Transport, type UnreachableReason } from './transport.js';
+import { shQuote } from '../quote.js';
 import { addKnownHost, checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, loadKnownHosts } from './known-hosts.js';
 import { applySshConfig } from './ssh-config.js';
 
@@ -41,16 +42,11 @@ export class BecomeError extends Error {
   }
 }
 
-/** Quote for a POSIX shell: one single-quoted word. */
-export function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /** A remote path as a shell word; `~/x` expands to the remote $HOME. */
 function pathWord(p: string): string {
   if (p === '~') return '"$HOME"';
-  if (p.startsWith('~/')) return `"$HOME"/${shq(p.slice(2))}`;
-  return shq(p);
+  if (p.startsWith('~/')) return `"$HOME"/${shQuote(p.slice(2))}`;
+  return shQuote(p);
 }
 
 const SUDO_PASSWORD = /sudo: (a password is required|a terminal is required|no tty present)/;
@@ -78,10 +74,10 @@ function commandLine(command: string, opts: ExecOptions, sudo: boolean): string 
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`invalid environment variable name "${k}"`);
     // Assignments inside the script, not SSH env requests (sshd's AcceptEnv rejects those).
-    parts.push(`export ${k}=${shq(v)}`);
+    parts.push(`export ${k}=${shQuote(v)}`);
   }
   parts.push(command);
-  let line = `sh -c ${shq(parts.join('\n'))}`;
+  let line = `sh -c ${shQuote(parts.join('\n'))}`;
   if (sudo) line = `sudo -n ${line}`;
   if (opts.timeoutMs !== undefined) line = `timeout -k 5 ${(opts.timeoutMs / 1000).toFixed(3)} ${line}`;
   return line;
@@ -743,7 +739,7 @@ class SshTransport implements Transport {
     const dir = posix.dirname(path);
     const tmpName = `.${posix.basename(path)}.rp-${randomBytes(6).toString('hex')}.tmp`;
     const p = pathWord(path);
-    const t = dir === '.' ? shq(tmpName) : `${pathWord(dir)}/${shq(tmpName)}`;
+    const t = dir === '.' ? shQuote(tmpName) : `${pathWord(dir)}/${shQuote(tmpName)}`;
     const mode = opts.mode !== undefined ? opts.mode.toString(8).padStart(4, '0') : undefined;
     const bytes = toBuf(data)!;
     const { spec } = await this.connection();
@@ -770,7 +766,7 @@ class SshTransport implements Transport {
         ? `chmod ${mode} "$t" || exit 1`
         : `if [ -e "$p" ]; then chmod --reference="$p" "$t"; else chmod 0644 "$t"; fi || exit 1`,
       opts.owner
-        ? `chown ${shq(opts.owner)} "$t" || exit 1`
+        ? `chown ${shQuote(opts.owner)} "$t" || exit 1`
         : asRoot
           ? `if [ -e "$p" ]; then chown --reference="$p" "$t" 2>/dev/null; fi`
           : '', // a plain user cannot give files away: the temp file is already theirs
