@@ -21,6 +21,15 @@ export type { LabInfo } from './types.js';
 export { inventoryText, writeInventory } from './inventory.js';
 
 const DEFAULT = 'rp';
+/**
+ * RANCHER_PLAY_LAB_TAG (a few letters) prefixes every lab name, so that checkouts side by side on
+ * one machine bring up labs of their own instead of sharing (and tearing down) each other's.
+ */
+function labName(name: string = DEFAULT): string {
+  const tag = process.env.RANCHER_PLAY_LAB_TAG ?? '';
+  return name.startsWith(tag) ? name : tag + name;
+}
+const isDefault = (name: string) => name === labName(DEFAULT);
 const FQDN = 'rancher.lab.test';
 const OTHER = 'other.lab.test';
 
@@ -103,7 +112,7 @@ function pickIndex(name: string): number {
   const mine = holders.find((h) => h.name === name);
   if (mine) return mine.index;
   const used = new Set(holders.map((h) => h.index));
-  let idx = name === DEFAULT ? 1 : 2 + (parseInt(createHash('sha256').update(name).digest('hex').slice(0, 8), 16) % 200);
+  let idx = name === 'rp' ? 1 : 2 + (parseInt(createHash('sha256').update(name).digest('hex').slice(0, 8), 16) % 200);
   while (used.has(idx)) idx = idx >= 250 ? 2 : idx + 1;
   return idx;
 }
@@ -140,7 +149,7 @@ function holderOf(st: LabState, host: string): Holder {
 
 function requireState(name: string): LabState {
   const st = readState(name);
-  if (!st) throw new Error(`lab "${name}" is not up (run: rancher-play lab up${name === DEFAULT ? '' : ` --name ${name}`})`);
+  if (!st) throw new Error(`lab "${name}" is not up (run: rancher-play lab up${isDefault(name) ? '' : ` --name ${name}`})`);
   return st;
 }
 
@@ -553,7 +562,7 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
   writeJson(infoFile(name), info);
   await Promise.all(services(st, name).map((s) => startSvc(st, s)));
   writeInventory(info, inventory);
-  if (name === DEFAULT && mode === 'rancher') writeInventory(info, join(ROOT, 'inventory', 'lab.yml'));
+  if (isDefault(name) && mode === 'rancher') writeInventory(info, join(ROOT, 'inventory', 'lab.yml'));
   log(`lab "${name}" up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${hosts.length} hosts, inventory ${inventory}`);
   return info;
 }
@@ -571,7 +580,7 @@ export interface LabUpOptions { name?: string; plainHosts?: number; log?: (m: st
 
 export async function labUp(opts: LabUpOptions = {}): Promise<LabInfo> {
   assertRoot();
-  const name = opts.name ?? DEFAULT;
+  const name = labName(opts.name);
   checkName(name);
   const plain = opts.plainHosts && opts.plainHosts > 0 ? opts.plainHosts : undefined;
   if (plain && plain > 200) throw new Error('lab: plainHosts must be at most 200');
@@ -622,6 +631,7 @@ async function downUnlocked(name: string): Promise<void> {
 }
 
 export async function labDown(name: string = DEFAULT): Promise<void> {
+  name = labName(name);
   assertRoot();
   checkName(name);
   await withLock(() => downUnlocked(name));
@@ -638,6 +648,7 @@ async function tcpOpen(host: string, port: number): Promise<boolean> {
 }
 
 export async function labStatus(name: string = DEFAULT): Promise<{ up: boolean; details: string[] }> {
+  name = labName(name);
   checkName(name);
   const st = readState(name);
   if (!st) return { up: false, details: [`lab "${name}": down (not built)`] };
@@ -663,15 +674,16 @@ export async function labStatus(name: string = DEFAULT): Promise<{ up: boolean; 
 }
 
 export function labInfo(name: string = DEFAULT): LabInfo {
+  name = labName(name);
   try {
     return JSON.parse(readFileSync(infoFile(name), 'utf8')) as LabInfo;
   } catch {
-    throw new Error(`lab "${name}" is not up (run: rancher-play lab up${name === DEFAULT ? '' : ` --name ${name}`})`);
+    throw new Error(`lab "${name}" is not up (run: rancher-play lab up${isDefault(name) ? '' : ` --name ${name}`})`);
   }
 }
 
 export async function labCommand(action: 'up' | 'down' | 'status', opts: Record<string, string | boolean>): Promise<number> {
-  const name = typeof opts.name === 'string' ? opts.name : DEFAULT;
+  const name = labName(typeof opts.name === 'string' ? opts.name : undefined);
   const plainRaw = opts.plainHosts ?? opts['plain-hosts'];
   const plainHosts = typeof plainRaw === 'string' ? Number(plainRaw) : undefined;
   try {
@@ -683,7 +695,7 @@ export async function labCommand(action: 'up' | 'down' | 'status', opts: Record<
       const info = await labUp({ name, plainHosts, log: (m) => console.log(m) });
       const st = await labStatus(name);
       for (const d of st.details) console.log(`  ${d}`);
-      console.log(`inventory: ${info.inventory}${name === DEFAULT && info.mode === 'rancher' ? ' (and inventory/lab.yml)' : ''}`);
+      console.log(`inventory: ${info.inventory}${isDefault(name) && info.mode === 'rancher' ? ' (and inventory/lab.yml)' : ''}`);
       return st.up ? 0 : 1;
     }
     if (action === 'down') {
@@ -709,12 +721,14 @@ export async function labCommand(action: 'up' | 'down' | 'status', opts: Record<
 // Test hooks (fault and acceptance tests; never used by the product)
 
 export async function labExec(host: string, cmd: string, name: string = DEFAULT): Promise<ExecResult> {
+  name = labName(name);
   const st = requireState(name);
   const h = holderOf(st, host);
   return run('nsenter', ['-t', String(h.pid), '-n', ...(h.mount ? ['-m', '-u'] : []), '--', 'bash', '-c', cmd]);
 }
 
 export function upperDir(host: string, name: string = DEFAULT): string {
+  name = labName(name);
   return join(hostsRoot(name), host, 'upper');
 }
 
@@ -726,6 +740,7 @@ function svcOf(st: LabState, host: string, svc: SvcName): Svc {
 
 /** Kill the host's sshd and every SSH session it serves (open connections drop, as in a crash). */
 export async function stopSshd(host: string, name: string = DEFAULT): Promise<void> {
+  name = labName(name);
   const st = requireState(name);
   await stopSvc(st, svcOf(st, host, 'sshd'));
   const net = nsId(st.holders[host], 'net');
@@ -734,11 +749,13 @@ export async function stopSshd(host: string, name: string = DEFAULT): Promise<vo
 }
 
 export async function startSshd(host: string, name: string = DEFAULT): Promise<void> {
+  name = labName(name);
   const st = requireState(name);
   await startSvc(st, svcOf(st, host, 'sshd'));
 }
 
 export async function regenHostKey(host: string, name: string = DEFAULT): Promise<void> {
+  name = labName(name);
   const st = requireState(name);
   const spec = st.hosts.find((h) => h.name === host);
   if (spec?.kind === 'plain') {
@@ -754,6 +771,7 @@ export async function regenHostKey(host: string, name: string = DEFAULT): Promis
 }
 
 export async function setLink(host: string, up: boolean, name: string = DEFAULT): Promise<void> {
+  name = labName(name);
   const st = requireState(name);
   const spec = st.hosts.find((h) => h.name === host);
   if (!spec) throw new Error(`lab "${name}": no host named "${host}"`);
@@ -767,6 +785,7 @@ export async function setLink(host: string, up: boolean, name: string = DEFAULT)
  * `ms` to pass: still a slow link, with the delay growing with the traffic.
  */
 export async function setDelay(host: string, ms: number, name: string = DEFAULT): Promise<void> {
+  name = labName(name);
   const st = requireState(name);
   const spec = st.hosts.find((h) => h.name === host);
   if (!spec) throw new Error(`lab "${name}": no host named "${host}"`);
@@ -784,6 +803,7 @@ export async function setDelay(host: string, ms: number, name: string = DEFAULT)
 }
 
 export async function stopService(svc: 'proxy' | 'dns' | 'nginx' | 'docker', host?: string, name: string = DEFAULT): Promise<void> {
+  name = labName(name);
   const st = requireState(name);
   if (svc === 'docker') {
     await nsMust(holderOf(st, host ?? 'node1'), 'echo stopped > /var/lib/docker-fixture/state', 'stopping docker (fixture)');
@@ -793,6 +813,7 @@ export async function stopService(svc: 'proxy' | 'dns' | 'nginx' | 'docker', hos
 }
 
 export async function startService(svc: 'proxy' | 'dns' | 'nginx' | 'docker', host?: string, name: string = DEFAULT): Promise<void> {
+  name = labName(name);
   const st = requireState(name);
   if (svc === 'docker') {
     await nsMust(holderOf(st, host ?? 'node1'), 'echo running > /var/lib/docker-fixture/state', 'starting docker (fixture)');
@@ -803,6 +824,7 @@ export async function startService(svc: 'proxy' | 'dns' | 'nginx' | 'docker', ho
 
 /** Point a lab DNS name somewhere else (A record); dnsmasq rereads its hosts file on SIGHUP. */
 export async function setDnsRecord(fqdn: string, address: string, name: string = DEFAULT): Promise<void> {
+  name = labName(name);
   const st = requireState(name);
   const info = labInfo(name);
   info.dnsRecords = { ...info.dnsRecords, [fqdn]: address };
