@@ -562,7 +562,7 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
   writeJson(infoFile(name), info);
   await Promise.all(services(st, name).map((s) => startSvc(st, s)));
   writeInventory(info, inventory);
-  if (isDefault(name) && mode === 'rancher') writeInventory(info, join(ROOT, 'inventory', 'lab.yml'));
+  if (name === 'rp' && mode === 'rancher') writeInventory(info, join(ROOT, 'inventory', 'lab.yml'));
   log(`lab "${name}" up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${hosts.length} hosts, inventory ${inventory}`);
   return info;
 }
@@ -695,7 +695,7 @@ export async function labCommand(action: 'up' | 'down' | 'status', opts: Record<
       const info = await labUp({ name, plainHosts, log: (m) => console.log(m) });
       const st = await labStatus(name);
       for (const d of st.details) console.log(`  ${d}`);
-      console.log(`inventory: ${info.inventory}${isDefault(name) && info.mode === 'rancher' ? ' (and inventory/lab.yml)' : ''}`);
+      console.log(`inventory: ${info.inventory}${name === 'rp' && info.mode === 'rancher' ? ' (and inventory/lab.yml)' : ''}`);
       return st.up ? 0 : 1;
     }
     if (action === 'down') {
