@@ -156,6 +156,10 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     const host = inv.hosts.get(s.name);
     const ctxHost = { name: s.name, address: host?.conn.address ?? s.name, groups: host?.groups ?? [], vars };
     const become = item.become ?? (onController ? false : host?.conn.become ?? false);
+    // `check_mode` on the item wins over --check, as in Ansible.
+    const check = item.check_mode ?? opt.check;
+    const changedWhen = item.changed_when ?? declaredParam(task, params, 'changed_when');
+    const failedWhen = item.failed_when ?? declaredParam(task, params, 'failed_when');
 
     const attempt = async (): Promise<TaskResult> => {
       const ac = new AbortController();
@@ -164,7 +168,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       const deadline = item.timeout_s !== undefined ? Date.now() + item.timeout_s * 1000 : undefined;
       let timer: NodeJS.Timeout | undefined;
       const ctxIn = {
-        transport, host: ctxHost, vars: scope, check: opt.check, diff: opt.diff,
+        transport, host: ctxHost, vars: scope, check, diff: opt.diff,
         playbookDir: pb.dir, signal: ac.signal, become, deadline,
         log: (line: string) => emit({ event: 'log', play: play.name, task: item.name, host: s.name, line }),
       };
@@ -188,11 +192,12 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       }
     };
 
-    let r = await attempt();
+    const judged = async (): Promise<TaskResult> => applyConditions(await attempt(), changedWhen, failedWhen, scope);
+    let r = await judged();
     for (let i = 0; i < item.retries && r.status === 'failed' && !stopped(); i += 1) {
       emit({ event: 'log', play: play.name, task: item.name, host: s.name, line: `retry ${i + 1}/${item.retries}: ${r.msg}` });
       await sleep(item.delay_s * 1000, input.signal);
-      r = await attempt();
+      r = await judged();
     }
     if (r.status === 'failed' && item.retries > 0) r = { ...r, msg: `${r.msg} (after ${item.retries} retries)` };
     return finish(r);
@@ -259,6 +264,50 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
   const recap: RecapEvent = { event: 'recap', hosts: Object.fromEntries([...states].map(([h, s]) => [h, s.counts])) };
   emit(recap);
   return { recap, interrupted: stopped() };
+}
+
+/** A `changed_when`/`failed_when` a task declares among its params (command does): the executor judges it. */
+function declaredParam(task: { schema: unknown }, params: unknown, key: 'changed_when' | 'failed_when'): string | boolean | undefined {
+  const props = (task.schema as { properties?: Record<string, unknown> }).properties ?? {};
+  if (!(key in props) || params === null || typeof params !== 'object') return undefined;
+  const v = (params as Record<string, unknown>)[key];
+  return typeof v === 'string' || typeof v === 'boolean' ? v : undefined;
+}
+
+function literal(cond: string | boolean): boolean | undefined {
+  if (typeof cond === 'boolean') return cond;
+  const t = cond.trim().toLowerCase();
+  return t === 'true' ? true : t === 'false' ? false : undefined;
+}
+
+/**
+ * `failed_when` then `changed_when` over the result, for every task. They change only what is
+ * reported. A result without data (a command not run under --check) can only be judged by a
+ * literal true/false; an expression then leaves the task's own prediction as it is.
+ */
+export function applyConditions(r: TaskResult, changedWhen: string | boolean | undefined, failedWhen: string | boolean | undefined, scope: Vars): TaskResult {
+  if (r.status === 'skipped' || r.status === 'unreachable') return r;
+  const judge = (cond: string | boolean): boolean | undefined => {
+    const lit = literal(cond);
+    if (lit !== undefined || r.data === undefined) return lit;
+    return evalWhen(String(cond), { ...scope, ...r.data, changed: r.changed, failed: r.status === 'failed' });
+  };
+  let out = r;
+  try {
+    if (failedWhen !== undefined) {
+      const failed = judge(failedWhen);
+      if (failed === true && r.status !== 'failed') out = { ...r, status: 'failed', changed: false, msg: `failed_when is true: ${r.msg}` };
+      // A task that reported failure but is declared fine still ran: it counts as changed.
+      if (failed === false && r.status === 'failed') out = { ...r, status: 'changed', changed: true };
+    }
+    if (changedWhen !== undefined && out.status !== 'failed') {
+      const changed = judge(changedWhen);
+      if (changed !== undefined) out = { ...out, status: changed ? 'changed' : 'ok', changed };
+    }
+  } catch (e) {
+    return { ...r, status: 'failed', changed: false, msg: `${failedWhen !== undefined && out === r ? 'failed_when' : 'changed_when'}: ${errorText(e)}` };
+  }
+  return out;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -86,6 +86,12 @@ export interface TaskItem {
   delay_s: number;
   timeout_s?: number;
   become?: boolean;
+  /** false: runs for real under --check; true: only probes even without --check. */
+  check_mode?: boolean;
+  /** Decides the reported `changed` from the result (never whether the task runs). */
+  changed_when?: string | boolean;
+  /** Decides failure from the result. */
+  failed_when?: string | boolean;
   pos: SourcePos;
 }
 
