@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from './types.js';
 import { EXIT, InputError, formatProblem, type InputProblem } from './errors.js';
-import { loadInventory, selectHosts, applyLimit } from './inventory.js';
+import { loadInventory, resolveInventory, selectHosts, applyLimit } from './inventory.js';
 import { loadPlaybook, staticProblems } from './playbook.js';
 import { Registry } from './registry.js';
 import { mergedVars, templateScope, secretValues, redactText } from './vars.js';
@@ -63,6 +63,10 @@ export async function loadAll(playbookFile: string, inventoryFile: string, opt: 
   problems.push(...staticProblems(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit }));
   problems.push(...(await prechecks(playbook, inventory, registry, opt)));
   if (problems.length) throw new InputError(problems);
+  // ~/.ssh/config is applied before anything connects, so a ProxyCommand we cannot honour (or a
+  // config ssh rejects) is exit 5 with nothing connected.
+  const targets = new Set(playbook.plays.flatMap((play) => applyLimit(inventory!, selectHosts(inventory!, play.hosts, play.pos), opt.limit)));
+  await resolveInventory(inventory, [...targets]);
   return { inventory, playbook, registry };
 }
 

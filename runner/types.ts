@@ -36,6 +36,12 @@ export interface ConnectionSpec {
   connect_timeout_ms: number;
   /** Display name (the inventory name or `user@host:port` for ad-hoc jump specs). */
   name: string;
+  /** Identity files in the order ssh tries them (after ~/.ssh/config; explicit ones first). */
+  identity_files?: string[];
+  /** Which of user/port the inventory set (they win over ~/.ssh/config); absent: both did. */
+  explicit?: { user: boolean; port: boolean };
+  /** Already resolved through ~/.ssh/config (resolution is not applied twice). */
+  resolved?: boolean;
 }
 
 export interface Host {

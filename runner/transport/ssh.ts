@@ -19,7 +19,7 @@ import type { ExecOptions, ExecResult, WriteOptions } from '../task.js';
 import { UnreachableError, type Transport, type UnreachableReason } from './transport.js';
 import { shQuote } from '../quote.js';
 import { addKnownHost, checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, loadKnownHosts } from './known-hosts.js';
-import { applySshConfig } from './ssh-config.js';
+import { resolveConnection } from './ssh-config.js';
 
 export interface SshPoolOptions {
   acceptNewHostKeys: boolean;
@@ -659,9 +659,10 @@ class SshTransport implements Transport {
   private connection(): Promise<Connected> {
     if (!this.conn) {
       this.closed = false;
-      const resolved = applySshConfig(this.spec, { home: this.pool.home });
-      const hops = [...resolved.jump, { ...resolved, jump: [], name: this.spec.name }];
-      this.conn = this.pool.acquire(hops, this.spec.name).then((r) => ({ ...r, spec: resolved }));
+      this.conn = resolveConnection(this.spec, { home: this.pool.home }).then(async (resolved) => {
+        const hops = [...resolved.jump, { ...resolved, jump: [], name: this.spec.name }];
+        return { ...(await this.pool.acquire(hops, this.spec.name)), spec: resolved };
+      });
       this.conn.catch(() => {
         this.conn = undefined;
       });
