@@ -60,6 +60,29 @@ export function taskSelected(tags: string[], only?: string[], skip?: string[]): 
   return tags.includes('always') || tags.some((t) => only.includes(t));
 }
 
+function nameGlob(pattern: string): RegExp {
+  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+}
+
+/**
+ * The tasks each play runs, in order: the tag filter, and `--start-at-task` (like Ansible: every
+ * task before the first whose name matches is skipped, across plays). Handlers are not affected.
+ */
+export function tasksToRun(pb: Playbook, opt: Pick<RunOptions, 'tags' | 'skipTags' | 'startAtTask'>): TaskItem[][] {
+  let started = opt.startAtTask === undefined;
+  const re = opt.startAtTask !== undefined ? nameGlob(opt.startAtTask) : undefined;
+  return pb.plays.map((play) => {
+    let tasks = play.tasks;
+    if (!started) {
+      const i = tasks.findIndex((t) => t.name === opt.startAtTask || re!.test(t.name));
+      if (i < 0) return [];
+      started = true;
+      tasks = tasks.slice(i);
+    }
+    return tasks.filter((t) => taskSelected(t.tags, opt.tags, opt.skipTags));
+  });
+}
+
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -230,12 +253,13 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     }
   };
 
+  const selected = tasksToRun(pb, opt);
   try {
-    for (const play of pb.plays) {
+    for (const [pi, play] of pb.plays.entries()) {
       if (stopped()) break;
       const names = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
       const hosts = names.map(state);
-      const tasks = play.tasks.filter((t) => taskSelected(t.tags, opt.tags, opt.skipTags));
+      const tasks = selected[pi]!;
       emit({ event: 'play_start', play: play.name, hosts: names, tasks: tasks.map((t) => t.name), strategy: play.strategy });
       const notified = new Map<string, Set<string>>();
       if (play.strategy === 'free') {

@@ -226,6 +226,21 @@ export function loadInventory(file: string, opts: { home?: string } = {}): Inven
 }
 
 /**
+ * The command line's -u / --private-key / -b for hosts whose inventory left them unset (as in
+ * Ansible, the inventory's own values win). -u and the key then count as written, so they win
+ * over ~/.ssh/config like ssh -o.
+ */
+export function applyConnectionFlags(inv: Inventory, f: { user?: string; privateKey?: string; become?: boolean }, home = homedir()): void {
+  for (const h of inv.hosts.values()) {
+    const c = h.conn;
+    if (c.connection !== 'ssh') continue;
+    if (f.user !== undefined && !(c.explicit?.user ?? true)) h.conn = { ...h.conn, user: f.user, explicit: { user: true, port: c.explicit?.port ?? true } };
+    if (f.privateKey !== undefined && !c.ssh_key_path) h.conn = { ...h.conn, ssh_key_path: resolveFrom(process.cwd(), f.privateKey, home) };
+    if (f.become && h.entry.become !== false) h.conn = { ...h.conn, become: true };
+  }
+}
+
+/**
  * Applies ~/.ssh/config to the named hosts' connections (all by default) in place, as ssh would
  * make them; the transport then connects exactly what `inventory --json` shows. A config ssh
  * itself rejects, or a ProxyCommand that cannot be honoured, is an InputError (exit 5).

@@ -203,4 +203,12 @@ export interface RunOptions {
   acceptNewHostKeys: boolean;
   verbose: boolean;
   tasksDir?: string;
+  /** -u: remote user for hosts whose inventory sets none. */
+  user?: string;
+  /** --private-key: key for hosts whose inventory sets none. */
+  privateKey?: string;
+  /** -b: become on every host (a host or task saying `become: false` still wins). */
+  become?: boolean;
+  /** --start-at-task: skip the tasks before the first one with this name (glob). */
+  startAtTask?: string;
 }
