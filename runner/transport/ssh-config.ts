@@ -77,7 +77,7 @@ type Line = ReturnType<typeof SSHConfig.parse>[number];
 function values(line: Line): string[] {
   const v = (line as { value: unknown }).value;
   if (Array.isArray(v)) return v.map((x: { val: string }) => x.val);
-  return String(v).split(/\s+/).filter(Boolean);
+  return [String(v)]; // one value (quotes already removed: it may contain spaces)
 }
 
 /** The rest of the line as ssh keeps it for ProxyCommand (quotes included). */
@@ -181,16 +181,17 @@ function findDirective(home: string, keyword: string, value: string): SourcePos 
 
 // ------------------------------------------------------------------ the built-in reader
 
-function patternMatch(s: string, pattern: string): boolean {
-  return globToRegExp(pattern.toLowerCase()).test(s.toLowerCase());
+// As in ssh: Host patterns and user names match case-sensitively, Match host/originalhost not.
+function patternMatch(s: string, pattern: string, ignoreCase = false): boolean {
+  return ignoreCase ? globToRegExp(pattern.toLowerCase()).test(s.toLowerCase()) : globToRegExp(pattern).test(s);
 }
 
 /** ssh's match_pattern_list: comma-separated, `!` negates; a negated hit means no match. */
-function patternList(s: string, list: string): boolean {
+function patternList(s: string, list: string, ignoreCase = false): boolean {
   let hit = false;
   for (const p of list.split(',')) {
     const neg = p.startsWith('!');
-    if (patternMatch(s, neg ? p.slice(1) : p)) {
+    if (patternMatch(s, neg ? p.slice(1) : p, ignoreCase)) {
       if (neg) return false;
       hit = true;
     }
@@ -204,7 +205,7 @@ function patternList(s: string, list: string): boolean {
  * IdentityFile accumulating, command-line values first.
  */
 export function builtinAnswer(q: SshQuery, home: string): SshAnswer {
-  const original = q.host.toLowerCase();
+  const original = q.host;
   const set: Record<string, string> = {};
   const ids: string[] = [...(q.identity ?? [])];
   if (q.user !== undefined) set.user = q.user;
@@ -234,8 +235,8 @@ export function builtinAnswer(q: SshQuery, home: string): SshAnswer {
       else if (['canonical', 'final', 'localnetwork', 'tagged'].includes(crit)) r = false;
       else {
         const arg = args[++i] ?? '';
-        if (crit === 'host') r = patternList(currentHost(), arg);
-        else if (crit === 'originalhost') r = patternList(original, arg);
+        if (crit === 'host') r = patternList(currentHost(), arg, true);
+        else if (crit === 'originalhost') r = patternList(original, arg, true);
         else if (crit === 'user') r = patternList(set.user ?? me, arg);
         else if (crit === 'localuser') r = patternList(me, arg);
         else r = false; // exec: never run
@@ -341,8 +342,9 @@ export function sshAnswer(q: SshQuery, opts: ResolveOptions = {}): Promise<SshAn
   return p;
 }
 
-/** Forget answers and parsed files (tests rewrite configs). */
+/** Forget answers, parsed files and where ssh is (tests rewrite configs and PATH). */
 export function clearSshConfigCache(): void {
+  sshOnPath = undefined;
   answers.clear();
   parsed.clear();
   execSeen.clear();
