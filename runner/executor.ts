@@ -17,6 +17,7 @@ import { selectHosts, applyLimit } from './inventory.js';
 import { mergedVars, templateScope } from './vars.js';
 import { renderValue } from './template.js';
 import { evalWhen } from './expr.js';
+import { globToRegExp } from './glob.js';
 
 /** Anything with `get(id)` — the model's Registry, or a plain map in tests. */
 export interface TaskLookup {
@@ -60,17 +61,13 @@ export function taskSelected(tags: string[], only?: string[], skip?: string[]): 
   return tags.includes('always') || tags.some((t) => only.includes(t));
 }
 
-function nameGlob(pattern: string): RegExp {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-}
-
 /**
  * The tasks each play runs, in order: the tag filter, and `--start-at-task` (like Ansible: every
  * task before the first whose name matches is skipped, across plays). Handlers are not affected.
  */
 export function tasksToRun(pb: Playbook, opt: Pick<RunOptions, 'tags' | 'skipTags' | 'startAtTask'>): TaskItem[][] {
   let started = opt.startAtTask === undefined;
-  const re = opt.startAtTask !== undefined ? nameGlob(opt.startAtTask) : undefined;
+  const re = opt.startAtTask !== undefined ? globToRegExp(opt.startAtTask) : undefined;
   return pb.plays.map((play) => {
     let tasks = play.tasks;
     if (!started) {

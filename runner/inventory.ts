@@ -10,6 +10,7 @@ import { ansibleInventorySource } from './ansible-inventory.js';
 import { inventorySchema, schemaProblems } from './schema.js';
 import { suggestion } from './suggest.js';
 import { resolveFrom } from './paths.js';
+import { globToRegExp } from './glob.js';
 import { resolveConnection, type ResolveOptions } from './transport/ssh-config.js';
 import type { ConnectionSpec, Group, Host, Inventory, SourcePos, Vars } from './types.js';
 
@@ -260,11 +261,6 @@ export async function resolveInventory(inv: Inventory, names?: string[], opts: R
 }
 
 // ---------------------------------------------------------------- selection
-
-function globToRegExp(glob: string): RegExp {
-  const esc = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${esc}$`);
-}
 
 /** Hosts matched by one pattern (no prefix), or undefined when it names nothing. */
 function match(inv: Inventory, pattern: string): Set<string> | undefined {

@@ -13,6 +13,7 @@ import pLimit from 'p-limit';
 import SSHConfig from 'ssh-config';
 import { InputError, type InputProblem } from '../errors.js';
 import { expandHome } from '../paths.js';
+import { globToRegExp } from '../glob.js';
 import type { ConnectionSpec, SourcePos } from '../types.js';
 
 /** What `ssh -G` answers for one destination (values as it prints them: tokens unexpanded). */
@@ -103,10 +104,6 @@ function parseFile(file: string): Line[] {
     parsed.set(file, p);
   }
   return p;
-}
-
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
 }
 
 /** Files an Include argument names: `~` expanded, relative to ~/.ssh, globs expanded and sorted. */
