@@ -308,7 +308,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .action(async (f: { inventory: string; limit?: string[]; acceptNewHostKeys?: boolean; json?: boolean; forks: number }) => {
       setCode(await guarded(io, async () => {
         const inv = loadInventory(f.inventory);
-        await resolveInventory(inv);
+        await resolveInventory(inv, f.limit?.length ? selectHosts(inv, f.limit, undefined, '--limit') : undefined);
         // Loaded on demand: ssh2 is only needed by commands that connect.
         const { ping } = await import('./ping.js');
         return ping(inv, { limit: f.limit, acceptNewHostKeys: f.acceptNewHostKeys === true, json: f.json === true, forks: f.forks });

@@ -38,7 +38,8 @@ export interface ConnectionSpec {
   name: string;
   /** Identity files in the order ssh tries them (after ~/.ssh/config; explicit ones first). */
   identity_files?: string[];
-  /** Which of user/port the inventory set (they win over ~/.ssh/config); absent: both did. */
+  /** Which of user/port the inventory wrote: those win over ~/.ssh/config; the others (and all,
+   * when absent) apply only where the config sets nothing. */
   explicit?: { user: boolean; port: boolean };
   /** Already resolved through ~/.ssh/config (resolution is not applied twice). */
   resolved?: boolean;

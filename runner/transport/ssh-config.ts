@@ -302,7 +302,7 @@ export function parseSshG(out: string): SshAnswer {
   return a;
 }
 
-const spawnLimit = pLimit(8); // distinct hosts are asked concurrently, a few at a time
+const spawnLimit = pLimit(16); // distinct hosts are asked concurrently (ssh -G mostly waits on process start)
 
 function askSsh(ssh: string, q: SshQuery, home: string): Promise<SshAnswer> {
   const args = ['-G', '-F', configPath(home)];
@@ -496,14 +496,21 @@ export async function resolveConnection(conn: ConnectionSpec, opts: ResolveOptio
 
 async function resolveHop(conn: ConnectionSpec, opts: ResolveOptions, ownJump: boolean, depth: number): Promise<ConnectionSpec> {
   const home = opts.home ?? homedir();
-  const explicitUser = conn.explicit?.user ?? true;
-  const explicitPort = conn.explicit?.port ?? true;
+  // A value not marked explicit is a fallback: it applies only where the config sets nothing
+  // (ssh would then answer the local user / port 22).
+  const explicitUser = conn.explicit?.user ?? false;
+  const explicitPort = conn.explicit?.port ?? false;
   const q: SshQuery = { host: conn.address };
   if (explicitUser && conn.user) q.user = conn.user;
   if (explicitPort) q.port = conn.port;
   const given = conn.identity_files ?? (conn.ssh_key_path ? [conn.ssh_key_path] : []);
   if (given.length) q.identity = given;
-  const a = await sshAnswer(q, opts);
+  const asked = await sshAnswer(q, opts);
+  const a: SshAnswer = {
+    ...asked,
+    user: explicitUser || asked.user !== localUser() || !conn.user ? asked.user : conn.user,
+    port: explicitPort || asked.port !== 22 ? asked.port : conn.port,
+  };
   const ids = identityFiles(a, conn.address, home);
   const out: ConnectionSpec = {
     ...conn, address: a.hostname, user: a.user, port: a.port, identity_files: ids, jump: [], resolved: true,

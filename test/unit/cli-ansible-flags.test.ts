@@ -40,7 +40,11 @@ const hasAnsible = spawnSync('ansible-playbook', ['--version']).status === 0;
 test('--list-hosts and --list-tasks print what ansible-playbook prints for the same play', () => {
   const p = project(3);
   p.write('site.yml', site);
-  const ours = (args: string[]) => cli(['run', 'site.yml', '-i', p.inventory, ...args], { cwd: p.dir });
+  const file = join(p.dir, 'site.yml');
+  const ours = (args: string[]) => {
+    const r = cli(['run', file, '-i', p.inventory, ...args]);
+    return { ...r, stdout: r.stdout.replace(`playbook: ${file}`, 'playbook: site.yml') };
+  };
   const r = ours(['--list-hosts', '--list-tasks']);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /\n {2}play #2 \(web,!h2\): Finish\tTAGS: \[\]\n {4}pattern: \['web', '!h2'\]\n {4}hosts \(2\):\n {6}h1\n {6}h3\n/);
@@ -124,7 +128,7 @@ test('-C -D -l -t -f mean --check --diff --limit --tags --forks', () => {
 let sshd: Sshd | undefined;
 const dir = scratch();
 
-test('-u, --private-key and -b apply to hosts whose inventory sets none', async () => {
+test('-u, --private-key and -b apply to hosts whose inventory sets none; every IdentityFile is tried in order', async () => {
   ensureUsers();
   const key = { path: join(dir, 'id'), pub: keygen(join(dir, 'id')) };
   sshd = await startSshd([key]);
@@ -156,6 +160,16 @@ plays:
   assert.is(who(become, 'n2'), 'rc=0: root');
   const nokey = cli(['run', pb, '-i', inv, '-u', BECOME_USER, '--json', '--limit', 'n1'], { env: { HOME: home, SSH_AUTH_SOCK: '' } });
   assert.is(nokey.code, 4, 'without --private-key there is no key for n1');
+
+  // ~/.ssh/config with several IdentityFiles: the first is not authorised, the second is.
+  mkdirSync(join(home, '.ssh'));
+  keygen(join(home, '.ssh', 'wrong'));
+  writeFileSync(join(home, '.ssh', 'config'), `Host 127.0.0.1\n  IdentityFile ~/.ssh/wrong\n  IdentityFile ${key.path}\n`);
+  const listed = cli(['inventory', '-i', inv, '--json'], { env: { HOME: home } });
+  assert.equal(JSON.parse(listed.stdout).hosts.n1.identity_files, [join(home, '.ssh', 'wrong'), key.path]);
+  const both = cli(['run', pb, '-i', inv, '-u', BECOME_USER, '--json', '--limit', 'n1'], { env: { HOME: home, SSH_AUTH_SOCK: '' } });
+  assert.is(both.code, 0, both.stdout + both.stderr);
+  assert.is(who(both, 'n1'), `rc=0: ${BECOME_USER}`, 'the second identity file was tried');
 });
 
 test.after(async () => {

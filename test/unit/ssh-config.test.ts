@@ -53,7 +53,8 @@ Host 10.9.*
 const execHome = homeWith(`Match exec "touch %d/exec-ran"\n  User matched\n`);
 const me = userInfo().username;
 
-/** An inventory connection; user and port count as written only when `explicit` says so. */
+/** An inventory connection; user and port count as written only when `explicit` says so,
+ * otherwise they fill in only what the config leaves unset. */
 const base = (over: Partial<ConnectionSpec>): ConnectionSpec => ({
   connection: 'ssh',
   address: 'x',
@@ -78,17 +79,19 @@ for (const [label, ssh] of backends) {
   const resolve = (c: ConnectionSpec, h = home): Promise<ConnectionSpec> => resolveConnection(c, { home: h, ssh });
 
   test(`${label}: an alias takes HostName from its Host block; user and port default after the config`, async () => {
-    const c = await resolve(base({ address: 'direct' }));
+    const c = await resolve(base({ address: 'direct', port: 2999 }));
     assert.is(c.address, '10.9.0.30');
-    assert.is(c.user, me); // `Host 10.9.*` matches the destination as given only, not the HostName
-    assert.is(c.port, 22);
+    assert.is(c.user, 'rancher'); // `Host 10.9.*` matches the destination as given only, not the HostName
+    assert.is(c.port, 2999);
+    const d = await resolve(base({ address: 'direct', user: me }));
+    assert.is(d.user, me);
     assert.equal(c.jump, []);
     assert.ok(c.resolved);
   });
 
   test(`${label}: ProxyJump chains resolve recursively, outermost hop first, each through its own block`, async () => {
     const c = await resolve(base({ address: 'inner' }));
-    assert.equal([c.address, c.user, c.port, c.ssh_key_path], ['10.9.0.21', 'deploy', 2201, join(home, '.ssh/inner_key')]);
+    assert.equal([c.address, c.user, c.port, c.ssh_key_path], ['10.9.0.21', 'deploy', 2201, join(home, '.ssh/inner_key')], 'the config wins over values not written');
     assert.equal(c.identity_files, [join(home, '.ssh/inner_key')]);
     assert.equal(
       c.jump.map((h) => [h.address, h.user, h.port, h.ssh_key_path]),
@@ -135,7 +138,7 @@ for (const [label, ssh] of backends) {
   test(`${label}: Match exec is never run (a config file must not execute commands)`, async () => {
     const c = await resolve(base({ address: 'whatever' }), execHome);
     assert.not.ok(existsSync(join(execHome, 'exec-ran')));
-    assert.is(c.user, me);
+    assert.is(c.user, 'rancher');
   });
 
   test(`${label}: no config file: address, user and port as the inventory gives them`, async () => {
