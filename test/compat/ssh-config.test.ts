@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { main } from '../../runner/cli.js';
 import { clearSshConfigCache } from '../../runner/transport/ssh-config.js';
+import { cli } from '../unit/cli-helpers.js';
 
 /** `rancher-play inventory -i FILE --json` in this process, with HOME (and PATH) set for it. */
 async function inventoryJson(inventory: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -170,6 +171,22 @@ for (const file of cases) {
     }
   });
 }
+
+test('run, check, validate and ping refuse an unsupported ProxyCommand before connecting (exit 5)', () => {
+  const c = parse(readFileSync(join(dir, '37-proxycommand-nc-refused.yml'), 'utf8')) as Case;
+  const { home, inventory } = setUp(c);
+  try {
+    const pb = join(home, 'pb.yml');
+    writeFileSync(pb, 'name: p\nplays:\n  - name: p\n    hosts: node\n    tasks:\n      - command: { cmd: "true" }\n');
+    for (const args of [['run', pb], ['check', pb], ['validate', pb], ['ping']]) {
+      const r = cli([...args, '-i', inventory], { env: { HOME: home } });
+      assert.is(r.code, 5, `${args[0]}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /ProxyCommand "nc -X connect/);
+    }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
 
 test('there are at least 30 cases', () => {
   assert.ok(cases.length >= 30, String(cases.length));
