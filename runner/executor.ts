@@ -42,6 +42,16 @@ export interface ExecuteOutput {
 
 type Dead = 'failed' | 'unreachable';
 
+/** One task of one play, with the indexes its events carry. */
+interface At {
+  play: Play;
+  playIndex: number;
+  item: TaskItem;
+  /** Index in `play.tasks`, or in `play.handlers` when `handler`. */
+  taskIndex: number;
+  handler: boolean;
+}
+
 interface HostState {
   name: string;
   facts: Vars;
@@ -101,15 +111,18 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
   };
 
   /** One task on one host: render, `when`, probe/apply with retries and timeout, register. */
-  const runOne = async (play: Play, item: TaskItem, index: number, s: HostState, handler: boolean): Promise<TaskEvent> => {
+  const runOne = async (at: At, s: HostState): Promise<TaskEvent> => {
+    const { play, item, handler } = at;
+    const ids = { play: play.name, play_index: at.playIndex, task: item.name, task_index: at.taskIndex };
     const start = Date.now();
-    emit({ event: 'task_start', play: play.name, task: item.name, id: item.id, host: s.name, index });
+    emit({ event: 'task_start', ...ids, id: item.id, host: s.name, ...(handler ? { handler } : {}) });
+    const log = (line: string): void => emit({ event: 'log', ...ids, ...(handler ? { handler } : {}), host: s.name, line });
     const base = mergedVars(inv, s.name, pb.vars, play.vars, opt.extraVars, pb.defaults);
     const vars: Vars = { ...base, ...s.facts, ...opt.extraVars };
     const finish = (r: TaskResult): TaskEvent => {
       const end = Date.now();
       const ev: TaskEvent = {
-        event: 'task', play: play.name, task: item.name, id: item.id, host: s.name,
+        event: 'task', ...ids, id: item.id, host: s.name,
         status: r.status, changed: r.changed, msg: r.msg,
         duration_ms: end - start, start_ms: start, end_ms: end,
       };
@@ -166,7 +179,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       const ctxIn = {
         transport, host: ctxHost, vars: scope, check: opt.check, diff: opt.diff,
         playbookDir: pb.dir, signal: ac.signal, become, deadline,
-        log: (line: string) => emit({ event: 'log', play: play.name, task: item.name, host: s.name, line }),
+        log,
       };
       try {
         const racers: Promise<TaskResult>[] = [probeThenApply(task, params, ctxIn)];
@@ -190,7 +203,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
 
     let r = await attempt();
     for (let i = 0; i < item.retries && r.status === 'failed' && !stopped(); i += 1) {
-      emit({ event: 'log', play: play.name, task: item.name, host: s.name, line: `retry ${i + 1}/${item.retries}: ${r.msg}` });
+      log(`retry ${i + 1}/${item.retries}: ${r.msg}`);
       await sleep(item.delay_s * 1000, input.signal);
       r = await attempt();
     }
@@ -199,9 +212,10 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
   };
 
   /** Runs `item` on host `s` unless the host is dead; updates counts and the notified set. */
-  const step = async (play: Play, item: TaskItem, index: number, s: HostState, notified: Map<string, Set<string>>, handler: boolean): Promise<void> => {
+  const step = async (at: At, s: HostState, notified: Map<string, Set<string>>): Promise<void> => {
+    const { play, item } = at;
     if (s.dead || stopped()) return;
-    const ev = await runOne(play, item, index, s, handler);
+    const ev = await runOne(at, s);
     record(s, ev, item.ignore_errors);
     if (ev.status === 'failed' && item.ignore_errors) ev.msg = `${ev.msg} (ignored)`;
     emit(ev);
@@ -214,44 +228,51 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
         set.add(s.name);
       }
     }
-    if (s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: s.dead });
+    if (s.dead) emit({ event: 'host_done', play: play.name, play_index: at.playIndex, host: s.name, reason: s.dead });
   };
 
-  const runHandlers = async (play: Play, hosts: HostState[], notified: Map<string, Set<string>>): Promise<void> => {
-    for (const h of play.handlers) {
+  const runHandlers = async (play: Play, playIndex: number, hosts: HostState[], notified: Map<string, Set<string>>): Promise<void> => {
+    for (const [taskIndex, h] of play.handlers.entries()) {
       const who = notified.get(h.name) ?? notified.get(h.id);
       if (!who) continue;
-      await Promise.all(hosts.filter((s) => who.has(s.name)).map((s) => limit(() => step(play, h, -1, s, notified, true))));
+      const at: At = { play, playIndex, item: h, taskIndex, handler: true };
+      await Promise.all(hosts.filter((s) => who.has(s.name)).map((s) => limit(() => step(at, s, notified))));
     }
   };
 
   try {
-    for (const play of pb.plays) {
+    for (const [playIndex, play] of pb.plays.entries()) {
       if (stopped()) break;
       const names = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
       const hosts = names.map(state);
-      const tasks = play.tasks.filter((t) => taskSelected(t.tags, opt.tags, opt.skipTags));
-      emit({ event: 'play_start', play: play.name, hosts: names, tasks: tasks.map((t) => t.name), strategy: play.strategy });
+      const tasks: At[] = [...play.tasks.entries()]
+        .filter(([, t]) => taskSelected(t.tags, opt.tags, opt.skipTags))
+        .map(([taskIndex, item]) => ({ play, playIndex, item, taskIndex, handler: false }));
+      emit({
+        event: 'play_start', play: play.name, play_index: playIndex, hosts: names, strategy: play.strategy,
+        tasks: tasks.map((t) => t.item.name), task_indexes: tasks.map((t) => t.taskIndex),
+      });
+      const done = (s: HostState): void => emit({ event: 'host_done', play: play.name, play_index: playIndex, host: s.name, reason: 'complete' });
       const notified = new Map<string, Set<string>>();
       if (play.strategy === 'free') {
         await Promise.all(hosts.map((s) => limit(async () => {
           const mine = new Map<string, Set<string>>();
-          for (const [i, t] of tasks.entries()) await step(play, t, i, s, mine, false);
+          for (const at of tasks) await step(at, s, mine);
           // Handlers of a free play run per host once its own list is done.
-          for (const h of play.handlers) {
-            if ((mine.get(h.name) ?? mine.get(h.id))?.has(s.name)) await step(play, h, -1, s, mine, true);
+          for (const [taskIndex, h] of play.handlers.entries()) {
+            if ((mine.get(h.name) ?? mine.get(h.id))?.has(s.name)) await step({ play, playIndex, item: h, taskIndex, handler: true }, s, mine);
           }
-          if (!s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: 'complete' });
+          if (!s.dead) done(s);
         })));
       } else {
-        for (const [i, t] of tasks.entries()) {
+        for (const at of tasks) {
           if (stopped()) break;
-          await Promise.all(hosts.map((s) => limit(() => step(play, t, i, s, notified, false))));
+          await Promise.all(hosts.map((s) => limit(() => step(at, s, notified))));
         }
-        if (!stopped()) await runHandlers(play, hosts, notified);
-        for (const s of hosts) if (!s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: 'complete' });
+        if (!stopped()) await runHandlers(play, playIndex, hosts, notified);
+        for (const s of hosts) if (!s.dead) done(s);
       }
-      emit({ event: 'play_end', play: play.name });
+      emit({ event: 'play_end', play: play.name, play_index: playIndex });
     }
   } finally {
     await transports.closeAll().catch(() => undefined);
