@@ -42,16 +42,6 @@ export interface ExecuteOutput {
 
 type Dead = 'failed' | 'unreachable';
 
-/** One task of one play, with the indexes its events carry. */
-interface At {
-  play: Play;
-  playIndex: number;
-  item: TaskItem;
-  /** Index in `play.tasks`, or in `play.handlers` when `handler`. */
-  taskIndex: number;
-  handler: boolean;
-}
-
 interface HostState {
   name: string;
   facts: Vars;
@@ -110,13 +100,13 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     if (ev.status === 'unreachable') c.unreachable += 1;
   };
 
-  /** One task on one host: render, `when`, probe/apply with retries and timeout, register. */
-  const runOne = async (at: At, s: HostState): Promise<TaskEvent> => {
-    const { play, item, handler } = at;
-    const ids = { play: play.name, play_index: at.playIndex, task: item.name, task_index: at.taskIndex };
+  /** One task on one host: render, `when`, probe/apply with retries and timeout, register.
+   * `index` is the item's position in `play.tasks` (in `play.handlers` for a handler). */
+  const runOne = async (play: Play, item: TaskItem, index: number, s: HostState, handler: boolean): Promise<TaskEvent> => {
+    const ids = { play: play.name, play_index: pb.plays.indexOf(play), task: item.name, task_index: index, ...(handler ? { handler } : {}) };
+    const log = (line: string): void => emit({ event: 'log', ...ids, host: s.name, line });
     const start = Date.now();
-    emit({ event: 'task_start', ...ids, id: item.id, host: s.name, ...(handler ? { handler } : {}) });
-    const log = (line: string): void => emit({ event: 'log', ...ids, ...(handler ? { handler } : {}), host: s.name, line });
+    emit({ event: 'task_start', ...ids, id: item.id, host: s.name });
     const base = mergedVars(inv, s.name, pb.vars, play.vars, opt.extraVars, pb.defaults);
     const vars: Vars = { ...base, ...s.facts, ...opt.extraVars };
     const finish = (r: TaskResult): TaskEvent => {
@@ -129,7 +119,6 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       if (r.diff?.length && (opt.diff || r.changed)) ev.diff = r.diff;
       if (opt.check) ev.check = true;
       if (r.warnings?.length) ev.warnings = r.warnings;
-      if (handler) ev.handler = true;
       if (item.register) {
         s.registered[item.register] = {
           ...(r.data ?? {}), status: r.status, changed: r.changed, msg: r.msg,
@@ -212,10 +201,9 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
   };
 
   /** Runs `item` on host `s` unless the host is dead; updates counts and the notified set. */
-  const step = async (at: At, s: HostState, notified: Map<string, Set<string>>): Promise<void> => {
-    const { play, item } = at;
+  const step = async (play: Play, item: TaskItem, index: number, s: HostState, notified: Map<string, Set<string>>, handler: boolean): Promise<void> => {
     if (s.dead || stopped()) return;
-    const ev = await runOne(at, s);
+    const ev = await runOne(play, item, index, s, handler);
     record(s, ev, item.ignore_errors);
     if (ev.status === 'failed' && item.ignore_errors) ev.msg = `${ev.msg} (ignored)`;
     emit(ev);
@@ -228,15 +216,14 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
         set.add(s.name);
       }
     }
-    if (s.dead) emit({ event: 'host_done', play: play.name, play_index: at.playIndex, host: s.name, reason: s.dead });
+    if (s.dead) emit({ event: 'host_done', play: play.name, play_index: pb.plays.indexOf(play), host: s.name, reason: s.dead });
   };
 
-  const runHandlers = async (play: Play, playIndex: number, hosts: HostState[], notified: Map<string, Set<string>>): Promise<void> => {
-    for (const [taskIndex, h] of play.handlers.entries()) {
+  const runHandlers = async (play: Play, hosts: HostState[], notified: Map<string, Set<string>>): Promise<void> => {
+    for (const [hi, h] of play.handlers.entries()) {
       const who = notified.get(h.name) ?? notified.get(h.id);
       if (!who) continue;
-      const at: At = { play, playIndex, item: h, taskIndex, handler: true };
-      await Promise.all(hosts.filter((s) => who.has(s.name)).map((s) => limit(() => step(at, s, notified))));
+      await Promise.all(hosts.filter((s) => who.has(s.name)).map((s) => limit(() => step(play, h, hi, s, notified, true))));
     }
   };
 
@@ -245,32 +232,30 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       if (stopped()) break;
       const names = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
       const hosts = names.map(state);
-      const tasks: At[] = [...play.tasks.entries()]
-        .filter(([, t]) => taskSelected(t.tags, opt.tags, opt.skipTags))
-        .map(([taskIndex, item]) => ({ play, playIndex, item, taskIndex, handler: false }));
+      const tasks = play.tasks.filter((t) => taskSelected(t.tags, opt.tags, opt.skipTags));
+      const at = (t: TaskItem): number => play.tasks.indexOf(t);
       emit({
         event: 'play_start', play: play.name, play_index: playIndex, hosts: names, strategy: play.strategy,
-        tasks: tasks.map((t) => t.item.name), task_indexes: tasks.map((t) => t.taskIndex),
+        tasks: tasks.map((t) => t.name), task_indexes: tasks.map(at),
       });
-      const done = (s: HostState): void => emit({ event: 'host_done', play: play.name, play_index: playIndex, host: s.name, reason: 'complete' });
       const notified = new Map<string, Set<string>>();
       if (play.strategy === 'free') {
         await Promise.all(hosts.map((s) => limit(async () => {
           const mine = new Map<string, Set<string>>();
-          for (const at of tasks) await step(at, s, mine);
+          for (const t of tasks) await step(play, t, at(t), s, mine, false);
           // Handlers of a free play run per host once its own list is done.
-          for (const [taskIndex, h] of play.handlers.entries()) {
-            if ((mine.get(h.name) ?? mine.get(h.id))?.has(s.name)) await step({ play, playIndex, item: h, taskIndex, handler: true }, s, mine);
+          for (const [hi, h] of play.handlers.entries()) {
+            if ((mine.get(h.name) ?? mine.get(h.id))?.has(s.name)) await step(play, h, hi, s, mine, true);
           }
-          if (!s.dead) done(s);
+          if (!s.dead) emit({ event: 'host_done', play: play.name, play_index: playIndex, host: s.name, reason: 'complete' });
         })));
       } else {
-        for (const at of tasks) {
+        for (const t of tasks) {
           if (stopped()) break;
-          await Promise.all(hosts.map((s) => limit(() => step(at, s, notified))));
+          await Promise.all(hosts.map((s) => limit(() => step(play, t, at(t), s, notified, false))));
         }
-        if (!stopped()) await runHandlers(play, playIndex, hosts, notified);
-        for (const s of hosts) if (!s.dead) done(s);
+        if (!stopped()) await runHandlers(play, hosts, notified);
+        for (const s of hosts) if (!s.dead) emit({ event: 'host_done', play: play.name, play_index: playIndex, host: s.name, reason: 'complete' });
       }
       emit({ event: 'play_end', play: play.name, play_index: playIndex });
     }
