@@ -3,7 +3,6 @@
 // renderers decide what the user sees. The executor never prints.
 import pLimit from 'p-limit';
 import type { AnyTask } from './task.js';
-import type { TaskDefinition } from './task.js';
 import type {
   HostCounts, Inventory, Play, Playbook, RecapEvent, RunEvent, RunOptions, TaskEvent, TaskItem,
   TaskResult, Vars,
@@ -129,7 +128,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       return ev;
     };
 
-    let params: unknown;
+    let params: Vars;
     let scope: Vars;
     try {
       scope = templateScope(inv, s.name, vars, s.registered);
@@ -140,13 +139,13 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     } catch (e) {
       return finish({ status: 'failed', changed: false, msg: errorText(e) });
     }
-    const task = input.registry.get(item.id) as TaskDefinition<unknown, unknown> | undefined;
+    const task = input.registry.get(item.id);
     if (!task) return finish({ status: 'failed', changed: false, msg: `unknown task "${item.id}"` });
 
     // Tasks that declare a `delegate` param may be pointed at the controller per item, and
     // controller tasks that accept `delegate: host` (verify-dns, backup-kubeconfig's upload) at
     // the play's target host; the schema decides which values a task accepts.
-    const delegate = (params as { delegate?: unknown } | null)?.delegate;
+    const delegate = params.delegate;
     const onController = delegate === 'controller' || (task.runsOn === 'controller' && delegate !== 'host');
     let transport: Transport;
     try {

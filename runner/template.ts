@@ -347,9 +347,20 @@ export function renderString(template: string, scope: Vars, where?: Where): stri
 }
 
 /**
- * Render every string inside a value (objects and lists deeply). A string that is exactly one
- * `{{ path }}` yields the referenced value itself, keeping its type.
+ * Render a template text with `data`, strictly (a missing name is an error, never an empty
+ * string) and without HTML escaping: the renderer tasks use for config files they write.
+ * `name` (e.g. the template's file) is the key errors carry.
  */
+export function renderTemplate(source: string, data: Vars, name?: string): string {
+  return renderString(source, data, name === undefined ? undefined : { key: name });
+}
+
+/**
+ * Render every string inside a value (objects and lists deeply). A string that is exactly one
+ * `{{ path }}` yields the referenced value itself, keeping its type; a mapping stays a mapping.
+ */
+export function renderValue(value: Vars, scope: Vars, where?: Where): Vars;
+export function renderValue(value: unknown, scope: Vars, where?: Where): unknown;
 export function renderValue(value: unknown, scope: Vars, where?: Where): unknown {
   if (typeof value === 'string') {
     if (!value.includes('{{')) return value;

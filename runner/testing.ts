@@ -8,8 +8,7 @@ import type { TaskDefinition } from './task.js';
 import type { TaskResult, Vars } from './types.js';
 import type { Transport } from './transport/transport.js';
 import { LocalTransport } from './transport/local.js';
-import { probeThenApply } from './context.js';
-import { resolveFrom } from './paths.js';
+import { precheckContext, probeThenApply } from './context.js';
 
 export type { TaskResult, Status } from './types.js';
 
@@ -81,7 +80,7 @@ export async function runTask<P, S>(
   const vars = opts.vars ?? {};
   const hostName = opts.host?.name ?? 'localhost';
   if (def.precheck) {
-    const problems = await def.precheck(p, { host: hostName, vars, playbookDir, resolve: (x) => resolveFrom(playbookDir, x) });
+    const problems = await def.precheck(p, precheckContext(hostName, vars, playbookDir));
     if (problems.length) throw new ParamsError(def.id, problems);
   }
   const logs: string[] = [];
