@@ -119,4 +119,21 @@ test('the SDK entry: group lookups, strict templates, quoting, readLocal in prec
   assert.is(await refused({ list: 'missing.txt' }, 'web1'), 'missing.txt not found');
 });
 
+test("runTask validates params with the engine's validator: formats count, defaults are filled", async () => {
+  const task = defineTask({
+    id: 'sdk-format',
+    summary: 'a url param',
+    schema: { type: 'object', properties: { url: { type: 'string', format: 'uri' }, tries: { type: 'integer', default: 3 } }, required: ['url'] },
+    async probe(_ctx, p) { return { changed: false, msg: `${p.url} x${p.tries}` }; },
+  });
+  assert.is((await runTask(task, { url: 'https://example.test/ping' })).msg, 'https://example.test/ping x3');
+  try {
+    await runTask(task, { url: 'not a uri' });
+    assert.unreachable('a malformed uri passed');
+  } catch (e) {
+    assert.instance(e, ParamsError);
+    assert.match((e as ParamsError).message, /url must match format "uri"/);
+  }
+});
+
 test.run();
