@@ -112,7 +112,7 @@ hb.registerHelper('ne', (...args: unknown[]) => {
 const BUILTIN_HELPERS = new Set(['if', 'unless', 'each', 'with', 'lookup', 'log', 'blockHelperMissing', 'helperMissing']);
 const CONTEXT_CHANGING = new Set(['each', 'with']);
 
-export function isHelper(name: string): boolean {
+function isHelper(name: string): boolean {
   return Object.prototype.hasOwnProperty.call(hb.helpers, name) || BUILTIN_HELPERS.has(name);
 }
 
@@ -282,7 +282,7 @@ export function checkTemplate(template: string, where?: Where): void {
 }
 
 /** Whole-value template: exactly `{{ path }}`. Returns the path segments, or undefined. */
-export function wholeValuePath(s: string): string[] | undefined {
+function wholeValuePath(s: string): string[] | undefined {
   const m = /^\{\{\s*([A-Za-z_][\w-]*(?:(?:\.[A-Za-z_][\w-]*)|(?:\.?\[\d+\])|(?:\.\d+))*)\s*\}\}$/.exec(s);
   if (!m) return undefined;
   const head = m[1]!.split(/[.[]/)[0]!;

@@ -7,6 +7,7 @@ import { defineTask, groupHosts, type FileDiff, type PrecheckContext, type TaskC
 import { createPrivateKey } from 'node:crypto';
 import { certChainProblems, fqdnProblems, parseCertificates } from './rancher-rules.js';
 import { renderShipped } from './templates/index.js';
+import { hidden } from './_file.js';
 
 // Paths inside conf_dir (Debian's nginx layout: conf.d/ is included inside `http`).
 const L7_CONF = 'conf.d/rancher.conf';
@@ -108,7 +109,7 @@ async function readable(ctx: PrecheckContext, path: string): Promise<Buffer | nu
 
 function shown(f: { content: string | null; secret?: boolean }, which: string | null): string | null {
   if (which === null) return null;
-  return f.secret ? `(secret, ${Buffer.byteLength(which)} bytes)\n` : which;
+  return f.secret ? hidden(which) : which;
 }
 
 export default defineTask({
