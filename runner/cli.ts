@@ -11,6 +11,7 @@ import { buildRegistry, loadAll, printProblems, runPlaybook } from './run.js';
 import { tasksToRun } from './executor.js';
 import { defaultSchemaPath, newTask, writeSchemaFile } from './scaffold.js';
 import { redactUrlCredentials } from './redact.js';
+import { packageVersion } from './version.js';
 import type { ConnectionSpec, Inventory, RunOptions } from './types.js';
 import type { Registry } from './registry.js';
 import type { AnyTask } from './task.js';
@@ -248,7 +249,7 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
   const program = new Command('rancher-play');
   program
     .description('Declarative, idempotent task runner for Rancher HA installs over SSH (Ansible-like playbooks in YAML)')
-    .version('0.1.0')
+    .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) })
     .exitOverride()

@@ -15,8 +15,3 @@ export function embeddedTemplate(nameOrPath: string): string | undefined {
   const m = /(?:^|[\\/])templates[\\/]([^\\/]+)$/.exec(nameOrPath);
   return m ? files.get(m[1]!) : undefined;
 }
-
-/** True inside the one-file bundle. */
-export function isBundled(): boolean {
-  return files.size > 0;
-}

@@ -3,7 +3,6 @@
 // renderers decide what the user sees. The executor never prints.
 import pLimit from 'p-limit';
 import type { AnyTask } from './task.js';
-import type { TaskDefinition } from './task.js';
 import type {
   HostCounts, Inventory, Play, Playbook, RecapEvent, RunEvent, RunOptions, TaskEvent, TaskItem,
   TaskResult, Vars,
@@ -120,23 +119,25 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     if (ev.status === 'unreachable') c.unreachable += 1;
   };
 
-  /** One task on one host: render, `when`, probe/apply with retries and timeout, register. */
+  /** One task on one host: render, `when`, probe/apply with retries and timeout, register.
+   * `index` is the item's position in `play.tasks` (in `play.handlers` for a handler). */
   const runOne = async (play: Play, item: TaskItem, index: number, s: HostState, handler: boolean): Promise<TaskEvent> => {
+    const ids = { play: play.name, play_index: pb.plays.indexOf(play), task: item.name, task_index: index, ...(handler ? { handler } : {}) };
+    const log = (line: string): void => emit({ event: 'log', ...ids, host: s.name, line });
     const start = Date.now();
-    emit({ event: 'task_start', play: play.name, task: item.name, id: item.id, host: s.name, index });
+    emit({ event: 'task_start', ...ids, id: item.id, host: s.name });
     const base = mergedVars(inv, s.name, pb.vars, play.vars, opt.extraVars, pb.defaults);
     const vars: Vars = { ...base, ...s.facts, ...opt.extraVars };
     const finish = (r: TaskResult): TaskEvent => {
       const end = Date.now();
       const ev: TaskEvent = {
-        event: 'task', play: play.name, task: item.name, id: item.id, host: s.name,
+        event: 'task', ...ids, id: item.id, host: s.name,
         status: r.status, changed: r.changed, msg: r.msg,
         duration_ms: end - start, start_ms: start, end_ms: end,
       };
       if (r.diff?.length && (opt.diff || r.changed)) ev.diff = r.diff;
       if (opt.check) ev.check = true;
       if (r.warnings?.length) ev.warnings = r.warnings;
-      if (handler) ev.handler = true;
       if (item.register) {
         s.registered[item.register] = {
           ...(r.data ?? {}), status: r.status, changed: r.changed, msg: r.msg,
@@ -147,7 +148,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       return ev;
     };
 
-    let params: unknown;
+    let params: Vars;
     let scope: Vars;
     try {
       scope = templateScope(inv, s.name, vars, s.registered);
@@ -158,13 +159,13 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     } catch (e) {
       return finish({ status: 'failed', changed: false, msg: errorText(e) });
     }
-    const task = input.registry.get(item.id) as TaskDefinition<unknown, unknown> | undefined;
+    const task = input.registry.get(item.id);
     if (!task) return finish({ status: 'failed', changed: false, msg: `unknown task "${item.id}"` });
 
     // Tasks that declare a `delegate` param may be pointed at the controller per item, and
     // controller tasks that accept `delegate: host` (verify-dns, backup-kubeconfig's upload) at
     // the play's target host; the schema decides which values a task accepts.
-    const delegate = (params as { delegate?: unknown } | null)?.delegate;
+    const delegate = params.delegate;
     const onController = delegate === 'controller' || (task.runsOn === 'controller' && delegate !== 'host');
     let transport: Transport;
     try {
@@ -190,7 +191,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       const ctxIn = {
         transport, host: ctxHost, vars: scope, check, diff: opt.diff,
         playbookDir: pb.dir, signal: ac.signal, become, deadline,
-        log: (line: string) => emit({ event: 'log', play: play.name, task: item.name, host: s.name, line }),
+        log,
       };
       try {
         const racers: Promise<TaskResult>[] = [probeThenApply(task, params, ctxIn)];
@@ -215,7 +216,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     const judged = async (): Promise<TaskResult> => applyConditions(await attempt(), changedWhen, failedWhen, scope);
     let r = await judged();
     for (let i = 0; i < item.retries && r.status === 'failed' && !stopped(); i += 1) {
-      emit({ event: 'log', play: play.name, task: item.name, host: s.name, line: `retry ${i + 1}/${item.retries}: ${r.msg}` });
+      log(`retry ${i + 1}/${item.retries}: ${r.msg}`);
       await sleep(item.delay_s * 1000, input.signal);
       r = await judged();
     }
@@ -239,45 +240,49 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
         set.add(s.name);
       }
     }
-    if (s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: s.dead });
+    if (s.dead) emit({ event: 'host_done', play: play.name, play_index: pb.plays.indexOf(play), host: s.name, reason: s.dead });
   };
 
   const runHandlers = async (play: Play, hosts: HostState[], notified: Map<string, Set<string>>): Promise<void> => {
-    for (const h of play.handlers) {
+    for (const [hi, h] of play.handlers.entries()) {
       const who = notified.get(h.name) ?? notified.get(h.id);
       if (!who) continue;
-      await Promise.all(hosts.filter((s) => who.has(s.name)).map((s) => limit(() => step(play, h, -1, s, notified, true))));
+      await Promise.all(hosts.filter((s) => who.has(s.name)).map((s) => limit(() => step(play, h, hi, s, notified, true))));
     }
   };
 
   const selected = tasksToRun(pb, opt);
   try {
-    for (const [pi, play] of pb.plays.entries()) {
+    for (const [playIndex, play] of pb.plays.entries()) {
       if (stopped()) break;
       const names = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
       const hosts = names.map(state);
-      const tasks = selected[pi]!;
-      emit({ event: 'play_start', play: play.name, hosts: names, tasks: tasks.map((t) => t.name), strategy: play.strategy });
+      const tasks = selected[playIndex]!;
+      const at = (t: TaskItem): number => play.tasks.indexOf(t);
+      emit({
+        event: 'play_start', play: play.name, play_index: playIndex, hosts: names, strategy: play.strategy,
+        tasks: tasks.map((t) => t.name), task_indexes: tasks.map(at),
+      });
       const notified = new Map<string, Set<string>>();
       if (play.strategy === 'free') {
         await Promise.all(hosts.map((s) => limit(async () => {
           const mine = new Map<string, Set<string>>();
-          for (const [i, t] of tasks.entries()) await step(play, t, i, s, mine, false);
+          for (const t of tasks) await step(play, t, at(t), s, mine, false);
           // Handlers of a free play run per host once its own list is done.
-          for (const h of play.handlers) {
-            if ((mine.get(h.name) ?? mine.get(h.id))?.has(s.name)) await step(play, h, -1, s, mine, true);
+          for (const [hi, h] of play.handlers.entries()) {
+            if ((mine.get(h.name) ?? mine.get(h.id))?.has(s.name)) await step(play, h, hi, s, mine, true);
           }
-          if (!s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: 'complete' });
+          if (!s.dead) emit({ event: 'host_done', play: play.name, play_index: playIndex, host: s.name, reason: 'complete' });
         })));
       } else {
-        for (const [i, t] of tasks.entries()) {
+        for (const t of tasks) {
           if (stopped()) break;
-          await Promise.all(hosts.map((s) => limit(() => step(play, t, i, s, notified, false))));
+          await Promise.all(hosts.map((s) => limit(() => step(play, t, at(t), s, notified, false))));
         }
         if (!stopped()) await runHandlers(play, hosts, notified);
-        for (const s of hosts) if (!s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: 'complete' });
+        for (const s of hosts) if (!s.dead) emit({ event: 'host_done', play: play.name, play_index: playIndex, host: s.name, reason: 'complete' });
       }
-      emit({ event: 'play_end', play: play.name });
+      emit({ event: 'play_end', play: play.name, play_index: playIndex });
     }
   } finally {
     await transports.closeAll().catch(() => undefined);

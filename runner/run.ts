@@ -13,9 +13,8 @@ import { builtinTasks } from '../tasks/index.js';
 import { execute, exitCodeFor, tasksToRun } from './executor.js';
 import { suggestion } from './suggest.js';
 import { createRenderer, pickRenderer, useColor, type RendererKind } from './render/index.js';
-import { resolveFrom } from './paths.js';
 import { customTaskDirs, loadCustomTasks } from './loader.js';
-import type { TaskDefinition } from './task.js';
+import { precheckContext } from './context.js';
 
 export interface Loaded {
   inventory: Inventory;
@@ -90,16 +89,16 @@ async function prechecks(pb: Playbook, inv: Inventory, registry: Registry, opt: 
       const vars = mergedVars(inv, host, pb.vars, play.vars, opt.extraVars, pb.defaults);
       const scope = templateScope(inv, host, vars, {});
       for (const item of [...play.tasks, ...play.handlers]) {
-        const task = registry.get(item.id) as TaskDefinition<unknown, unknown> | undefined;
+        const task = registry.get(item.id);
         if (!task?.precheck) continue;
         if (!allKnown(item.params, scope)) continue;
-        let params: unknown;
+        let params: Vars;
         try {
           params = renderValue(item.params, scope, { pos: item.pos, key: item.id });
         } catch {
           continue; // reported by the static pass
         }
-        const msgs = await task.precheck(params, { host, vars: scope, playbookDir: pb.dir, resolve: (p) => resolveFrom(pb.dir, p) });
+        const msgs = await task.precheck(params, precheckContext(host, scope, pb.dir));
         for (const m of msgs) {
           const k = `${item.pos.line}:${item.pos.col}|${m}`;
           if (seen.has(k)) continue;

@@ -2,14 +2,13 @@
 // on this machine (or a given transport) the way the engine does — params validated against the
 // task's schema with defaults filled in, precheck, read-only probe, then apply unless in check
 // mode — and returns the result instead of printing it. No inventory or playbook needed.
-import { Ajv } from 'ajv';
 import { tmpdir } from 'node:os';
-import type { TaskDefinition } from './task.js';
+import { withDefaults, type TaskDefinition } from './task.js';
+import { compileSchema } from './schema.js';
 import type { TaskResult, Vars } from './types.js';
 import type { Transport } from './transport/transport.js';
 import { LocalTransport } from './transport/local.js';
-import { probeThenApply } from './context.js';
-import { resolveFrom } from './paths.js';
+import { precheckContext, probeThenApply } from './context.js';
 
 export type { TaskResult, Status } from './types.js';
 
@@ -45,18 +44,12 @@ export class ParamsError extends Error {
   }
 }
 
-// One validator per schema object: tests call runTask many times with the same task.
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
-
-/** Validates a copy of `params` and fills in schema defaults, as the playbook loader does. */
+/** Validates a copy of `params` with schema defaults filled in, with the engine's validator
+ * (formats included), as the playbook loader does. */
 export function prepareParams<P>(task: TaskDefinition<P, never>, params: unknown): P {
-  let validate = compiled.get(task.schema);
-  if (!validate) {
-    validate = ajv.compile(task.schema);
-    compiled.set(task.schema, validate);
-  }
-  const copy: unknown = structuredClone(params ?? {});
+  const validate = compileSchema(task.schema);
+  if (typeof validate === 'string') throw new ParamsError(task.id, [`invalid schema: ${validate}`]);
+  const copy = withDefaults(task.schema, structuredClone(params ?? {}));
   if (!validate(copy)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') + ' ' : ''}${e.message ?? 'is invalid'}`);
     throw new ParamsError(task.id, problems);
@@ -81,7 +74,7 @@ export async function runTask<P, S>(
   const vars = opts.vars ?? {};
   const hostName = opts.host?.name ?? 'localhost';
   if (def.precheck) {
-    const problems = await def.precheck(p, { host: hostName, vars, playbookDir, resolve: (x) => resolveFrom(playbookDir, x) });
+    const problems = await def.precheck(p, precheckContext(hostName, vars, playbookDir));
     if (problems.length) throw new ParamsError(def.id, problems);
   }
   const logs: string[] = [];

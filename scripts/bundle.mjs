@@ -56,6 +56,8 @@ try {
     logLevel: 'warning',
     // ssh2's optional native speed-ups: it falls back to pure JS when they cannot be loaded.
     external: ['cpu-features', '*.node'],
+    // runner/version.ts: the bundle has no package.json to read the version from.
+    define: { RANCHER_PLAY_VERSION: JSON.stringify(pkg.version) },
     plugins: [noLab],
     banner: {
       js: [
