@@ -11,11 +11,19 @@ plays:
   - hosts: h1
     tasks:
       - command: { cmd: "echo alpha-one" }
+        notify: [bump]
       - command: { cmd: "echo alpha-two" }
+    handlers:
+      - name: bump
+        command: { cmd: "echo alpha-handler" }
   - hosts: h1
     tasks:
       - command: { cmd: "echo beta-one" }
+        notify: [bump]
       - command: { cmd: "echo beta-two" }
+    handlers:
+      - name: bump
+        command: { cmd: "echo beta-handler" }
   - hosts: h1
     strategy: free
     tasks:
@@ -44,7 +52,7 @@ function sections(screen: string): string[] {
   return screen.split(/^(?=\S+ PLAY \[)/m).filter((s) => s.includes('PLAY ['));
 }
 
-test('two unnamed plays on one host: each play shows its own task output', () => {
+test('two unnamed plays on one host: each play shows its own task and handler output', () => {
   const p = project(1);
   const pb = p.write('pb.yml', PLAYBOOK);
   const screen = onTerminal(['run', pb, '-i', p.inventory]);
@@ -52,13 +60,13 @@ test('two unnamed plays on one host: each play shows its own task output', () =>
   assert.is(plays.length, 3, screen);
   for (const s of plays) assert.match(s, /PLAY \[h1\]/);
   const [a, b, c] = plays as [string, string, string];
-  assert.match(a, /h1: changed — rc=0: alpha-one[\s\S]*h1: changed — rc=0: alpha-two/);
-  assert.match(b, /h1: changed — rc=0: beta-one[\s\S]*h1: changed — rc=0: beta-two/);
+  assert.match(a, /h1: changed — rc=0: alpha-one[\s\S]*h1: changed — rc=0: alpha-two[\s\S]*bump \| h1: changed — rc=0: alpha-handler/);
+  assert.match(b, /h1: changed — rc=0: beta-one[\s\S]*h1: changed — rc=0: beta-two[\s\S]*bump \| h1: changed — rc=0: beta-handler/);
   assert.match(c, /command: changed — rc=0: gamma-one/);
   assert.not.match(a, /beta|gamma/);
   assert.not.match(b, /alpha|gamma/);
   assert.not.match(c, /alpha|beta/);
-  assert.match(screen, /PLAY RECAP\nh1\s+: ok=5\s+changed=5\s+failed=0/);
+  assert.match(screen, /PLAY RECAP\nh1\s+: ok=7\s+changed=7\s+failed=0/);
 });
 
 test('--json events carry play_index and task_index beside the names', () => {
@@ -71,8 +79,8 @@ test('--json events carry play_index and task_index beside the names', () => {
     return `${e.play}/${e.play_index}/${e.task}/${e.task_index}/${e.msg.replace(/^rc=0: /, '')}`;
   });
   assert.equal(ids, [
-    'h1/0/command/0/alpha-one', 'h1/0/command/1/alpha-two',
-    'h1/1/command/0/beta-one', 'h1/1/command/1/beta-two',
+    'h1/0/command/0/alpha-one', 'h1/0/command/1/alpha-two', 'h1/0/bump/0/alpha-handler',
+    'h1/1/command/0/beta-one', 'h1/1/command/1/beta-two', 'h1/1/bump/0/beta-handler',
     'h1/2/command/0/gamma-one',
   ]);
 });
