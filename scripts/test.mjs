@@ -1,4 +1,5 @@
 // Runs every test file in its own Node process (uvu + tsx), in order: unit tests first, then
+// differential tests against the reference tools (test/compat/), then
 // tests against the lab (test/lab/, which start the lab themselves), then sums the counts.
 // The last line is the plain `N passed, N failed` that CI reads.
 import { readdirSync, statSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, relative } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dirs = process.argv.slice(2).length ? process.argv.slice(2) : ['test/unit', 'test/lab'];
+const dirs = process.argv.slice(2).length ? process.argv.slice(2) : ['test/unit', 'test/compat', 'test/lab'];
 
 function collect(dir) {
   const abs = join(root, dir);
