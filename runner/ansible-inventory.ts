@@ -3,7 +3,8 @@
 // formats with one code path. Anything we cannot map faithfully is refused with file:line:column.
 // The jobs live in runner/ansible/: detect, ini, yaml (readers), model (Ansible's data model),
 // literal/shlex/address (Python behaviour the readers depend on), sshargs and map.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { InputError, formatProblem } from './errors.js';
 import type { InputProblem } from './errors.js';
 import type { SourcePos } from './types.js';
@@ -81,6 +82,12 @@ export function ansibleInventorySource(file: string): YamlSource | undefined {
   if (buf.length > MAX_YAML_BYTES || buf.includes(0)) return undefined;
   const text = buf.toString('utf8').replace(/^\uFEFF/, '');
   if (!isAnsibleInventory(text, file)) return undefined;
+  // Ansible also reads group_vars/ and host_vars/ beside the inventory; we would silently miss them.
+  const beside = ['group_vars', 'host_vars'].filter((d) => existsSync(join(dirname(file), d)));
+  if (beside.length) {
+    throw new InputError(beside.map((d) => ({ pos: { file, line: 1, col: 1 }, key: d,
+      message: `${d}/ beside the inventory is not read by rancher-play; move those variables into the inventory (or export it with \`ansible-inventory -i ${file} --list --yaml\`)` })));
+  }
   const { doc, positions } = convertAnsibleInventory(text, file);
   const fallback: SourcePos = { file, line: 1, col: 1 };
   const locate = (path: YamlPath): SourcePos => {

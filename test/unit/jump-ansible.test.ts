@@ -4,7 +4,7 @@
 // inventories with ansible-inventory itself.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -203,6 +203,12 @@ test('the CLI accepts an Ansible inventory and rejects a bad one with exit 5 bef
     const undef = spawnSync(process.execPath, ['bin/rancher-play.js', 'inventory', '-i', join(dir, 'undef.ini')], { encoding: 'utf8' });
     assert.is(undef.status, 5, undef.stderr);
     assert.match(undef.stderr + undef.stdout, /undef\.ini:2:1 .*includes undefined group: nodes/);
+    // Ansible would also read group_vars/ beside the inventory: refused, not silently missed.
+    mkdirSync(join(dir, 'group_vars'));
+    writeFileSync(join(dir, 'ok.ini'), '[rancher]\nnode1\n');
+    const gv = spawnSync(process.execPath, ['bin/rancher-play.js', 'inventory', '-i', join(dir, 'ok.ini')], { encoding: 'utf8' });
+    assert.is(gv.status, 5, gv.stderr);
+    assert.match(gv.stderr + gv.stdout, /ok\.ini:1:1 group_vars group_vars\/ beside the inventory is not read/);
     const ok = spawnSync(process.execPath, ['bin/rancher-play.js', 'inventory', '-i', join(FIX, 'hosts.yml')], { encoding: 'utf8' });
     assert.is(ok.status, 0, ok.stderr);
     for (const h of ['node1', 'node2', 'node3', 'lb1']) assert.match(ok.stdout, h);
