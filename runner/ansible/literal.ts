@@ -44,6 +44,18 @@ function literalEval(src: string): unknown {
     | { k: 'bin'; op: string; l: Node; r: Node }
     | { k: 'other' };
 
+  /** The remaining `, item` elements of a display after its first ones, and its closing bracket. */
+  const rest = (items: Node[], close: string): Node[] => {
+    while (isOp(',')) {
+      take();
+      if (isOp(close)) break;
+      items.push(expr());
+    }
+    if (!isOp(close)) throw new Reject();
+    take();
+    return items;
+  };
+
   const atom = (): Node => {
     const t = take();
     if (t.t === 'num') return { k: 'const', v: t.v, num: true, imag: t.imag };
@@ -69,14 +81,7 @@ function literalEval(src: string): unknown {
       if (isOp('(')) {
         // a call: only `set()` is a literal, and that has no JSON value
         take();
-        const args: Node[] = [];
-        while (!isOp(')')) {
-          args.push(expr());
-          if (!isOp(',')) break;
-          take();
-        }
-        if (!isOp(')')) throw new Reject();
-        take();
+        const args = isOp(')') ? (take(), []) : rest([expr()], ')');
         if (t.v === 'set' && args.length === 0) return { k: 'set', items: [] };
         return { k: 'other' };
       }
@@ -94,26 +99,14 @@ function literalEval(src: string): unknown {
           take();
           return first;
         }
-        const items = [first];
-        while (isOp(',')) {
-          take();
-          if (isOp(')')) break;
-          items.push(expr());
-        }
-        if (!isOp(')')) throw new Reject();
-        take();
-        return { k: 'tuple', items };
+        return { k: 'tuple', items: rest([first], ')') };
       }
       if (t.v === '[') {
-        const items: Node[] = [];
-        while (!isOp(']')) {
-          items.push(expr());
-          if (!isOp(',')) break;
+        if (isOp(']')) {
           take();
+          return { k: 'list', items: [] };
         }
-        if (!isOp(']')) throw new Reject();
-        take();
-        return { k: 'list', items };
+        return { k: 'list', items: rest([expr()], ']') };
       }
       if (t.v === '{') {
         if (isOp('}')) {
@@ -137,15 +130,7 @@ function literalEval(src: string): unknown {
           take();
           return { k: 'dict', pairs };
         }
-        const items = [first];
-        while (isOp(',')) {
-          take();
-          if (isOp('}')) break;
-          items.push(expr());
-        }
-        if (!isOp('}')) throw new Reject();
-        take();
-        return { k: 'set', items };
+        return { k: 'set', items: rest([first], '}') };
       }
     }
     throw new Reject();

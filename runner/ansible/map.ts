@@ -110,7 +110,7 @@ export function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions:
       if (d) positions.set(`hosts.${h.name}.${field}`, d.pos);
     };
     for (const [k, d] of hv) if (k in REFUSED_VARS && d.value !== null) problem(d, k, REFUSED_VARS[k]!);
-    const text = (field: keyof typeof CONNECTION_VARS): { value: string; def: VarDef } | undefined => {
+    const text = (field: keyof typeof CONNECTION_VARS): { value: string; def: VarDef; name: string } | undefined => {
       const d = pickVar(hv, CONNECTION_VARS[field]);
       if (!d) return undefined;
       const name = [...CONNECTION_VARS[field]].reverse().find((n) => hv.get(n) === d)!;
@@ -119,7 +119,7 @@ export function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions:
         problem(d, name, 'Jinja2 templates in connection variables are not supported; write the value itself');
         return undefined;
       }
-      return { value, def: d };
+      return { value, def: d, name };
     };
 
     const address = text('address');
@@ -164,13 +164,13 @@ export function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions:
 
     if (entry.connection === 'ssh') {
       const argDefs = [text('ssh_args'), text('ssh_common_args'), text('ssh_extra_args')];
-      const given = argDefs.filter((a): a is { value: string; def: VarDef } => a !== undefined);
+      const given = argDefs.filter((a): a is { value: string; def: VarDef; name: string } => a !== undefined);
       if (given.length) {
         const r = sshArgsMeaning(given.map((a) => a.value));
         const last = given[given.length - 1]!.def;
         if (r.unsupported) {
-          problem(given.find((a) => sshArgsMeaning([a.value]).unsupported)?.def ?? last,
-            'ansible_ssh_common_args', `unsupported ${r.unsupported}; only ProxyJump (-J / -o ProxyJump=...) and harmless -o options are understood`);
+          const culprit = given.find((a) => sshArgsMeaning([a.value]).unsupported) ?? given[given.length - 1]!;
+          problem(culprit.def, culprit.name, `unsupported ${r.unsupported}; only ProxyJump (-J / -o ProxyJump=...) and harmless -o options are understood`);
         } else {
           if (r.jump?.length) {
             entry.jump = r.jump.length === 1 ? r.jump[0] : r.jump;

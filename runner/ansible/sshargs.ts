@@ -37,6 +37,8 @@ export function sshArgsMeaning(argStrings: string[]): SshArgsMeaning {
     if (t === '-J' || (t.startsWith('-J') && t.length > 2)) {
       const v = t === '-J' ? toks[++i] : t.slice(2);
       if (v === undefined) return { unsupported: 'ssh option -J without a value' };
+      // ssh itself stops at a -J after another jump setting ("Only a single -J option is permitted").
+      if (jump !== undefined) return { unsupported: '-J after another ProxyJump/-J (ssh refuses it)' };
       setJump(jumpList(v));
       continue;
     }

@@ -130,6 +130,7 @@ class Constructor {
       if (/\{[{%#]/.test(text)) throw new LoadError(node, '!unsafe values holding template markers are not supported (rancher-play would render them)');
       return text;
     }
+    if (tag === undefined && text.startsWith('$ANSIBLE_VAULT')) throw new LoadError(node, 'vaulted values ($ANSIBLE_VAULT) are not supported; move secrets to an `-e @file` or a native inventory `!secret`');
     let kind: string;
     if (tag === undefined) kind = node.type === 'PLAIN' ? implicitTag(text) : 'str';
     else if (tag === '!') kind = 'str';
@@ -214,6 +215,7 @@ class Constructor {
     const n = this.deref(node);
     if (!n) return null;
     if (this.cache.has(n)) return this.cache.get(n);
+    if (!isScalar(n) && n.tag !== undefined && n.tag !== `${TAG}map` && n.tag !== `${TAG}seq`) throw new LoadError(n, `unsupported YAML tag ${n.tag}`);
     let out: unknown;
     if (isScalar(n)) {
       const v = this.scalar(n);

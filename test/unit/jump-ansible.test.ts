@@ -149,7 +149,8 @@ test('jump hosts from ssh args: ProxyJump, -J, multi-hop, ProxyCommand ssh -W; t
   assert.match(jumpFromSshArgs('-o ProxyCommand="nc -x p:1080 %h %p"').unsupported ?? '', 'ProxyCommand');
   assert.match(jumpFromSshArgs('-L 8080:localhost:80').unsupported ?? '', '-L');
   assert.equal(sshArgsMeaning(['-o ProxyJump=first', '-o ProxyJump=second']).jump, ['first']);
-  assert.equal(sshArgsMeaning(['-o ProxyJump=none', '-J other']).jump, []);
+  assert.equal(sshArgsMeaning(['-o ProxyJump=none', '-o ProxyJump=other']).jump, []);
+  assert.match(sshArgsMeaning(['-o ProxyJump=a', '-J b']).unsupported ?? '', 'ssh refuses it');
   assert.is(sshArgsMeaning(['-o StrictHostKeyChecking=yes']).jump, undefined);
   // A host's common args and a group's extra args are different variables: both apply.
   const { doc } = convertAnsibleInventory("[g]\nn1 ansible_ssh_common_args='-o ServerAliveInterval=5'\n[g:vars]\nansible_ssh_extra_args='-J ops@b1'\n", 'i.ini');
