@@ -132,8 +132,8 @@ class Constructor {
     }
     if (tag === undefined && text.startsWith('$ANSIBLE_VAULT')) throw new LoadError(node, 'vaulted values ($ANSIBLE_VAULT) are not supported; move secrets to an `-e @file` or a native inventory `!secret`');
     let kind: string;
-    if (tag === undefined) kind = node.type === 'PLAIN' ? implicitTag(text) : 'str';
-    else if (tag === '!') kind = 'str';
+    // PyYAML resolves the non-specific tag `!` like no tag at all.
+    if (tag === undefined || tag === '!') kind = node.type === 'PLAIN' ? implicitTag(text) : 'str';
     else if (tag.startsWith(TAG)) kind = tag.slice(TAG.length);
     else throw new LoadError(node, `unsupported YAML tag ${tag}`);
     try {
