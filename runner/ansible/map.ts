@@ -128,7 +128,7 @@ export function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions:
     const port = text('port');
     if (port) {
       const n = typeof port.def.value === 'number' ? port.def.value : /^\s*\d+\s*$/.test(port.value) ? Number(port.value) : NaN;
-      if (!Number.isInteger(n) || n < 1 || n > 65535) problem(port.def, 'ansible_port', `must be a port number (1-65535), got "${port.value}"`);
+      if (!Number.isInteger(n) || n < 1 || n > 65535) problem(port.def, port.name, `must be a port number (1-65535), got "${port.value}"`);
       else entry.port = n;
       at('port', port.def);
     }
@@ -146,7 +146,7 @@ export function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions:
     const conn = text('connection');
     if (conn) {
       const c = CONNECTION_TYPES[conn.value];
-      if (!c) problem(conn.def, 'ansible_connection', `ansible_connection=${conn.value} is not supported (only ssh and local) on host ${h.name}`);
+      if (!c) problem(conn.def, conn.name, `ansible_connection=${conn.value} is not supported (only ssh and local) on host ${h.name}`);
       else entry.connection = c;
       at('connection', conn.def);
     } else entry.connection = 'ssh'; // an inventory `localhost` is reached over ssh too, unless it says local
@@ -156,9 +156,9 @@ export function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions:
       at('become', become);
       if (entry.become) {
         const method = text('become_method');
-        if (method && method.value !== 'sudo') problem(method.def, 'ansible_become_method', `become method "${method.value}" is not supported (only sudo)`);
+        if (method && method.value !== 'sudo') problem(method.def, method.name, `become method "${method.value}" is not supported (only sudo)`);
         const bu = text('become_user');
-        if (bu && bu.value !== 'root') problem(bu.def, 'ansible_become_user', `become_user "${bu.value}" is not supported (only root)`);
+        if (bu && bu.value !== 'root') problem(bu.def, bu.name, `become_user "${bu.value}" is not supported (only root)`);
       }
     }
 
@@ -185,7 +185,9 @@ export function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions:
     // Variables: pin on the host whatever the native merge (inventory, groups by name, host)
     // would give differently from Ansible's (depth, priority, name).
     const native: Vars = { ...doc.vars };
-    for (const g of nativeOrder([...inv.hostGroups(h.name)].filter((g) => g !== 'all' && doc.groups[g]))) Object.assign(native, doc.groups[g]!.vars);
+    for (const g of nativeOrder([...inv.hostGroups(h.name)].filter((g) => g !== 'all' && doc.groups[g]))) {
+      for (const [k, v] of Object.entries(doc.groups[g]!.vars)) define(native, k, v);
+    }
     const vars: Vars = {};
     for (const [k, d] of hv) {
       if (CONN_NAMES.has(k) || k in REFUSED_VARS) continue;
