@@ -41,10 +41,16 @@ export function convertAnsibleInventory(text: string, file: string): ConvertedIn
   if (/^\$ANSIBLE_VAULT/.test(text)) {
     throw new InputError([{ pos: at1, message: 'vault-encrypted inventories are not supported; decrypt it (`ansible-vault view`) into a file readable by rancher-play' }]);
   }
-  const inv = new AInventory(file);
-  const format = ansibleFormat(text, file);
+  let inv = new AInventory(file);
+  let format = ansibleFormat(text, file);
   if (format === 'ini') parseIni(text, inv);
-  else parseYaml(text, inv);
+  else if (!parseYaml(text, inv)) {
+    // The yaml plugin gave up on the file; ansible-inventory then tries the INI reader.
+    const asIni = new AInventory(file);
+    parseIni(text, asIni);
+    if (asIni.problems.length) inv.problems.push(...asIni.problems);
+    else [inv, format] = [asIni, 'ini'];
+  }
   // Map even after reading problems, so one pass reports everything that needs fixing.
   inv.reconcile();
   const { doc, positions } = toNative(inv);

@@ -73,7 +73,7 @@ export function parseIni(text: string, inv: AInventory): void {
         const vars: [string, unknown, SourcePos][] = [];
         for (const t of rest) {
           const eq = t.text.indexOf('=');
-          if (eq < 0) throw new AnsibleRefusal(`Expected key=value host variable assignment, got: ${t.text}`);
+          if (eq < 0) throw new AnsibleRefusal(`expected key=value after the host name, got: ${t.text}`);
           vars.push([t.text.slice(0, eq), iniValue(t.text.slice(eq + 1)), pos(t.col)]);
         }
         for (const n of names) {

@@ -239,7 +239,11 @@ class Constructor {
   }
 }
 
-export function parseYaml(text: string, inv: AInventory): void {
+/**
+ * Reads `text` into `inv`. Returns false when the yaml plugin gives up on the whole file (not
+ * YAML, empty, not a mapping): ansible-inventory then tries its INI reader on it.
+ */
+export function parseYaml(text: string, inv: AInventory): boolean {
   const file = inv.file;
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, schema: 'failsafe', version: '1.1', uniqueKeys: false, merge: false });
@@ -251,12 +255,12 @@ export function parseYaml(text: string, inv: AInventory): void {
     const { line, col } = lc.linePos(err.pos[0]);
     inv.problem({ file, line, col }, undefined, err.message.split('\n')[0]!);
   }
-  if (doc.errors.length) return;
+  if (doc.errors.length) return false;
   try {
     doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (e) {
     inv.problem({ file, line: 1, col: 1 }, undefined, `cannot load YAML: ${(e as Error).message.split('\n')[0]}`);
-    return;
+    return false;
   }
   const c = new Constructor(doc);
   const fail = (e: unknown, fallback: YamlNode | null | undefined, key?: string): void => {
@@ -280,21 +284,21 @@ export function parseYaml(text: string, inv: AInventory): void {
     const empty = !root || (isScalar(root) && !c.value(root)) || ((isMap(root) || isSeq(root)) && root.items.length === 0);
     if (empty) {
       inv.problem(at(root), undefined, 'Parsed empty YAML file');
-      return;
+      return false;
     }
     if (!isMap(root)) {
       inv.problem(at(root), undefined, 'YAML inventory has invalid structure, it should be a dictionary');
-      return;
+      return false;
     }
     top = c.dict(root);
     const plugin = top.get('s:plugin');
     if (plugin && c.value(plugin.value)) {
       inv.problem(at(plugin.keyNode ?? root), 'plugin', 'inventory plugins (dynamic inventories) are not supported; export a static inventory with `ansible-inventory -i SRC --list --yaml` and use that');
-      return;
+      return true;
     }
   } catch (e) {
     fail(e, root);
-    return;
+    return true;
   }
 
   const parseGroup = (name: unknown, keyNode: YamlNode | null, valueNode: YamlNode | null, path: string[]): string | undefined => {
@@ -403,4 +407,5 @@ export function parseYaml(text: string, inv: AInventory): void {
       fail(err, e.keyNode, keyText(e.key));
     }
   }
+  return true;
 }
