@@ -42,7 +42,7 @@ export function convertAnsibleInventory(text: string, file: string): ConvertedIn
     throw new InputError([{ pos: at1, message: 'vault-encrypted inventories are not supported; decrypt it (`ansible-vault view`) into a file readable by rancher-play' }]);
   }
   let inv = new AInventory(file);
-  let format = ansibleFormat(text, file);
+  let format = ansibleFormat(file);
   if (format === 'ini') parseIni(text, inv);
   else if (!parseYaml(text, inv)) {
     // The yaml plugin gave up on the file; ansible-inventory then tries the INI reader.

@@ -1,4 +1,5 @@
 // Tells an Ansible inventory (INI or YAML) from a native one, and INI from YAML.
+import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
 
 /**
@@ -35,14 +36,13 @@ export function isAnsibleInventory(text: string, file = ''): boolean {
   });
 }
 
-/** Which reader ansible-inventory would use: the yaml plugin takes .yml/.yaml/.json/extensionless YAML, ini the rest. */
-export function ansibleFormat(text: string, file: string): 'ini' | 'yaml' {
-  if (/\.(ya?ml|json)$/i.test(file)) return 'yaml';
-  if (/\.(ini|cfg)$/i.test(file)) return 'ini';
-  const body = stripComments(text).trim();
-  if (/^\[[^\]\n]+\]\s*$/m.test(body)) return 'ini';
-  // YAML mappings have `key:` lines; INI host lines are `name k=v ...`.
-  return /^[\w.-]+\s*:(\s|$)/m.test(body) ? 'yaml' : 'ini';
+/**
+ * Which reader ansible-inventory tries first: the yaml plugin takes `.yml`/`.yaml`/`.json` and
+ * names without an extension (and hands what it cannot read on to INI); every other name is INI.
+ */
+export function ansibleFormat(file: string): 'ini' | 'yaml' {
+  const ext = extname(file).toLowerCase();
+  return ext === '' || ext === '.yml' || ext === '.yaml' || ext === '.json' ? 'yaml' : 'ini';
 }
 
 function stripComments(text: string): string {
