@@ -91,6 +91,7 @@ export class AInventory {
       throw new AnsibleRefusal(`Adding group '${child}' as child to '${parent}' creates a recursive dependency loop.`);
     }
     p.children.push(child);
+    this.depths.clear();
     const c = this.groups.get(child)!;
     if (!c.parents.includes(parent)) c.parents.push(parent);
   }
@@ -133,13 +134,17 @@ export class AInventory {
   }
 
   /** Group depth: the longest path from `all` (Group.depth, raised on every add_child). */
-  depth(group: string, seen: Set<string> = new Set()): number {
-    if (group === 'all' || seen.has(group)) return 0;
+  depth(group: string): number {
+    const known = this.depths.get(group);
+    if (known !== undefined) return known;
     const g = this.groups.get(group);
-    if (!g || g.parents.length === 0) return 0;
-    const next = new Set(seen).add(group);
-    return Math.max(...g.parents.map((p) => this.depth(p, next) + 1));
+    // Loops are refused when added, so the recursion ends.
+    const d = group === 'all' || !g || g.parents.length === 0 ? 0 : Math.max(...g.parents.map((p) => this.depth(p) + 1));
+    this.depths.set(group, d);
+    return d;
   }
+
+  private depths = new Map<string, number>();
 
   /** Group order for var merging: sort_groups, i.e. (depth, priority, name) with Python's string order. */
   sortGroups(names: Iterable<string>): string[] {
