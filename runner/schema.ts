@@ -16,6 +16,8 @@ const DRAFT = 'http://json-schema.org/draft-07/schema#';
 type Schema = Record<string, unknown>;
 
 const NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.-]*$';
+// Host names may also be IPv6 addresses (as Ansible inventories name hosts).
+const HOST_NAME_PATTERN = '^[A-Za-z0-9_:][A-Za-z0-9_.:-]*$';
 
 const jump: Schema = {
   type: ['string', 'array'],
@@ -68,7 +70,7 @@ export function inventorySchema(): Schema {
       hosts: {
         type: 'object',
         description: 'Target hosts by name.',
-        propertyNames: { pattern: NAME_PATTERN },
+        propertyNames: { pattern: HOST_NAME_PATTERN },
         additionalProperties: {
           type: ['object', 'null'],
           additionalProperties: false,

@@ -1,7 +1,8 @@
 // Makes a fresh clone runnable: npm packages (npm ci when node_modules is missing or stale)
-// and the compiled engine. Debian packages for the lab are installed by the lab itself.
+// and the compiled engine; and, as root, ansible-core when missing, because test/compat compares
+// with ansible-inventory. Debian packages for the lab are installed by the lab itself.
 import { existsSync, statSync } from 'node:fs';
-import { execSync } from 'node:child_process';
+import { execSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -13,4 +14,13 @@ if (!existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSyn
   run('npm ci --no-audit --no-fund'); // `prepare` builds dist/
 } else {
   run('npx tsc -p tsconfig.json');
+}
+
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+if (!has('ansible-inventory')) {
+  if (process.getuid?.() === 0 && has('apt-get')) {
+    run('apt-get install -y --no-install-recommends ansible-core || (apt-get update && apt-get install -y --no-install-recommends ansible-core)');
+  } else {
+    console.warn('ensure: ansible-inventory is missing and test/compat needs it: install ansible-core (as root: apt-get install ansible-core)');
+  }
 }

@@ -1,4 +1,5 @@
 // Runs every test file in its own Node process (uvu + tsx), in order: unit tests first, then
+// differential tests against the reference tools (test/compat/), then
 // tests against the lab (test/lab/, which start the lab themselves), then sums the counts.
 // The last line is the plain `N passed, N failed` that CI reads.
 import { readdirSync, statSync } from 'node:fs';
