@@ -10,6 +10,8 @@ import configureNginxLb from './configure-nginx-lb.js';
 import verifyDns from './verify-dns.js';
 import rkeUp from './rke-up.js';
 import backupKubeconfig from './backup-kubeconfig.js';
+import helmRelease from './helm-release.js';
+import kubectlApply from './kubectl-apply.js';
 
 export const builtinTasks: AnyTask[] = [
   command as AnyTask,
@@ -22,4 +24,6 @@ export const builtinTasks: AnyTask[] = [
   verifyDns as AnyTask,
   rkeUp as AnyTask,
   backupKubeconfig as AnyTask,
+  helmRelease as AnyTask,
+  kubectlApply as AnyTask,
 ];
