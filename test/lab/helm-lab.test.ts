@@ -125,7 +125,7 @@ test('another rancher_version: check predicts the upgrade, the run makes exactly
   assert.is(totalChanged(helmPlay('run', 'v2.4.18')), 0);
 });
 
-test('tls: ingress (the chart default) on a cluster whose ingress rewrites X-Forwarded-Proto: redirect loop reported, playbook repairs', async () => {
+test('tls: ingress (the chart default) on a cluster whose ingress rewrites X-Forwarded-Proto: redirect loop reported; the playbook puts tls=external back', async () => {
   // By hand: the cluster config without `use-forwarded-headers` (RKE's default ingress options),
   // `rke up` of it, and Rancher upgraded without `--set tls=external`. ingress-nginx then sets
   // X-Forwarded-Proto from its own plain-HTTP connection and, the Ingress having TLS, redirects
@@ -151,11 +151,16 @@ test('tls: ingress (the chart default) on a cluster whose ingress rewrites X-For
   assert.match(v.msg, /X-Forwarded-Proto/);
   assert.match(v.msg, /use-forwarded-headers/);
 
+  // The operator puts the option back (rke-up skips a config it already applied, so by hand);
+  // the playbook then puts tls=external back.
+  writeFileSync(config, text, { mode: 0o600 });
+  const back = spawnSync(info.bin.rke, ['up', '--config', 'rancher-cluster.yml'], { cwd: work, encoding: 'utf8' });
+  assert.is(back.status, 0, back.stdout + back.stderr);
   const check = helmPlay('check', 'v2.4.18');
   assert.match(task(check, 'helm-release')!.msg, /values differ \(.*tls.*\)/, show(check));
   const fix = helmPlay('run', 'v2.4.18');
   assert.is(fix.code, 0, show(fix));
-  assert.ok(changedIds(fix).includes('helm-release@localhost') && changedIds(fix).includes('rke-up@localhost'), show(fix));
+  assert.ok(changedIds(fix).includes('helm-release@localhost'), show(fix));
   const values = JSON.parse(helm('get', 'values', 'rancher', '-n', 'cattle-system', '-o', 'json').stdout) as Record<string, unknown>;
   assert.is(values.tls, 'external');
   const ping = await get('/ping');
