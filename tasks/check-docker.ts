@@ -97,7 +97,7 @@ export default defineTask<typeof schema, PullState>({
       if (/permission denied/i.test(vout)) {
         problems.push(
           `user ${user} cannot reach the Docker socket without sudo: add it to the docker group ` +
-            `(sudo usermod -aG docker ${user}) and reconnect`,
+            `(sudo usermod -aG docker ${user}) and reconnect — docker said: ${vout}`,
         );
       } else if (/cannot connect to the docker daemon/i.test(vout)) {
         problems.push(`the Docker daemon is not running: start it (sudo systemctl start docker) — docker said: ${vout}`);
