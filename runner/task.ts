@@ -98,6 +98,8 @@ export interface PrecheckContext {
   vars: Vars;
   playbookDir: string;
   resolve(path: string): string;
+  /** Where a variable's value was set: `file:line:col`, or `-e NAME`; undefined when unknown. */
+  varSource?(name: string): string | undefined;
 }
 
 export interface TaskDefinition<Params = Vars, State = unknown> {

@@ -12,6 +12,7 @@ import rkeUp from './rke-up.js';
 import backupKubeconfig from './backup-kubeconfig.js';
 import helmRelease from './helm-release.js';
 import kubectlApply from './kubectl-apply.js';
+import verifyRancher from './verify-rancher.js';
 
 export const builtinTasks: AnyTask[] = [
   command as AnyTask,
@@ -26,4 +27,5 @@ export const builtinTasks: AnyTask[] = [
   backupKubeconfig as AnyTask,
   helmRelease as AnyTask,
   kubectlApply as AnyTask,
+  verifyRancher as AnyTask,
 ];

@@ -79,7 +79,12 @@ export default defineTask({
     const v = ctx.vars;
     const out = [
       ...(v.rancher_version !== undefined ? rancherVersionProblems(v.rancher_version) : []),
-      ...(params.rancher_addons ? addonInstallVersionProblems(v.rancher_version) : []),
+      ...(params.rancher_addons
+        ? addonInstallVersionProblems(v.rancher_version).map((m) => {
+            const at = ctx.varSource?.('rancher_version');
+            return at ? `${at}: ${m}` : m;
+          })
+        : []),
       ...(v.fqdn !== undefined ? fqdnProblems(v.fqdn) : []),
     ];
     if (typeof v.ca_cert === 'string') {
