@@ -551,7 +551,11 @@ function plainSshdConfig(dir: string): void {
 
 async function build(name: string, plainHosts: number | undefined, log: (m: string) => void): Promise<LabInfo> {
   const t0 = Date.now();
+  const phases: string[] = [];
+  let tp = t0;
+  const phase = (what: string) => { const now = Date.now(); phases.push(`${what} ${((now - tp) / 1000).toFixed(1)}s`); tp = now; };
   await ensurePackages(log);
+  phase('packages');
   const index = pickIndex(name);
   const dir = labDir(name);
   const hostsDir = hostsRoot(name);
@@ -582,6 +586,7 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
   st.nets = Object.values(holders).map((p) => nsId(p, 'net')).filter((x): x is string => !!x);
   writeJson(stateFile(name), st);
   await wireNetwork(name, index, hosts, holders, `${n.pub}.1`);
+  phase('namespaces');
 
   const { key, pub } = await keysP;
   const pki = await pkiP;
@@ -591,6 +596,7 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
     if (h.kind === 'plain') return [h, await setupPlainHost(c, h)] as const;
     return [h, ''] as const;
   }));
+  phase('hosts');
   const knownHosts = join(dir, 'ssh', 'known_hosts');
   writeFileSync(knownHosts, hostKeys.filter(([, k]) => k).flatMap(([h, k]) => sshAddrs(h).map((ip) => {
     const [type, data] = k.split(/\s+/);
@@ -628,10 +634,12 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
     writeWrappers(info);
   }
   writeJson(infoFile(name), info);
+  phase('registry');
   await Promise.all(services(st, name).map((s) => startSvc(st, s)));
+  phase('services');
   writeInventory(info, inventory);
   if (name === 'rp' && mode === 'rancher') writeInventory(info, join(ROOT, 'inventory', 'lab.yml'));
-  log(`lab "${name}" up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${hosts.length} hosts, inventory ${inventory}`);
+  log(`lab "${name}" up in ${((Date.now() - t0) / 1000).toFixed(1)}s (${phases.join(', ')}): ${hosts.length} hosts, inventory ${inventory}`);
   return info;
 }
 

@@ -1,5 +1,6 @@
 // The lab's stand-ins behave like the real CLIs where the tasks look: the `rke` fixture (output,
-// exit codes, files written) and the nodes' ingress (WebSocket upgrade through to the node).
+// exit codes, files written) and the nodes' ingress (default backend without Rancher; WebSocket
+// upgrade through to the Rancher stand-in once deployed).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync, statSync, existsSync, readFileSync, rmSync } from 'node:fs';
@@ -71,11 +72,20 @@ test('rke fixture: an even etcd count builds with a quorum warning; --version', 
   assert.match(spawnSync(info.rkeFixture, ['--version'], { encoding: 'utf8' }).stdout, /^rke version v1\.4\.\d+\n$/);
 });
 
-test('node ingress answers a WebSocket upgrade with 101 and a correct accept key, then echoes', async () => {
+test('node ingress without Rancher: /healthz 200, everything else the default backend 404', async () => {
+  const r = await lab.labExec('lb1', `curl -s -w ' %{http_code}' http://${info.nodes[0].address}/healthz; echo; curl -s -w ' %{http_code}' -H 'Host: ${info.fqdn}' http://${info.nodes[0].address}/`);
+  assert.is(r.stdout, ' 200\ndefault backend - 404 404');
+});
+
+test('node ingress → Rancher stand-in: a WebSocket upgrade gets 101 with a correct accept key, then echoes', async () => {
+  const cluster = (spec: unknown) => spawnSync(process.execPath, [join('lab', 'fixtures', 'cluster.mjs'), 'apply', JSON.stringify(spec)],
+    { encoding: 'utf8', env: { ...process.env, RANCHER_PLAY_LAB_DIR: info.dir } });
+  const deployed = cluster({ ingress: { options: { 'use-forwarded-headers': 'true' } }, rancher: { hostname: info.fqdn, ingress_tls: false, ssl_redirect: null, version: 'v2.0.6', replicas: 3 } });
+  assert.is(deployed.status, 0, deployed.stderr);
   const script = `
     const net = require('net'); const crypto = require('crypto');
     const key = crypto.randomBytes(16).toString('base64');
-    const s = net.connect(80, '${info.nodes[0].address}', () => s.write('GET /v3/subscribe HTTP/1.1\\r\\nHost: ${info.fqdn}\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: ' + key + '\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n'));
+    const s = net.connect(80, '${info.nodes[0].address}', () => s.write('GET /v3/subscribe HTTP/1.1\\r\\nHost: ${info.fqdn}\\r\\nX-Forwarded-Proto: https\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: ' + key + '\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n'));
     let buf = Buffer.alloc(0), sent = false;
     s.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
@@ -93,13 +103,17 @@ test('node ingress answers a WebSocket upgrade with 101 and a correct accept key
     });`;
   const file = join(info.dir, 'work', `ws-client-${process.pid}.cjs`); // the repo dir is visible on lab hosts
   writeFileSync(file, script);
-  const r = await lab.labExec('lb1', `node ${file}`);
-  rmSync(file);
-  assert.is(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout);
-  assert.is(out.status, 'HTTP/1.1 101 Switching Protocols');
-  assert.ok(out.acceptOk);
-  assert.ok(out.echoed);
+  try {
+    const r = await lab.labExec('lb1', `timeout 20 node ${file}`);
+    assert.is(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.is(out.status, 'HTTP/1.1 101 Switching Protocols');
+    assert.ok(out.acceptOk);
+    assert.ok(out.echoed);
+  } finally {
+    rmSync(file);
+    assert.is(cluster({ ingress: null, rancher: null }).status, 0, 'the shared lab back to no Rancher');
+  }
 });
 
 test.run();
