@@ -46,6 +46,11 @@ export function binaryFor(param: string | undefined, vars: Vars, varName: string
   return typeof v === 'string' && v ? v : fallback;
 }
 
+/** `BINARY [--kubeconfig FILE]`, quoted for the shell (helm and kubectl take the same flag). */
+export function kubeCli(ctx: TaskContext, binary: string, kubeconfig: string | undefined): string {
+  return `${ctx.quote(binary)}${kubeconfig ? ` --kubeconfig ${ctx.quote(ctx.resolve(kubeconfig))}` : ''}`;
+}
+
 /** Why the cluster cannot be asked yet: the kubeconfig is not there. In check mode an earlier task
  * (rke-up) may only have reported that it would create it; then the probe predicts a change. */
 export async function missingKubeconfig(ctx: TaskContext, kubeconfig: string | undefined): Promise<string | null> {
@@ -151,8 +156,7 @@ interface HelmParams {
 }
 
 function helmBase(ctx: TaskContext, p: HelmParams): string {
-  const q = ctx.quote;
-  return `${q(binaryFor(p.helm, ctx.vars, 'helm_binary', 'helm'))}${p.kubeconfig ? ` --kubeconfig ${q(ctx.resolve(p.kubeconfig))}` : ''}`;
+  return kubeCli(ctx, binaryFor(p.helm, ctx.vars, 'helm_binary', 'helm'), p.kubeconfig);
 }
 
 export default defineTask<typeof schema, HelmState>({
@@ -295,7 +299,8 @@ export default defineTask<typeof schema, HelmState>({
       rev = String(rows[rows.length - 1]?.revision ?? '');
       chart = String(rows[rows.length - 1]?.chart ?? '');
     } catch { /* the upgrade itself succeeded; the message just says less */ }
-    const what = state.action === 'install' ? `installed ${p.name} ${chart}` : `upgraded ${p.name} ${state.from} → ${chart}`;
+    const what = state.action === 'install' ? `installed ${p.name} ${chart}`
+      : state.from === chart ? `upgraded ${p.name} ${chart} (new values)` : `upgraded ${p.name} ${state.from} → ${chart}`;
     return { msg: `${what} in ${p.namespace}${rev ? ` (revision ${rev})` : ''}`, data: { status: 'deployed', chart, version: splitChart(chart).version, revision: rev, pending: false } };
   },
 });

@@ -7,7 +7,7 @@ import { defineTask, type TaskContext } from '../runner/task.js';
 import type { FileDiff, Vars } from '../runner/types.js';
 import { renderString } from '../runner/template.js';
 import { MASK } from '../runner/vars.js';
-import { binaryFor, cliError, missingKubeconfig } from './helm-release.js';
+import { binaryFor, cliError, kubeCli, missingKubeconfig } from './helm-release.js';
 
 const schema = {
   type: 'object',
@@ -130,8 +130,7 @@ async function manifestOf(ctx: TaskContext, p: { manifest?: string; src?: string
 }
 
 function kubectlBase(ctx: TaskContext, p: { kubeconfig?: string; kubectl?: string }): string {
-  const q = ctx.quote;
-  return `${q(binaryFor(p.kubectl, ctx.vars, 'kubectl_binary', 'kubectl'))}${p.kubeconfig ? ` --kubeconfig ${q(ctx.resolve(p.kubeconfig))}` : ''}`;
+  return kubeCli(ctx, binaryFor(p.kubectl, ctx.vars, 'kubectl_binary', 'kubectl'), p.kubeconfig);
 }
 
 export default defineTask<typeof schema, Manifest>({

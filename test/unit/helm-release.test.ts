@@ -40,7 +40,7 @@ exec ${HELM} "$@"
 }
 
 const upgrades = (e: Env): string[] => readFileSync(e.calls, 'utf8').split('\n').filter((l) => / upgrade --install /.test(l));
-const leftovers = (e: Env): string[] => readdirSync(e.tmp);
+const leftovers = (e: Env): string[] => readdirSync(e.tmp).filter((f) => f.startsWith('rancher-play-helm.'));
 
 const rancherParams = (e: Env, version: string, values: unknown) => ({
   name: 'rancher', namespace: 'cattle-system', chart: 'rancher-stable/rancher',
