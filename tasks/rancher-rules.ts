@@ -339,3 +339,87 @@ export function parseRkeLine(line: string): RkeLogLine | undefined {
   }
   return { level, msg };
 }
+
+// ------------------------------------------------------------------ NO_PROXY
+
+/** One NO_PROXY entry as Go reads it (golang.org/x/net/http/httpproxy config.init). */
+type NoProxyEntry =
+  | { kind: 'all' }
+  | { kind: 'cidr'; net: number; bits: number }
+  | { kind: 'ip'; ip: number }
+  | { kind: 'domain'; host: string; matchHost: boolean }
+  | { kind: 'port' }; // host:port entries only match that port: never counted as coverage
+
+function ip4(s: string): number | undefined {
+  if (!isIPv4(s)) return undefined;
+  return s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+}
+
+function noProxyEntry(raw: string): NoProxyEntry | undefined {
+  const e = raw.trim().toLowerCase();
+  if (!e) return undefined;
+  if (e === '*') return { kind: 'all' };
+  const cidr = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(e);
+  if (cidr && ip4(cidr[1]!) !== undefined && Number(cidr[2]) <= 32) {
+    const bits = Number(cidr[2]);
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    return { kind: 'cidr', net: (ip4(cidr[1]!)! & mask) >>> 0, bits };
+  }
+  if (ip4(e) !== undefined) return { kind: 'ip', ip: ip4(e)! };
+  if (/:\d+$/.test(e)) return { kind: 'port' };
+  // "foo.com" and "*.foo.com" match foo.com and its subdomains; ".foo.com" only the subdomains.
+  let host = e;
+  let matchHost = false;
+  if (host.startsWith('*.')) {
+    host = host.slice(1);
+    matchHost = true;
+  }
+  if (!host.startsWith('.')) {
+    host = `.${host}`;
+    matchHost = true;
+  }
+  return { kind: 'domain', host, matchHost };
+}
+
+const inCidr = (ip: number, c: { net: number; bits: number }) => (c.bits === 0 ? true : ((ip & ((0xffffffff << (32 - c.bits)) >>> 0)) >>> 0) === c.net);
+
+function domainMatches(name: string, d: { host: string; matchHost: boolean }): boolean {
+  return name.endsWith(d.host) || (d.matchHost && name === d.host.slice(1));
+}
+
+/**
+ * Does a NO_PROXY list keep `want` off the proxy for every host `want` stands for, as Go matches it
+ * (golang.org/x/net/http/httpproxy useProxy)? Case and order do not matter; a CIDR covers the
+ * addresses and smaller networks inside it; ".svc" covers "cattle-system.svc"; localhost and
+ * loopback addresses never use the proxy.
+ */
+export function noProxyCovers(list: string[], want: string): boolean {
+  const w = noProxyEntry(want);
+  if (!w) return true;
+  const entries = list.map(noProxyEntry).filter((e): e is NoProxyEntry => !!e);
+  if (entries.some((e) => e.kind === 'all')) return true;
+  switch (w.kind) {
+    case 'all':
+      return false;
+    case 'port':
+      return list.some((e) => e.trim().toLowerCase() === want.trim().toLowerCase());
+    case 'ip':
+      if (w.ip >>> 24 === 127) return true;
+      return entries.some((e) => (e.kind === 'ip' && e.ip === w.ip) || (e.kind === 'cidr' && inCidr(w.ip, e)));
+    case 'cidr':
+      if (w.bits >= 8 && w.net >>> 24 === 127) return true;
+      return entries.some((e) => e.kind === 'cidr' && e.bits <= w.bits && inCidr(w.net, e));
+    case 'domain': {
+      if (w.host === '.localhost' && w.matchHost) return true;
+      const doms = entries.filter((e): e is Extract<NoProxyEntry, { kind: 'domain' }> => e.kind === 'domain');
+      const subs = doms.some((d) => w.host.endsWith(d.host));
+      const bare = !w.matchHost || doms.some((d) => domainMatches(w.host.slice(1), d));
+      return subs && bare;
+    }
+  }
+}
+
+/** Entries of `want` that `list` does not cover (see noProxyCovers). */
+export function noProxyMissing(list: string[], want: string[]): string[] {
+  return want.filter((w) => !noProxyCovers(list, w));
+}
