@@ -3,6 +3,7 @@
 // the lab CA), the second run changes nothing, another rancher_version upgrades with exactly one
 // helm upgrade, and a Rancher installed by hand with the chart's default `tls: ingress` behind the
 // TLS-terminating L7 LB fails the final check with the redirect loop, which the playbook repairs.
+// Rancher 2.7.5+ because its chart admits the lab cluster's Kubernetes 1.26 (chart kubeVersion).
 // The lab's helm/kubectl are the fixtures (lab/fixtures/helm-fixture, kubectl-fixture); the
 // ingress nginx and the Rancher stand-in behind it are real processes (lab/fixtures/cluster.mjs).
 import { test } from 'uvu';
@@ -73,17 +74,17 @@ test.after(async () => {
 });
 
 test('fresh lab: check predicts, run is green and ends with /ping → pong through the LB', async () => {
-  const check = helmPlay('check', 'v2.4.17');
+  const check = helmPlay('check', 'v2.7.5');
   assert.is(check.code, 0, show(check));
   const predicted = changedIds(check);
   assert.ok(predicted.includes('helm-release@localhost'), show(check));
-  assert.match(task(check, 'helm-release')!.msg, /would install rancher \(rancher-2\.4\.17\) in cattle-system/);
+  assert.match(task(check, 'helm-release')!.msg, /would install rancher \(rancher-2\.7\.5\) in cattle-system/);
   assert.is(helm('status', 'rancher', '-n', 'cattle-system').code, 1, 'check mode installed nothing');
 
-  const run = helmPlay('run', 'v2.4.17');
+  const run = helmPlay('run', 'v2.7.5');
   assert.is(run.code, 0, show(run));
   assert.equal(changedIds(run), predicted, 'check predicted exactly what the run changed');
-  assert.match(task(run, 'helm-release')!.msg, /installed rancher rancher-2\.4\.17 in cattle-system \(revision 1\)/);
+  assert.match(task(run, 'helm-release')!.msg, /installed rancher rancher-2\.7\.5 in cattle-system \(revision 1\)/);
   assert.match(run.tasks.find((t) => t.task === 'Rancher rolled out')!.msg, /deployment "rancher" successfully rolled out/);
   const last = run.tasks[run.tasks.length - 1]!;
   assert.is(last.id, 'verify-rancher');
@@ -103,26 +104,26 @@ test('fresh lab: check predicts, run is green and ends with /ping → pong throu
 });
 
 test('second run: 0 changed', () => {
-  const again = helmPlay('run', 'v2.4.17');
+  const again = helmPlay('run', 'v2.7.5');
   assert.is(again.code, 0, show(again));
   assert.is(totalChanged(again), 0, show(again));
-  assert.match(task(again, 'helm-release')!.msg, /rancher-2\.4\.17 deployed in cattle-system with the wanted values/);
+  assert.match(task(again, 'helm-release')!.msg, /rancher-2\.7\.5 deployed in cattle-system with the wanted values/);
 });
 
 test('another rancher_version: check predicts the upgrade, the run makes exactly one', async () => {
-  const check = helmPlay('check', 'v2.4.18');
+  const check = helmPlay('check', 'v2.7.6');
   assert.is(check.code, 0, show(check));
   assert.equal(changedIds(check), ['helm-release@localhost'], show(check));
-  assert.match(task(check, 'helm-release')!.msg, /would upgrade rancher: version 2\.4\.17 → 2\.4\.18/);
+  assert.match(task(check, 'helm-release')!.msg, /would upgrade rancher: version 2\.7\.5 → 2\.7\.6/);
 
-  const up = helmPlay('run', 'v2.4.18');
+  const up = helmPlay('run', 'v2.7.6');
   assert.is(up.code, 0, show(up));
   assert.equal(changedIds(up), ['helm-release@localhost'], show(up));
   const hist = JSON.parse(helm('history', 'rancher', '-n', 'cattle-system', '-o', 'json').stdout) as { revision: number; chart: string; status: string }[];
-  assert.equal(hist.map((h) => `${h.revision} ${h.chart} ${h.status}`), ['1 rancher-2.4.17 superseded', '2 rancher-2.4.18 deployed'], 'one upgrade');
+  assert.equal(hist.map((h) => `${h.revision} ${h.chart} ${h.status}`), ['1 rancher-2.7.5 superseded', '2 rancher-2.7.6 deployed'], 'one upgrade');
   const ping = await get('/ping');
   assert.equal([ping.status, ping.body], [200, 'pong']);
-  assert.is(totalChanged(helmPlay('run', 'v2.4.18')), 0);
+  assert.is(totalChanged(helmPlay('run', 'v2.7.6')), 0);
 });
 
 test('tls: ingress (the chart default) on a cluster whose ingress rewrites X-Forwarded-Proto: redirect loop reported; the playbook puts tls=external back', async () => {
@@ -138,12 +139,12 @@ test('tls: ingress (the chart default) on a cluster whose ingress rewrites X-For
   assert.is(rke.status, 0, rke.stdout + rke.stderr);
   const vals = join(work, 'by-hand.yaml');
   writeFileSync(vals, `hostname: ${info.fqdn}\nprivateCA: true\n`, { mode: 0o600 });
-  const by = helm('upgrade', '--install', 'rancher', 'rancher-stable/rancher', '--namespace', 'cattle-system', '--version', '2.4.18', '-f', vals);
+  const by = helm('upgrade', '--install', 'rancher', 'rancher-stable/rancher', '--namespace', 'cattle-system', '--version', '2.7.6', '-f', vals);
   assert.is(by.code, 0, by.stderr);
   const loop = await get('/ping');
   assert.is(loop.location, `https://${info.fqdn}/ping`, 'redirected to the very URL requested');
 
-  const verify = helmPlay('run', 'v2.4.18', ['--tags', 'verify']);
+  const verify = helmPlay('run', 'v2.7.6', ['--tags', 'verify']);
   assert.is(verify.code, 2, show(verify));
   const v = task(verify, 'verify-rancher')!;
   assert.is(v.status, 'failed');
@@ -156,9 +157,9 @@ test('tls: ingress (the chart default) on a cluster whose ingress rewrites X-For
   writeFileSync(config, text, { mode: 0o600 });
   const back = spawnSync(info.bin.rke, ['up', '--config', 'rancher-cluster.yml'], { cwd: work, encoding: 'utf8' });
   assert.is(back.status, 0, back.stdout + back.stderr);
-  const check = helmPlay('check', 'v2.4.18');
+  const check = helmPlay('check', 'v2.7.6');
   assert.match(task(check, 'helm-release')!.msg, /values differ \(.*tls.*\)/, show(check));
-  const fix = helmPlay('run', 'v2.4.18');
+  const fix = helmPlay('run', 'v2.7.6');
   assert.is(fix.code, 0, show(fix));
   assert.ok(changedIds(fix).includes('helm-release@localhost'), show(fix));
   const values = JSON.parse(helm('get', 'values', 'rancher', '-n', 'cattle-system', '-o', 'json').stdout) as Record<string, unknown>;
@@ -167,9 +168,17 @@ test('tls: ingress (the chart default) on a cluster whose ingress rewrites X-For
   assert.equal([ping.status, ping.body], [200, 'pong']);
 });
 
+test('a Rancher whose chart does not admit the cluster\'s Kubernetes: helm refuses, in its words', () => {
+  const r = helmPlay('run', 'v2.4.18');
+  assert.is(r.code, 2, show(r));
+  assert.match(task(r, 'helm-release')!.msg, /Error: UPGRADE FAILED: chart requires kubeVersion: < 1\.20\.0-0 which is incompatible with Kubernetes v1\.26\.8/);
+  const again = helmPlay('check', 'v2.7.6');
+  assert.is(totalChanged(again), 0, `nothing was recorded for the refused chart\n${show(again)}`);
+});
+
 test('a helm failure ends the run with exit 2 and helm\'s own text', () => {
   const r = spawnSync(process.execPath, ['bin/rancher-play.js', 'run', 'playbooks/ha-helm.yml', '-i', info.inventory,
-    '-e', 'rancher_version=v2.4.16', '-e', `work_dir=${work}`, '--json'], {
+    '-e', 'rancher_version=v2.7.4', '-e', `work_dir=${work}`, '--json'], {
     encoding: 'utf8', env: { ...process.env, HELM_FIXTURE_FAIL: 'context deadline exceeded' },
   });
   assert.is(r.status, 2, r.stdout + r.stderr);

@@ -170,6 +170,20 @@ test('helm errors come back in helm\'s words: unknown chart version, unreachable
   rmSync(e.dir, { recursive: true, force: true });
 });
 
+test('the chart\'s kubeVersion against the cluster\'s Kubernetes (from the RKE state): helm\'s refusal, nothing recorded', async () => {
+  const e = env();
+  writeFileSync(join(e.dir, 'rancher-cluster.rkestate'), JSON.stringify({ currentState: { rkeConfig: { kubernetes_version: 'v1.26.8-rancher1-1' } } }));
+  await withTmp(e, async () => {
+    const old = await runTask(helmRelease, rancherParams(e, 'v2.4.18', { hostname: 'a.test' }));
+    assert.is(old.status, 'failed');
+    assert.match(old.msg, /Error: chart requires kubeVersion: < 1\.20\.0-0 which is incompatible with Kubernetes v1\.26\.8$/);
+    const check = await runTask(helmRelease, rancherParams(e, 'v2.7.5', { hostname: 'a.test' }), { check: true });
+    assert.match(check.msg, /would install/, 'the refused chart left no release behind');
+    assert.is((await runTask(helmRelease, rancherParams(e, 'v2.7.5', { hostname: 'a.test' }))).status, 'changed');
+  });
+  rmSync(e.dir, { recursive: true, force: true });
+});
+
 test('a local chart .tgz: its Chart.yaml decides, a mismatching version is refused before helm runs', async () => {
   const e = env();
   const src = join(e.dir, 'chart', 'rancher');
