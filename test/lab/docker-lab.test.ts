@@ -153,6 +153,24 @@ test('dockerd stopped on one node: only that node fails, in the Docker CLI\'s wo
   assert.is(onNode('node2', "docker info --format '{{.HTTPSProxy}}'").stdout.trim(), info.proxy.url, 'restarted with the loaded drop-in');
 });
 
+test('a drop-in written but dockerd not restarted: check-proxy says so; ha-l7 restarts it and the pull passes', async () => {
+  const dropin = '/etc/systemd/system/docker.service.d/http-proxy.conf';
+  // dockerd without the proxy, then the right drop-in put back by hand without a restart.
+  const setup = await lab.labExec('node1', `cp ${dropin} /root/dropin.keep && rm ${dropin} && systemctl daemon-reload && systemctl restart docker && cp /root/dropin.keep ${dropin} && docker info --format '{{.HTTPSProxy}}'`, NAME);
+  assert.is(setup.code, 0, setup.stderr);
+  assert.is(setup.stdout.trim(), '', 'the running daemon has no proxy');
+  const r = play('preflight');
+  assert.is(r.code, 2, show(r));
+  const f = r.tasks.filter((t) => t.status === 'failed');
+  assert.equal(f.map((t) => `${t.host} ${t.id}`), ['node1 check-proxy'], show(r));
+  assert.match(f[0]!.msg, /the running Docker daemon has not picked up \/etc\/systemd\/system\/docker\.service\.d\/http-proxy\.conf yet .*run systemctl daemon-reload && systemctl restart docker/);
+  const fix = preflight();
+  assert.is(fix.code, 0, show(fix));
+  assert.ok(fix.tasks.some((t) => t.id === 'command' && t.host === 'node1' && t.status === 'changed'), 'the restart handler ran on node1');
+  assert.is(onNode('node1', "docker info --format '{{.HTTPSProxy}}'").stdout.trim(), info.proxy.url);
+  assert.is(play('preflight').code, 0);
+});
+
 test('systemctl stand-in: Environment= parsed as systemd does, used only after daemon-reload', () => {
   const dir = '/etc/systemd/system/docker.service.d';
   const cmd = [
