@@ -3,7 +3,7 @@
 // values` for the user-supplied values) and reports ok when version and values already match, so a
 // rerun changes nothing; otherwise it upgrades (or installs) once. Values go to helm in a 0600
 // temp file that is removed afterwards, also when helm fails. Helm's own error text is reported.
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { defineTask, type TaskContext } from '../runner/task.js';
 import type { FileDiff, Vars } from '../runner/types.js';
@@ -289,7 +289,9 @@ export default defineTask<typeof schema, HelmState>({
       const r = await ctx.run(cmd, { onLine: (l) => ctx.log(l) });
       if (r.code !== 0) return { status: 'failed', msg: `helm upgrade --install ${p.name} failed (exit ${r.code}): ${cliError(r)}` };
     } finally {
-      await ctx.run(`rm -rf ${q(dir)}`);
+      // An interrupt aborts ctx.run; the directory is on this machine (a controller task), so
+      // it is removed directly then.
+      await ctx.run(`rm -rf ${q(dir)}`).catch(() => rmSync(dir, { recursive: true, force: true }));
     }
     const after = await ctx.run(`${helm} history ${q(p.name)} -n ${q(p.namespace)} --max 1 -o json`);
     let rev = '';

@@ -5,13 +5,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runTask } from '../../runner/testing.js';
 import helmRelease, { canonical, maskValues, splitChart } from '../../tasks/helm-release.js';
 import kubectlApply from '../../tasks/kubectl-apply.js';
-import { cli, events, project, totalChanged } from './cli-helpers.js';
+import { cli, cliAsync, events, project, totalChanged } from './cli-helpers.js';
 
 const HELM = resolve('lab/fixtures/helm-fixture');
 const KUBECTL = resolve('lab/fixtures/kubectl-fixture');
@@ -255,6 +255,30 @@ test('in a playbook: a helm failure ends the run with exit 2 and helm\'s own tex
   const second = run();
   assert.is(second.code, 0);
   assert.is(totalChanged(events(second.stdout).recap), 0, 'second run: 0 changed');
+  rmSync(e.dir, { recursive: true, force: true });
+  rmSync(p.dir, { recursive: true, force: true });
+});
+
+test('interrupted while helm runs: the values file is removed all the same', async () => {
+  const e = env();
+  // A helm whose upgrade hangs (e.g. --wait on pods that never get ready) until interrupted.
+  const slow = join(e.dir, 'helm-slow');
+  writeFileSync(slow, `#!/bin/sh\ncase " $* " in *" upgrade "*) touch ${e.dir}/upgrading; sleep 60;; esac\nexec ${e.helm} "$@"\n`);
+  chmodSync(slow, 0o755);
+  const p = project(1, `  kubeconfig: ${e.kubeconfig}\n  helm_binary: ${slow}\n`);
+  const pb = p.write('pb.yml', [
+    'plays:', '  - hosts: localhost', '    tasks:', '      - helm-release:',
+    '          { name: rancher, namespace: cattle-system, chart: rancher-stable/rancher, version: "2.7.5", kubeconfig: "{{ kubeconfig }}",',
+    '            repo: { name: rancher-stable, url: "https://releases.rancher.com/server-charts/stable" }, values: { hostname: a.test } }', '',
+  ].join('\n'));
+  const child = cliAsync(['run', pb, '-i', p.inventory], { env: { TMPDIR: e.tmp } });
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  while (!existsSync(join(e.dir, 'upgrading'))) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(readdirSync(e.tmp).filter((f) => f.startsWith('rancher-play-helm.')).length, 1, 'the values file exists while helm runs');
+  child.kill('SIGINT');
+  const code = await exited;
+  assert.is(code, 130);
+  assert.equal(leftovers(e), [], 'values file removed after the interrupt');
   rmSync(e.dir, { recursive: true, force: true });
   rmSync(p.dir, { recursive: true, force: true });
 });
