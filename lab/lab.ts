@@ -443,6 +443,8 @@ async function startSvc(st: LabState, s: Svc): Promise<void> {
       await nsMust(h, 'systemctl start docker', `starting dockerd on ${s.host}`);
       break;
     case 'registry':
+      // An address of its own on the internet host, so :443 of the internet server stays free.
+      await nsMust(h, `ip addr replace ${info.registry.address}/24 dev inet`, `registry address on ${s.host}`);
       savePid(nsDaemon(h, '/usr/bin/docker-registry', ['serve', join(dir, 'registry', 'config.yml')], log));
       break;
     case 'internet':
@@ -624,9 +626,9 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
     rkeFixture: join(FIXTURES, 'rke-fixture'),
     bin: { rke: join(dir, 'bin', 'rke'), helm: join(dir, 'bin', 'helm'), kubectl: join(dir, 'bin', 'kubectl') },
     registry: mode === 'rancher'
-      ? { host: REGISTRY, address: `${n.inet}.80`, log: join(logs, 'internet.registry.log'), images: [], pullProbe: PULL_PROBE }
+      ? { host: REGISTRY, address: `${n.inet}.5`, log: join(logs, 'internet.registry.log'), images: [], pullProbe: PULL_PROBE }
       : { host: '', address: '', log: '', images: [], pullProbe: '' },
-    dnsRecords: mode === 'rancher' ? { [FQDN]: `${n.pub}.20`, [OTHER]: `${n.pub}.99`, 'internet.lab.test': `${n.inet}.80`, [REGISTRY]: `${n.inet}.80` } : {},
+    dnsRecords: mode === 'rancher' ? { [FQDN]: `${n.pub}.20`, [OTHER]: `${n.pub}.99`, 'internet.lab.test': `${n.inet}.80`, [REGISTRY]: `${n.inet}.5` } : {},
   };
   if (mode === 'rancher') {
     writeServiceConfigs(c, info);

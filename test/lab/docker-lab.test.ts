@@ -79,6 +79,7 @@ test('ha-l7 preflight: the drop-in, the restart handler, then every dockerd pull
   }
   for (const n of info.nodes) {
     const d = onNode(n.name, "docker info --format '{{.HTTPProxy}}|{{.HTTPSProxy}}'; docker images --format '{{.Repository}}:{{.Tag}}'");
+    assert.is(d.code, 0, `${n.name}: ${d.stderr}`);
     const [proxies, ...images] = d.stdout.trim().split('\n');
     assert.is(proxies, `${info.proxy.url}|${info.proxy.url}`);
     assert.ok(images.includes(probeImage()), d.stdout);
