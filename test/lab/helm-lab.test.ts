@@ -178,7 +178,7 @@ test('a Rancher whose chart does not admit the cluster\'s Kubernetes: helm refus
 
 test('a helm failure ends the run with exit 2 and helm\'s own text', () => {
   const r = spawnSync(process.execPath, ['bin/rancher-play.js', 'run', 'playbooks/ha-helm.yml', '-i', info.inventory,
-    '-e', 'rancher_version=v2.7.4', '-e', `work_dir=${work}`, '--json'], {
+    '-e', 'rancher_version=v2.7.7', '-e', `work_dir=${work}`, '--json'], {
     encoding: 'utf8', env: { ...process.env, HELM_FIXTURE_FAIL: 'context deadline exceeded' },
   });
   assert.is(r.status, 2, r.stdout + r.stderr);
