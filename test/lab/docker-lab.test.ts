@@ -60,6 +60,19 @@ test('fresh lab: a real dockerd per node, socket root:docker 0660, rancher in gr
   }
 });
 
+test('check-docker registers the real daemon\'s version as the fact docker_version', () => {
+  const pb = join(work, 'fact.yml');
+  writeFileSync(pb, 'name: fact\nplays:\n  - name: fact\n    hosts: rancher\n    tasks:\n      - name: docker\n        check-docker: { pull_probe: "" }\n'
+    + '      - name: keep it\n        copy: { content: "{{ docker_version }}", dest: /tmp/rp-docker-version }\n');
+  const r = play(pb);
+  assert.is(r.code, 0, show(r));
+  for (const n of info.nodes) {
+    const real = onNode(n.name, "docker version --format '{{.Server.Version}}'; cat /tmp/rp-docker-version").stdout.trim().split('\n');
+    assert.match(real[0]!, /^20\.10\.24/);
+    assert.is(real[1], real[0], `${n.name}: the fact is the server's version`);
+  }
+});
+
 test('fresh lab: the node ingress is up without Rancher (404 default backend, /healthz 200)', () => {
   const r = onNode('node1', `curl -s -w ' %{http_code}' -H 'Host: ${info.fqdn}' http://${info.nodes[1]!.address}/ping; echo; curl -s -o /dev/null -w '%{http_code}' http://${info.nodes[1]!.address}/healthz`);
   assert.is(r.stdout.trim(), 'default backend - 404 404\n200');
