@@ -4,6 +4,7 @@
 // a message or a diff, whatever kubectl prints.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -94,6 +95,22 @@ test('a kubectl that shows secrets (no masking of its own) is masked by the task
   assert.not.ok(shown.includes(Buffer.from('first-ca-body').toString('base64')), shown);
   assert.not.ok(shown.includes(Buffer.from('second-ca-body').toString('base64')), shown);
   assert.match(d.diff![0]!.after!, /cacerts\.pem: \*{8}/);
+  rmSync(e.dir, { recursive: true, force: true });
+});
+
+test('src: a manifest template rendered with the vars (b64file relative to the playbook directory)', async () => {
+  const e = env();
+  writeFileSync(join(e.dir, 'ca.pem'), 'ca-body-from-file\n');
+  writeFileSync(join(e.dir, 'tls-ca.yml.hbs'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ns}}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: tls-ca\n  namespace: {{ns}}\ndata:\n  cacerts.pem: {{b64file "ca.pem"}}\n');
+  const opts = { playbookDir: e.dir, vars: { ns: 'cattle-system' } };
+  const first = await runTask(kubectlApply, { src: 'tls-ca.yml.hbs', kubeconfig: e.kubeconfig, kubectl: KUBECTL }, opts);
+  assert.is(first.msg, 'namespace/cattle-system created; secret/tls-ca created');
+  const live = JSON.parse(execFileSync(KUBECTL, ['--kubeconfig', e.kubeconfig, '-n', 'cattle-system', 'get', 'secret', 'tls-ca', '-o', 'json'], { encoding: 'utf8' })) as { data: Record<string, string> };
+  assert.is(Buffer.from(live.data['cacerts.pem']!, 'base64').toString(), 'ca-body-from-file\n');
+  assert.is((await runTask(kubectlApply, { src: 'tls-ca.yml.hbs', kubeconfig: e.kubeconfig, kubectl: KUBECTL }, opts)).status, 'ok');
+  const missing = await runTask(kubectlApply, { src: 'nope.hbs', kubeconfig: e.kubeconfig, kubectl: KUBECTL }, opts);
+  assert.is(missing.status, 'failed');
+  assert.match(missing.msg, /template \S+nope\.hbs not found on the controller/);
   rmSync(e.dir, { recursive: true, force: true });
 });
 
