@@ -231,6 +231,25 @@ test('failure: docker down on one node → only that node fails check-docker', a
   }
 });
 
+test('a drop-in the running Docker daemon has not picked up: preflight fails saying so; ha-l7 restarts docker and then passes', async () => {
+  const dropin = '/etc/systemd/system/docker.service.d/http-proxy.conf';
+  // node1's daemon restarted without the drop-in, then the (right) drop-in put back unannounced.
+  await lab.labExec('node1', `mv ${dropin} /root/rp-dropin && systemctl daemon-reload && systemctl restart docker && mv /root/rp-dropin ${dropin}`, NAME);
+  const pre = play('preflight');
+  assert.is(pre.code, 2, show(pre));
+  const f = failures(pre);
+  assert.equal(f.map((t) => `${t.host} ${t.id}`), ['node1 check-proxy']);
+  assert.match(f[0]!.msg, /the running Docker daemon has not picked up .*http-proxy\.conf yet .*HTTP_PROXY is "", expected .*run systemctl daemon-reload && systemctl restart docker/);
+  const check = play('ha-l7', ['--check', '--tags', 'proxy', '-e', `work_dir=${workL7}`]);
+  assert.is(check.code, 0, show(check));
+  assert.equal(check.tasks.filter((t) => t.status === 'changed' && t.id === 'check-proxy').map((t) => t.host), ['node1'], show(check));
+  assert.match(check.tasks.find((t) => t.host === 'node1' && t.id === 'check-proxy')!.msg, /restart owed \(systemctl daemon-reload && systemctl restart docker\)/);
+  const fix = play('ha-l7', ['--tags', 'proxy', '-e', `work_dir=${workL7}`]);
+  assert.is(fix.code, 0, show(fix));
+  assert.equal(fix.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host} ${t.id}`), ['node1 check-proxy', 'node1 command'], `the restart docker handler ran on node1 only\n${show(fix)}`);
+  assert.is(play('preflight').code, 0, 'the daemon now uses the proxy');
+});
+
 test('failure: SSH user root on a CentOS node → refused citing Red Hat bug 1527565', async () => {
   const inv = parse(readFileSync(info.inventory, 'utf8'));
   inv.hosts.node3.user = 'root';

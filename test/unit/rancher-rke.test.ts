@@ -15,6 +15,7 @@ import rkeUp from '../../tasks/rke-up.js';
 import backup from '../../tasks/backup-kubeconfig.js';
 import { parseRkeLine } from '../../tasks/rancher-rules.js';
 import { makePki } from './rancher-pki.js';
+import { cli } from './cli-helpers.js';
 import { keygen, scratch, startSshd, type Sshd } from './ssh-helpers.js';
 
 const FIXTURE = resolve('lab/fixtures/rke-fixture');
@@ -191,6 +192,28 @@ test('rke-up: recorded RKE output on a terminal (FATA[0034]) and piped (level=fa
   const b = await runTask(rkeUp, { config, binary: piped });
   assert.is(b.msg, 'rke up failed (exit 1): Failed to validate cluster: Cluster must have at least one etcd plane host: "x"');
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('in a playbook run: a fatal line and a dropped host exit 2 with RKE\'s own words, in the tree and in --json', () => {
+  for (const [what, opts, env, words] of [
+    ['fatal', {}, { RKE_FIXTURE_FAIL: '[etcd] Failed to bring up Etcd Plane: etcd cluster is unhealthy' }, '[etcd] Failed to bring up Etcd Plane: etcd cluster is unhealthy'],
+    ['dropped', { deadPort: [2] }, {}, 'Removing host [127.0.0.2] from node lists'],
+  ] as const) {
+    const { dir, config } = workdir(opts);
+    const inv = join(dir, 'inv.yml');
+    writeFileSync(inv, `hosts:\n  ctl: { connection: local }\nvars:\n  rke_binary: ${FIXTURE}\n`);
+    const pb = join(dir, 'pb.yml');
+    writeFileSync(pb, `plays:\n  - hosts: ctl\n    tasks:\n      - rke-up: { config: ${config} }\n`);
+    const tree = cli(['run', pb, '-i', inv], { env: { ...process.env, ...env } });
+    assert.is(tree.code, 2, `${what}: ${tree.stdout}${tree.stderr}`);
+    assert.ok(tree.stdout.includes(words), `${what} (tree): ${tree.stdout}`);
+    const json = cli(['run', pb, '-i', inv, '--json'], { env: { ...process.env, ...env } });
+    assert.is(json.code, 2);
+    const ev = json.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((e) => e.id === 'rke-up');
+    assert.is(ev.status, 'failed');
+    assert.ok(String(ev.msg).includes(words), `${what} (--json): ${ev.msg}`);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('rke fixture: on a terminal it logs INFO[0000] as logrus does; --version and --list-version as RKE prints them', () => {
