@@ -62,8 +62,8 @@ test('fresh lab: a real dockerd per node, socket root:docker 0660, rancher in gr
 
 test('check-docker registers the real daemon\'s version as the fact docker_version', () => {
   const pb = join(work, 'fact.yml');
-  writeFileSync(pb, 'name: fact\nplays:\n  - name: fact\n    hosts: rancher\n    tasks:\n      - name: docker\n        check-docker: { pull_probe: "" }\n'
-    + '      - name: keep it\n        copy: { content: "{{ docker_version }}", dest: /tmp/rp-docker-version }\n');
+  writeFileSync(pb, 'name: fact\nplays:\n  - name: fact\n    hosts: rancher\n    tasks:\n      - name: docker\n        check-docker: { pull_probe: "" }\n        register: d\n'
+    + '      - name: keep it\n        copy: { content: "{{ d.docker_version }}", dest: /tmp/rp-docker-version }\n');
   const r = play(pb);
   assert.is(r.code, 0, show(r));
   for (const n of info.nodes) {

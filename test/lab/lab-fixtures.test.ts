@@ -15,7 +15,8 @@ test.before(async () => { info = await useLab(); });
 
 function rke(dir: string, config: string, env: Record<string, string> = {}) {
   writeFileSync(join(dir, 'rancher-cluster.yml'), config);
-  const r = spawnSync(info.rkeFixture, ['up', '--config', 'rancher-cluster.yml'], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
+  // The lab's wrapper: the fixture knows the lab (RANCHER_PLAY_LAB_DIR), so it dials the nodes for real.
+  const r = spawnSync(info.bin.rke, ['up', '--config', 'rancher-cluster.yml'], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
   return { code: r.status, out: r.stdout + r.stderr, lines: (r.stdout + r.stderr).trim().split('\n') };
 }
 /** The lab's nodes, reached as RKE reaches them: through the bastion, with the lab key. */
@@ -59,6 +60,11 @@ test('rke fixture: a node whose dockerd is stopped is dropped with RKE\'s warnin
   } finally {
     await lab.startService('docker', 'node3');
   }
+});
+
+test.after(() => {
+  // rke up handed its ingress options to the lab cluster: leave the shared lab as it was.
+  spawnSync(process.execPath, [join('lab', 'fixtures', 'cluster.mjs'), 'apply', '{"ingress":null,"rancher":null}'], { env: { ...process.env, RANCHER_PLAY_LAB_DIR: info.dir } });
 });
 
 test('rke fixture: what the real RKE rejects ends with level=fatal and exit 1, writing nothing', () => {
