@@ -6,7 +6,7 @@
 // both log formats, check-mode purity, and backups (checksums verified with the real sha256sum).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -212,6 +212,29 @@ test('in a playbook run: a fatal line and a dropped host exit 2 with RKE\'s own 
     const ev = json.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((e) => e.id === 'rke-up');
     assert.is(ev.status, 'failed');
     assert.ok(String(ev.msg).includes(words), `${what} (--json): ${ev.msg}`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('rke fixture: ssh_agent_auth nodes are reached through the agent (SSH_AUTH_SOCK), as RKE does', () => {
+  const { dir, config } = workdir();
+  writeFileSync(config, readFileSync(config, 'utf8').replace(/    ssh_key_path: .*\n/g, '    ssh_agent_auth: true\n'));
+  const sock = join(dir, 'agent.sock');
+  const agent = execFileSync('ssh-agent', ['-a', sock, '-s'], { encoding: 'utf8' });
+  const pid = /SSH_AGENT_PID=(\d+)/.exec(agent)![1]!;
+  try {
+    const env = { ...process.env, SSH_AUTH_SOCK: sock };
+    const empty = spawnSync(FIXTURE, ['up', '--config', config], { encoding: 'utf8', env });
+    assert.is(empty.status, 1, 'no etcd host left');
+    assert.match(empty.stdout, /level=warning msg="Removing host \[127\.0\.0\.1\] from node lists"/, 'an empty agent reaches nothing');
+    execFileSync('ssh-add', ['-q', key], { env, stdio: 'ignore' });
+    const out = execFileSync(FIXTURE, ['up', '--config', config], { encoding: 'utf8', env });
+    assert.not.match(out, /level=warning/);
+    assert.match(out, /Finished building Kubernetes cluster successfully/);
+  } catch (e) {
+    throw new Error(`${(e as { stdout?: string }).stdout ?? ''}${(e as Error).message}`);
+  } finally {
+    process.kill(Number(pid));
     rmSync(dir, { recursive: true, force: true });
   }
 });
