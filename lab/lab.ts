@@ -1,5 +1,6 @@
-// The local rehearsal lab (SPEC section 8): network namespaces joined by bridges, real sshd,
-// nginx, dnsmasq and tinyproxy inside them, fixtures for docker (nodes) and rke (controller).
+// The local rehearsal lab: network namespaces joined by bridges, real sshd, Docker Engine, nginx,
+// dnsmasq, tinyproxy and a Docker registry inside them; fixtures only for what cannot run here
+// (rke, helm, kubectl, the Kubernetes cluster and the Rancher server).
 // Every namespace is owned by a "holder" process marked `rpl:<name>:<index>:<role>`; killing the
 // processes in those namespaces releases every mount and link the lab made, so `lab down` is
 // complete even when the state files are gone.
@@ -9,7 +10,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
 import { Resolver } from 'node:dns/promises';
-import { makePki, makeSshKey } from './pki.js';
+import { makePki, makeSshKey, signServer } from './pki.js';
+import { registryConfig, writeRegistryImages } from './registry.js';
 import { writeInventory } from './inventory.js';
 import type { LabInfo } from './types.js';
 import {
@@ -32,6 +34,8 @@ function labName(name: string = DEFAULT): string {
 const isDefault = (name: string) => name === labName(DEFAULT);
 const FQDN = 'rancher.lab.test';
 const OTHER = 'other.lab.test';
+const REGISTRY = 'registry.lab.test';
+const PULL_PROBE = `${REGISTRY}/rancher/rancher:v2.0.6`;
 
 // ---------------------------------------------------------------------------------------------
 // Where things are
@@ -144,7 +148,7 @@ function holderOf(st: LabState, host: string): Holder {
   const pid = st.holders[host];
   if (!pid) throw new Error(`lab "${st.name}": no host named "${host}" (hosts: ${Object.keys(st.holders).filter((h) => h !== 'sw').join(', ')})`);
   const spec = st.hosts.find((h) => h.name === host);
-  return { pid, mount: spec?.kind === 'ssh' || spec?.kind === 'plain' };
+  return { pid, mount: spec?.kind === 'ssh' || spec?.kind === 'plain' || spec?.name === 'proxy' };
 }
 
 function requireState(name: string): LabState {
@@ -190,6 +194,8 @@ const NEEDED: [string, string][] = [
   ['/usr/sbin/nginx', 'nginx'], ['/usr/lib/nginx/modules/ngx_stream_module.so', 'libnginx-mod-stream'], ['/usr/sbin/dnsmasq', 'dnsmasq'], ['/usr/bin/tinyproxy', 'tinyproxy'],
   ['/usr/sbin/ip', 'iproute2'], ['/usr/bin/openssl', 'openssl'], ['/usr/bin/ps', 'procps'],
   ['/usr/bin/killall', 'psmisc'], ['/usr/bin/curl', 'curl'], ['/usr/bin/nsenter', 'util-linux'],
+  ['/usr/sbin/dockerd', 'docker.io'], ['/usr/bin/docker-registry', 'docker-registry'], ['/usr/bin/busybox', 'busybox-static'],
+  ['/usr/bin/tar', 'tar'],
 ];
 
 async function ensurePackages(log: (m: string) => void): Promise<void> {
@@ -221,7 +227,13 @@ function bashLines(lines: (string | false | undefined)[]): string {
   return lines.filter((l): l is string => typeof l === 'string').join('\n') + '\n';
 }
 
-function holderSetup(spec: HostSpec, hostDir: string): { flags: string[]; setup: string } {
+function holderSetup(spec: HostSpec, hostDir: string, dnsIp: string): { flags: string[]; setup: string } {
+  if (spec.name === 'proxy') {
+    // The proxy resolves the names clients CONNECT to (registry.lab.test) with the lab DNS.
+    mkdirSync(hostDir, { recursive: true });
+    writeFileSync(join(hostDir, 'resolv.conf'), `nameserver ${dnsIp}\n`);
+    return { flags: ['-n', '-m', '--propagation', 'private'], setup: `mount --bind ${q(join(hostDir, 'resolv.conf'))} /etc/resolv.conf\nip link set lo up` };
+  }
   if (spec.kind === 'svc') return { flags: ['-n'], setup: 'ip link set lo up' };
   const dirs = spec.kind === 'ssh' ? OVERLAID : ['root'];
   const lines: string[] = [];
@@ -285,6 +297,7 @@ interface Ctx {
   name: string; index: number; dir: string; hostsDir: string; logs: string;
   hosts: HostSpec[]; holders: Record<string, number>;
   pub: string; // user public key
+  caCert: string; // lab root CA (nodes' Docker trusts it for the lab registry)
 }
 
 function etcHosts(c: Ctx, self: string): string {
@@ -337,11 +350,13 @@ Subsystem sftp /usr/lib/openssh/sftp-server
     "ssh-keygen -q -t ed25519 -N '' -C " + h.name + ' -f /etc/ssh/ssh_host_ed25519_key',
     `printf '%s' ${q(sshd)} > /etc/ssh/sshd_config`,
     'install -d -m 755 /run/sshd',
-    // Nodes: docker and systemctl stand-ins (lab fixtures) and the fixture daemon's state.
+    // The systemctl stand-in (no systemd in the lab) drives the real dockerd / nginx of the host.
     (node || isLb) && `rm -f /usr/local/bin/systemctl && : > /usr/local/bin/systemctl && mount --bind ${q(join(FIXTURES, 'systemctl-fixture'))} /usr/local/bin/systemctl`,
-    node && `rm -f /usr/local/bin/docker && : > /usr/local/bin/docker && mount --bind ${q(join(FIXTURES, 'docker-fixture'))} /usr/local/bin/docker`,
-    !node && 'rm -f /usr/local/bin/docker', // only nodes have a docker CLI
-    node && 'install -d -m 755 /var/lib/docker-fixture && echo running > /var/lib/docker-fixture/state && echo 20.10.24 > /var/lib/docker-fixture/version',
+    !node && 'rm -f /usr/local/bin/docker', // only nodes have Docker
+    // Nodes: a real Docker Engine (started by `systemctl start docker`), state in the node's own
+    // /var and /run; it trusts the lab CA for the lab registry, as an operator would set it up.
+    node && 'rm -rf /var/lib/docker /var/run/docker /run/containerd /etc/systemd/system/docker.service.d /run/systemd-fixture',
+    node && `install -d -m 755 /etc/docker/certs.d/${REGISTRY} && cp ${q(c.caCert)} /etc/docker/certs.d/${REGISTRY}/ca.crt`,
     isLb && 'nginx -t -q',
     'cat /etc/ssh/ssh_host_ed25519_key.pub',
   ]);
@@ -359,7 +374,7 @@ async function setupPlainHost(c: Ctx, h: HostSpec): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Services: each known by a pid file on the controller's side, started inside its host.
 
-type SvcName = 'sshd' | 'nginx' | 'dns' | 'proxy' | 'internet' | 'ingress';
+type SvcName = 'sshd' | 'nginx' | 'dns' | 'proxy' | 'internet' | 'ingress' | 'docker' | 'registry';
 interface Svc { host: string; svc: SvcName; pidFile: string; ports: { port: number; udp?: boolean }[] }
 
 function services(st: LabState, name: string): Svc[] {
@@ -369,14 +384,26 @@ function services(st: LabState, name: string): Svc[] {
   for (const h of st.hosts) {
     if (h.kind === 'ssh') out.push({ host: h.name, svc: 'sshd', pidFile: join(hr, h.name, 'upper', 'run', 'sshd.pid'), ports: [{ port: 22 }] });
     if (h.kind === 'plain') out.push({ host: h.name, svc: 'sshd', pidFile: join(run, `${h.name}.sshd.pid`), ports: [{ port: 22 }] });
-    if (/^node\d+$/.test(h.name)) out.push({ host: h.name, svc: 'ingress', pidFile: join(run, `${h.name}.ingress.pid`), ports: [{ port: 80 }, { port: 443 }] });
+    if (/^node\d+$/.test(h.name)) {
+      // dockerd writes /var/run/docker.pid itself (in the node's /run); the ingress nginx its pid
+      // file beside its configuration (lab/fixtures/cluster.mjs).
+      out.push({ host: h.name, svc: 'docker', pidFile: join(hr, h.name, 'upper', 'run', 'docker.pid'), ports: [] });
+      out.push({ host: h.name, svc: 'ingress', pidFile: join(labDir(name), 'cluster', h.name, 'nginx.pid'), ports: [{ port: 80 }, { port: 443 }] });
+    }
     if (h.name.startsWith('lb')) out.push({ host: h.name, svc: 'nginx', pidFile: join(hr, h.name, 'upper', 'run', 'nginx.pid'), ports: [{ port: 80 }] });
     if (h.name === 'dns') out.push({ host: h.name, svc: 'dns', pidFile: join(run, 'dns.pid'), ports: [{ port: 53, udp: true }] });
     if (h.name === 'proxy') out.push({ host: h.name, svc: 'proxy', pidFile: join(run, 'proxy.pid'), ports: [{ port: 3128 }] });
-    if (h.name === 'internet') out.push({ host: h.name, svc: 'internet', pidFile: join(run, 'internet.pid'), ports: [{ port: 80 }] });
+    if (h.name === 'internet') {
+      out.push({ host: h.name, svc: 'internet', pidFile: join(run, 'internet.pid'), ports: [{ port: 80 }] });
+      out.push({ host: h.name, svc: 'registry', pidFile: join(run, 'registry.pid'), ports: [{ port: 443 }] });
+    }
   }
   return out;
 }
+
+const svcLabel: Partial<Record<SvcName, string>> = {
+  docker: 'dockerd (Docker Engine)', ingress: 'ingress nginx (80/443)', registry: 'registry (docker-registry, 443)', nginx: 'nginx (LB)',
+};
 
 function svcPid(st: LabState, s: Svc): number | undefined {
   const pid = Number(readFileSyncSafe(s.pidFile));
@@ -409,7 +436,16 @@ async function startSvc(st: LabState, s: Svc): Promise<void> {
       await nsMust(h, 'nginx -t -q && nginx', `starting nginx on ${s.host}`); // daemonizes, /run/nginx.pid
       break;
     case 'ingress':
-      savePid(nsDaemon(h, process.execPath, [join(FIXTURES, 'echo-ingress.mjs'), s.host, info.serverCert, info.serverKey], log));
+      // The node's ingress-nginx as the cluster's current spec configures it (none at first: 404).
+      await must(process.execPath, [join(FIXTURES, 'cluster.mjs'), 'node-up', s.host], { env: { ...process.env, RANCHER_PLAY_LAB_DIR: dir }, what: `ingress nginx on ${s.host}` });
+      break;
+    case 'docker':
+      await nsMust(h, 'systemctl start docker', `starting dockerd on ${s.host}`);
+      break;
+    case 'registry':
+      // An address of its own on the internet host, so :443 of the internet server stays free.
+      await nsMust(h, `ip addr replace ${info.registry.address}/24 dev inet`, `registry address on ${s.host}`);
+      savePid(nsDaemon(h, '/usr/bin/docker-registry', ['serve', join(dir, 'registry', 'config.yml')], log));
       break;
     case 'internet':
       savePid(nsDaemon(h, process.execPath, [join(FIXTURES, 'internet-server.mjs'), info.internet.address, '80'], log));
@@ -428,6 +464,7 @@ async function startSvc(st: LabState, s: Svc): Promise<void> {
 }
 
 async function waitListening(st: LabState, s: Svc): Promise<void> {
+  if (!s.ports.length) return;
   const h = holderOf(st, s.host);
   const checks = s.ports.map((p) => `ss -Hl${p.udp ? 'u' : 't'}n 'sport = :${p.port}' | grep -q .`).join(' && ');
   const r = await nsBash({ pid: h.pid, mount: false }, `for i in $(seq 1 400); do if ${checks}; then exit 0; fi; sleep 0.025; done; exit 1`);
@@ -447,6 +484,10 @@ async function stopPid(pid: number): Promise<void> {
 async function stopSvc(st: LabState, s: Svc): Promise<void> {
   const pid = svcPid(st, s);
   if (!pid) return;
+  if (s.svc === 'docker') {
+    await nsBash(holderOf(st, s.host), 'systemctl stop docker');
+    return;
+  }
   if (s.svc === 'nginx') {
     // nginx's master may not be the process we started (tasks restart it): stop through it.
     await nsBash(holderOf(st, s.host), 'nginx -s stop 2>/dev/null || true');
@@ -472,6 +513,27 @@ function writeServiceConfigs(c: Ctx, info: LabInfo): void {
   chmodSync(info.proxy.log, 0o666);
 }
 
+/** Registry config, its TLS certificate from the lab CA, and the lab's images in its storage. */
+async function setupRegistry(c: Ctx, info: LabInfo): Promise<LabInfo['registry']['images']> {
+  const dir = join(c.dir, 'registry');
+  mkdirSync(join(dir, 'storage'), { recursive: true });
+  const cert = await signServer(join(c.dir, 'pki'), 'registry', REGISTRY, [info.registry.address]);
+  writeFileSync(join(dir, 'config.yml'), registryConfig({ address: info.registry.address, storage: join(dir, 'storage'), cert: cert.chain, key: cert.key }));
+  const built = await writeRegistryImages(join(dir, 'storage'));
+  return built.map((b) => ({ ref: `${REGISTRY}/${b.name}:${b.tag}`, digest: b.digest }));
+}
+
+/** `.lab/<name>/bin/{rke,helm,kubectl}`: the fixtures, told which lab they deploy into. */
+function writeWrappers(info: LabInfo): void {
+  mkdirSync(join(info.dir, 'bin'), { recursive: true });
+  for (const [tool, path] of Object.entries(info.bin)) {
+    const tmp = `${path}.tmp`;
+    writeFileSync(tmp, `#!/bin/sh\n# rancher-play lab "${info.name}": ${tool} stand-in (lab fixture)\nexport RANCHER_PLAY_LAB_DIR=${q(info.dir)}\n`
+      + `exec ${q(process.execPath)} ${q(join(FIXTURES, `${tool}-fixture`))} "$@"\n`, { mode: 0o755 });
+    renameSync(tmp, path);
+  }
+}
+
 function writeDnsHosts(dir: string, records: Record<string, string>): void {
   const p = join(dir, 'dns', 'hosts');
   const tmp = `${p}.tmp`;
@@ -491,7 +553,11 @@ function plainSshdConfig(dir: string): void {
 
 async function build(name: string, plainHosts: number | undefined, log: (m: string) => void): Promise<LabInfo> {
   const t0 = Date.now();
+  const phases: string[] = [];
+  let tp = t0;
+  const phase = (what: string) => { const now = Date.now(); phases.push(`${what} ${((now - tp) / 1000).toFixed(1)}s`); tp = now; };
   await ensurePackages(log);
+  phase('packages');
   const index = pickIndex(name);
   const dir = labDir(name);
   const hostsDir = hostsRoot(name);
@@ -512,7 +578,7 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
   const holders: Record<string, number> = {};
   holders.sw = spawnHolder(['-n'], 'ip link set lo up', marker(name, index, 'sw'), join(logs, 'sw.holder.log'));
   for (const h of hosts) {
-    const { flags, setup } = holderSetup(h, join(hostsDir, h.name));
+    const { flags, setup } = holderSetup(h, join(hostsDir, h.name), `${n.cl}.53`);
     holders[h.name] = spawnHolder(flags, setup, marker(name, index, h.name), join(logs, `${h.name}.holder.log`));
   }
   // Record the holders at once, so a failure from here on is still cleaned up by `lab down`.
@@ -522,15 +588,17 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
   st.nets = Object.values(holders).map((p) => nsId(p, 'net')).filter((x): x is string => !!x);
   writeJson(stateFile(name), st);
   await wireNetwork(name, index, hosts, holders, `${n.pub}.1`);
+  phase('namespaces');
 
   const { key, pub } = await keysP;
   const pki = await pkiP;
-  const c: Ctx = { name, index, dir, hostsDir, logs, hosts, holders, pub };
+  const c: Ctx = { name, index, dir, hostsDir, logs, hosts, holders, pub, caCert: pki?.caCert ?? '' };
   const hostKeys = await Promise.all(hosts.map(async (h) => {
     if (h.kind === 'ssh') return [h, await setupSshHost(c, h)] as const;
     if (h.kind === 'plain') return [h, await setupPlainHost(c, h)] as const;
     return [h, ''] as const;
   }));
+  phase('hosts');
   const knownHosts = join(dir, 'ssh', 'known_hosts');
   writeFileSync(knownHosts, hostKeys.filter(([, k]) => k).flatMap(([h, k]) => sshAddrs(h).map((ip) => {
     const [type, data] = k.split(/\s+/);
@@ -555,15 +623,25 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
     caCert: pki?.caCert ?? '', serverCert: pki?.serverChain ?? '', serverLeaf: pki?.serverLeaf ?? '',
     intermediateCert: pki?.intermediateCert ?? '', serverKey: pki?.serverKey ?? '',
     sshKey: key, knownHosts, users: { root: 'root', rancher: 'rancher' },
-    rkeFixture: join(FIXTURES, 'rke-fixture'), dockerFixture: join(FIXTURES, 'docker-fixture'),
-    dnsRecords: mode === 'rancher' ? { [FQDN]: `${n.pub}.20`, [OTHER]: `${n.pub}.99`, 'internet.lab.test': `${n.inet}.80` } : {},
+    rkeFixture: join(FIXTURES, 'rke-fixture'),
+    bin: { rke: join(dir, 'bin', 'rke'), helm: join(dir, 'bin', 'helm'), kubectl: join(dir, 'bin', 'kubectl') },
+    registry: mode === 'rancher'
+      ? { host: REGISTRY, address: `${n.inet}.5`, log: join(logs, 'internet.registry.log'), images: [], pullProbe: PULL_PROBE }
+      : { host: '', address: '', log: '', images: [], pullProbe: '' },
+    dnsRecords: mode === 'rancher' ? { [FQDN]: `${n.pub}.20`, [OTHER]: `${n.pub}.99`, 'internet.lab.test': `${n.inet}.80`, [REGISTRY]: `${n.inet}.5` } : {},
   };
-  if (mode === 'rancher') writeServiceConfigs(c, info);
+  if (mode === 'rancher') {
+    writeServiceConfigs(c, info);
+    info.registry.images = await setupRegistry(c, info);
+    writeWrappers(info);
+  }
   writeJson(infoFile(name), info);
+  phase('registry');
   await Promise.all(services(st, name).map((s) => startSvc(st, s)));
+  phase('services');
   writeInventory(info, inventory);
   if (name === 'rp' && mode === 'rancher') writeInventory(info, join(ROOT, 'inventory', 'lab.yml'));
-  log(`lab "${name}" up in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${hosts.length} hosts, inventory ${inventory}`);
+  log(`lab "${name}" up in ${((Date.now() - t0) / 1000).toFixed(1)}s (${phases.join(', ')}): ${hosts.length} hosts, inventory ${inventory}`);
   return info;
 }
 
@@ -663,7 +741,12 @@ export async function labStatus(name: string = DEFAULT): Promise<{ up: boolean; 
     const hs = svcs.filter((s) => s.host === h.name);
     const holder = alive(st.holders[h.name] ?? 0);
     line(holder, `${h.name.padEnd(9)} ${h.legs.map((l) => l.ip).join(' ')}${hs.length ? '' : ' (namespace)'}`);
-    for (const s of hs) line(holder && svcPid(st, s) !== undefined, `${h.name.padEnd(9)} ${s.svc}`);
+    for (const s of hs) line(holder && svcPid(st, s) !== undefined, `${h.name.padEnd(9)} ${svcLabel[s.svc] ?? s.svc}`);
+    // The Rancher stand-in runs only once the rke / helm fixture has "deployed" it.
+    const rancherPid = Number(readFileSyncSafe(join(labDir(name), 'cluster', h.name, 'rancher.pid')));
+    if (/^node\d+$/.test(h.name) && st.mode === 'rancher') {
+      details.push(`${rancherPid && alive(rancherPid) ? 'up  ' : '-   '}  ${h.name.padEnd(9)} rancher stand-in${rancherPid && alive(rancherPid) ? '' : ' (not deployed)'}`);
+    }
   }
   if (st.mode === 'rancher' && up) {
     const info = labInfo(name);
@@ -802,24 +885,20 @@ export async function setDelay(host: string, ms: number, name: string = DEFAULT)
   if (r.code !== 0) throw new Error(`lab: cannot slow down ${host}: ${r.stderr.trim()}`);
 }
 
-export async function stopService(svc: 'proxy' | 'dns' | 'nginx' | 'docker', host?: string, name: string = DEFAULT): Promise<void> {
+type HookSvc = 'proxy' | 'dns' | 'nginx' | 'docker' | 'registry' | 'ingress';
+const defaultHost: Record<HookSvc, string> = { proxy: 'proxy', dns: 'dns', nginx: 'lb1', docker: 'node1', registry: 'internet', ingress: 'node1' };
+
+/** Stop a lab service (docker: the node's dockerd, as `systemctl stop docker` would). */
+export async function stopService(svc: HookSvc, host?: string, name: string = DEFAULT): Promise<void> {
   name = labName(name);
   const st = requireState(name);
-  if (svc === 'docker') {
-    await nsMust(holderOf(st, host ?? 'node1'), 'echo stopped > /var/lib/docker-fixture/state', 'stopping docker (fixture)');
-    return;
-  }
-  await stopSvc(st, svcOf(st, host ?? (svc === 'nginx' ? 'lb1' : svc), svc));
+  await stopSvc(st, svcOf(st, host ?? defaultHost[svc], svc));
 }
 
-export async function startService(svc: 'proxy' | 'dns' | 'nginx' | 'docker', host?: string, name: string = DEFAULT): Promise<void> {
+export async function startService(svc: HookSvc, host?: string, name: string = DEFAULT): Promise<void> {
   name = labName(name);
   const st = requireState(name);
-  if (svc === 'docker') {
-    await nsMust(holderOf(st, host ?? 'node1'), 'echo running > /var/lib/docker-fixture/state', 'starting docker (fixture)');
-    return;
-  }
-  await startSvc(st, svcOf(st, host ?? (svc === 'nginx' ? 'lb1' : svc), svc));
+  await startSvc(st, svcOf(st, host ?? defaultHost[svc], svc));
 }
 
 /** Point a lab DNS name somewhere else (A record); dnsmasq rereads its hosts file on SIGHUP. */

@@ -32,7 +32,6 @@ export async function makePki(dir: string, fqdn: string, ips: string[]): Promise
     serverLeaf: p('server.pem'), serverKey: p('server.key'), serverChain: p('server-chain.pem'),
   };
   if (existsSync(pki.serverChain)) return pki;
-  const serial = () => `0x${Date.now().toString(16)}${Math.floor(Math.random() * 1e6).toString(16)}`;
   await must('openssl', ['req', '-x509', ...ec, '-keyout', pki.caKey, '-out', pki.caCert, '-days', '3650',
     '-subj', '/O=rancher-play lab/CN=rancher-play lab root CA',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
@@ -42,15 +41,30 @@ export async function makePki(dir: string, fqdn: string, ips: string[]): Promise
     '-subj', '/O=rancher-play lab/CN=rancher-play lab intermediate CA']);
   await must('openssl', ['x509', '-req', '-in', p('intermediate.csr'), '-CA', pki.caCert, '-CAkey', pki.caKey,
     '-set_serial', serial(), '-days', '3650', '-extfile', p('intermediate.ext'), '-out', pki.intermediateCert]);
-  const san = [`DNS:${fqdn}`, ...ips.map((ip) => `IP:${ip}`)].join(',');
-  writeFileSync(p('server.ext'), `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n`
-    + `extendedKeyUsage=serverAuth\nsubjectAltName=${san}\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n`);
-  await must('openssl', ['req', ...ec, '-keyout', pki.serverKey, '-out', p('server.csr'), '-subj', `/O=rancher-play lab/CN=${fqdn}`]);
-  await must('openssl', ['x509', '-req', '-in', p('server.csr'), '-CA', pki.intermediateCert, '-CAkey', p('intermediate.key'),
-    '-set_serial', serial(), '-days', '825', '-extfile', p('server.ext'), '-out', pki.serverLeaf]);
-  for (const k of [pki.caKey, pki.serverKey, p('intermediate.key')]) chmodSync(k, 0o600);
-  const tmp = `${pki.serverChain}.tmp`;
-  writeFileSync(tmp, readFileSync(pki.serverLeaf, 'utf8') + readFileSync(pki.intermediateCert, 'utf8'), { mode: 0o644 });
-  renameSync(tmp, pki.serverChain);
+  await signServer(dir, 'server', fqdn, ips);
+  for (const k of [pki.caKey, p('intermediate.key')]) chmodSync(k, 0o600);
   return pki;
+}
+
+const serial = () => `0x${Date.now().toString(16)}${Math.floor(Math.random() * 1e6).toString(16)}`;
+
+/**
+ * A server certificate `<base>.pem` (+ `<base>.key` 0600, `<base>-chain.pem` = leaf then the
+ * intermediate) for `fqdn` and `ips`, signed by the lab intermediate made by makePki in `dir`.
+ */
+export async function signServer(dir: string, base: string, fqdn: string, ips: string[] = []): Promise<{ chain: string; key: string; leaf: string }> {
+  const p = (f: string) => join(dir, f);
+  const out = { chain: p(`${base}-chain.pem`), key: p(`${base}.key`), leaf: p(`${base}.pem`) };
+  if (existsSync(out.chain)) return out;
+  const san = [`DNS:${fqdn}`, ...ips.map((ip) => `IP:${ip}`)].join(',');
+  writeFileSync(p(`${base}.ext`), `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n`
+    + `extendedKeyUsage=serverAuth\nsubjectAltName=${san}\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n`);
+  await must('openssl', ['req', ...ec, '-keyout', out.key, '-out', p(`${base}.csr`), '-subj', `/O=rancher-play lab/CN=${fqdn}`]);
+  chmodSync(out.key, 0o600);
+  await must('openssl', ['x509', '-req', '-in', p(`${base}.csr`), '-CA', p('intermediate.pem'), '-CAkey', p('intermediate.key'),
+    '-set_serial', serial(), '-days', '825', '-extfile', p(`${base}.ext`), '-out', out.leaf]);
+  const tmp = `${out.chain}.tmp`;
+  writeFileSync(tmp, readFileSync(out.leaf, 'utf8') + readFileSync(p('intermediate.pem'), 'utf8'), { mode: 0o644 });
+  renameSync(tmp, out.chain);
+  return out;
 }

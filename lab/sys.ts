@@ -20,7 +20,7 @@ export function run(cmd: string, args: string[], opts: { input?: string; env?: N
 }
 
 /** Like run, but a non-zero exit is an error naming the command and its stderr. */
-export async function must(cmd: string, args: string[], opts: { input?: string; what?: string } = {}): Promise<string> {
+export async function must(cmd: string, args: string[], opts: { input?: string; what?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   const r = await run(cmd, args, opts);
   if (r.code !== 0) {
     const what = opts.what ?? `${cmd} ${args.join(' ')}`.slice(0, 200);

@@ -24,7 +24,10 @@ export interface LabInfo {
   knownHosts: string;
   users: { root: string; rancher: string };
   rkeFixture: string;                                // the rke stand-in on the controller
-  dockerFixture: string;
+  /** wrappers running the rke/helm/kubectl fixtures against this lab (RANCHER_PLAY_LAB_DIR set) */
+  bin: { rke: string; helm: string; kubectl: string };
+  /** the Docker registry on the lab internet (TLS from the lab CA), reached by nodes via the proxy */
+  registry: { host: string; address: string; log: string; images: { ref: string; digest: string }[]; pullProbe: string };
   /** addresses of the lab's DNS records (setDnsRecord changes them) */
   dnsRecords: Record<string, string>;
 }

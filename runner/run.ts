@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from './types.js';
 import { EXIT, InputError, formatProblem, type InputProblem } from './errors.js';
-import { applyConnectionFlags, loadInventory, resolveInventory, selectHosts, applyLimit } from './inventory.js';
-import { loadPlaybook, staticProblems } from './playbook.js';
+import { applyConnectionFlags, loadInventory, resolveInventory, selectHosts, applyLimit, inventorySource } from './inventory.js';
+import { loadPlaybook, playbookSource, staticProblems } from './playbook.js';
 import { Registry } from './registry.js';
 import { mergedVars, templateScope, secretValues, redactText } from './vars.js';
 import { renderValue, templateRefs } from './template.js';
@@ -83,11 +83,12 @@ export async function loadAll(
 async function prechecks(pb: Playbook, inv: Inventory, registry: Registry, opt: Pick<RunOptions, 'extraVars' | 'limit'>): Promise<InputProblem[]> {
   const out: InputProblem[] = [];
   const seen = new Set<string>();
-  for (const play of pb.plays) {
+  for (const [playIndex, play] of pb.plays.entries()) {
     const hosts = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
     for (const host of hosts) {
       const vars = mergedVars(inv, host, pb.vars, play.vars, opt.extraVars, pb.defaults);
       const scope = templateScope(inv, host, vars, {});
+      const varSource = (name: string) => varOrigin(pb, playIndex, inv, host, opt.extraVars ?? {}, name);
       for (const item of [...play.tasks, ...play.handlers]) {
         const task = registry.get(item.id);
         if (!task?.precheck) continue;
@@ -98,7 +99,7 @@ async function prechecks(pb: Playbook, inv: Inventory, registry: Registry, opt: 
         } catch {
           continue; // reported by the static pass
         }
-        const msgs = await task.precheck(params, precheckContext(host, scope, pb.dir));
+        const msgs = await task.precheck(params, { ...precheckContext(host, scope, pb.dir), varSource });
         for (const m of msgs) {
           const k = `${item.pos.line}:${item.pos.col}|${m}`;
           if (seen.has(k)) continue;
@@ -109,6 +110,26 @@ async function prechecks(pb: Playbook, inv: Inventory, registry: Registry, opt: 
     }
   }
   return out;
+}
+
+/** Where a variable's value comes from (`file:line:col`, or `-e`), by the precedence of mergedVars. */
+function varOrigin(pb: Playbook, playIndex: number, inv: Inventory, host: string, extra: Vars, name: string): string | undefined {
+  const has = (v: Vars | undefined) => !!v && Object.prototype.hasOwnProperty.call(v, name);
+  if (has(extra)) return `-e ${name}`;
+  const at = (src: { posOf(p: (string | number)[]): { file: string; line: number; col: number } } | undefined, path: (string | number)[]) => {
+    if (!src) return undefined;
+    const p = src.posOf(path);
+    return `${p.file}:${p.line}:${p.col}`;
+  };
+  if (has(pb.plays[playIndex]?.vars)) return at(playbookSource(pb), ['plays', playIndex, 'vars', name]);
+  if (has(pb.vars)) return at(playbookSource(pb), ['vars', name]);
+  const h = inv.hosts.get(host);
+  if (has(h?.vars)) return at(inventorySource(inv), ['hosts', host, 'vars', name]);
+  for (const g of [...(h?.groups ?? [])].sort().reverse()) {
+    if (has(inv.groups.get(g)?.vars)) return at(inventorySource(inv), ['groups', g, 'vars', name]);
+  }
+  if (has(inv.vars)) return at(inventorySource(inv), ['vars', name]);
+  return undefined;
 }
 
 function allKnown(value: unknown, scope: Vars): boolean {

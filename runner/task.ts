@@ -100,6 +100,8 @@ export interface PrecheckContext {
   resolve(path: string): string;
   /** Read a file on the controller (relative to the playbook directory); `null` when it does not exist. */
   readLocal(path: string): Promise<Buffer | null>;
+  /** Where a variable's value was set: `file:line:col`, or `-e NAME`; undefined when unknown. */
+  varSource?(name: string): string | undefined;
 }
 
 export interface TaskDefinition<Params = Vars, State = unknown> {

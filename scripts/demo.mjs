@@ -21,12 +21,14 @@ if (code === 0) {
   // What a browser would get: the lab DNS name, TLS from the LB, the node's ingress behind it.
   const { labInfo } = await import('../dist/lab/lab.js');
   const info = labInfo();
-  const r = spawnSync('curl', ['-sS', '--cacert', info.caCert, '--resolve', `${info.fqdn}:443:${info.lbPublic}`,
-    `https://${info.fqdn}/demo`], { encoding: 'utf8' });
+  const get = (path) => spawnSync('curl', ['-sS', '--cacert', info.caCert, '--resolve', `${info.fqdn}:443:${info.lbPublic}`,
+    `https://${info.fqdn}${path}`], { encoding: 'utf8' });
+  console.log(`\n== https://${info.fqdn}/ping through the load balancer ==\n${get('/ping').stdout}`);
+  const r = get('/demo');
   console.log(`\n== https://${info.fqdn}/demo through the load balancer ==`);
   try {
     const body = JSON.parse(r.stdout);
-    console.log(`answered by ${body.node} (TLS terminated at the LB: ${!body.tls}); headers it received:`);
+    console.log(`answered by the Rancher stand-in on ${body.node}, behind that node's ingress-nginx; headers it received:`);
     for (const h of ['host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-for']) console.log(`  ${h}: ${body.headers[h]}`);
   } catch {
     console.log((r.stdout + r.stderr).trim());

@@ -1,6 +1,11 @@
 // check-docker: the node can run RKE's containers — Docker CLI present, daemon answering, recent
 // enough, reachable by the SSH user without sudo (RKE connects as that user), and not root on
-// RHEL/CentOS. Read-only; registers the server version as the fact `docker_version`.
+// RHEL/CentOS. Registers the server version as the fact `docker_version`.
+// With `pull_probe: IMAGE` (default: var docker_pull_probe) the daemon itself must pull IMAGE, the
+// proof that its proxy settings work the way RKE's image pulls will use them. An image already
+// present is pulled again (the registry is asked; nothing is downloaded when the digest is the
+// same, so a second run is unchanged); a missing one is what `apply` pulls (changed). Check mode
+// only inspects: it says what it would pull, and pulls nothing.
 import { defineTask } from '../runner/task.js';
 import { compareVersions } from './rancher-rules.js';
 
@@ -14,6 +19,10 @@ const schema = {
       description: 'Lowest acceptable Docker server version (compared numerically, e.g. "17.03" < "20.10.24").',
     },
     docker: { type: 'string', default: 'docker', description: 'Docker CLI to run (name on PATH or absolute path).' },
+    pull_probe: {
+      type: 'string',
+      description: 'Image the daemon must pull, e.g. rancher/rancher:v2.0.6 (default: var docker_pull_probe; empty: no pull).',
+    },
   },
 } as const;
 
@@ -27,7 +36,21 @@ function parseKv(out: string): Record<string, string> {
   return kv;
 }
 
-export default defineTask({
+/** `repo@sha256:…` of IMAGE among an image's RepoDigests (image given as repo[:tag]). */
+function digestFor(image: string, repoDigests: string): string | undefined {
+  const repo = image.replace(/@.*$/, '').replace(/:[^:/]+$/, '');
+  const names = [repo, `docker.io/${repo}`, `docker.io/library/${repo}`];
+  return repoDigests.split(/[\s,\[\]"]+/).find((d) => names.includes(d.split('@')[0] ?? ''))?.split('@')[1];
+}
+
+/** The digest line `docker pull` prints, and whether it downloaded anything. */
+function pullResult(out: string): { digest?: string; newer: boolean } {
+  return { digest: /^Digest: (sha256:[0-9a-f]{64})/m.exec(out)?.[1], newer: /^Status: Downloaded newer image/m.test(out) };
+}
+
+interface PullState { image: string }
+
+export default defineTask<typeof schema, PullState>({
   id: 'check-docker',
   summary: 'Docker is installed, running, recent enough and usable by the SSH user without sudo',
   schema,
@@ -44,8 +67,13 @@ export default defineTask({
       'echo cli=present',
       `v=$(${docker} version --format '{{.Server.Version}}' 2>&1); echo "version_rc=$?"; echo version_out=${fold('$v')}`,
       `p=$(${docker} ps 2>&1 >/dev/null); echo "ps_rc=$?"; echo ps_err=${fold('$p')}`,
-    ].join('\n');
-    const r = await ctx.run(script, { become: false });
+    ];
+    const probeVar = ctx.vars.docker_pull_probe;
+    const image = params.pull_probe ?? (typeof probeVar === 'string' ? probeVar : '');
+    if (image) {
+      script.push(`i=$(${docker} image inspect --format '{{json .RepoDigests}}' ${ctx.quote(image)} 2>/dev/null); echo "image_rc=$?"; echo image_digests=${fold('$i')}`);
+    }
+    const r = await ctx.run(script.join('\n'), { become: false });
     const kv = parseKv(r.stdout);
     const host = ctx.host.name;
     const user = kv.user || '?';
@@ -69,7 +97,7 @@ export default defineTask({
       if (/permission denied/i.test(vout)) {
         problems.push(
           `user ${user} cannot reach the Docker socket without sudo: add it to the docker group ` +
-            `(sudo usermod -aG docker ${user}) and reconnect`,
+            `(sudo usermod -aG docker ${user}) and reconnect — docker said: ${vout}`,
         );
       } else if (/cannot connect to the docker daemon/i.test(vout)) {
         problems.push(`the Docker daemon is not running: start it (sudo systemctl start docker) — docker said: ${vout}`);
@@ -86,6 +114,32 @@ export default defineTask({
 
     const facts = version ? { docker_version: version } : undefined;
     if (problems.length) return { changed: false, status: 'failed', msg: `${host}: ${problems.join('; ')}`, facts };
-    return { changed: false, msg: `Docker ${version} usable by ${user}`, facts, data: { docker_version: version, user } };
+    const usable = `Docker ${version} usable by ${user}`;
+    if (!image) return { changed: false, msg: usable, facts, data: { docker_version: version, user } };
+
+    const had = kv.image_rc === '0' ? digestFor(image, kv.image_digests ?? '') : undefined;
+    const data = { docker_version: version, user, pull_probe: image, digest: had };
+    if (kv.image_rc !== '0') {
+      return { changed: true, msg: `${usable}; ${ctx.check ? 'would pull' : 'pulling'} ${image} (not present)`, facts, data, state: { image } };
+    }
+    if (ctx.check) return { changed: false, msg: `${usable}; ${image} present${had ? ` (${had})` : ''}, not pulled again in check mode`, facts, data };
+    // Present: ask the registry again through the daemon (its proxy); same digest → nothing downloaded.
+    const pull = await ctx.run(`${docker} pull ${ctx.quote(image)}`, { become: false });
+    if (pull.code !== 0) return { changed: false, status: 'failed', msg: `${host}: docker pull ${image} failed: ${(pull.stderr || pull.stdout).trim()}`, facts, data };
+    const got = pullResult(pull.stdout);
+    const digest = got.digest ?? had;
+    return {
+      changed: got.newer || (!!had && !!digest && had !== digest),
+      msg: `${usable}; pulled ${image}: ${got.newer ? 'newer image' : 'up to date'}${digest ? ` (${digest})` : ''}`,
+      facts, data: { ...data, digest },
+    };
+  },
+  async apply(ctx, params, probe) {
+    const image = probe.state!.image;
+    const docker = ctx.quote(params.docker ?? 'docker');
+    const pull = await ctx.run(`${docker} pull ${ctx.quote(image)}`, { become: false });
+    if (pull.code !== 0) return { status: 'failed', msg: `${ctx.host.name}: docker pull ${image} failed: ${(pull.stderr || pull.stdout).trim()}` };
+    const { digest } = pullResult(pull.stdout);
+    return { msg: `pulled ${image}${digest ? ` (${digest})` : ''}`, data: { ...(probe.data ?? {}), digest } };
   },
 });

@@ -1,10 +1,13 @@
 // check-proxy: a node behind an HTTP proxy can pull what Rancher needs — the proxy answers from
-// the node, a probe URL comes back through it, NO_PROXY keeps cluster-internal traffic off the
-// proxy, and Docker's systemd drop-in carries the same values. With manage_docker_dropin it writes
-// that drop-in (the playbook then notifies a `restart docker` handler).
+// the node, a probe URL comes back through it (any answer of the origin proves the path: Docker
+// Hub's /v2/ answers 401 to everyone; 407 is the proxy asking for credentials), NO_PROXY keeps
+// cluster-internal traffic off the proxy (judged by coverage, the way Go programs such as Docker
+// and Rancher match it), Docker's systemd drop-in carries the same values, and the running daemon
+// uses them (`docker info`). With manage_docker_dropin it writes that drop-in, or reports the
+// restart still owed to one already written (the playbook notifies a `restart docker` handler).
 import { defineTask } from '../runner/task.js';
 import type { Vars } from '../runner/types.js';
-import { REQUIRED_NO_PROXY, groupHosts, listParam } from './rancher-rules.js';
+import { REQUIRED_NO_PROXY, groupHosts, listParam, noProxyMissing } from './rancher-rules.js';
 import { renderShipped } from './templates/index.js';
 
 const schema = {
@@ -64,6 +67,29 @@ export function dropinEnv(text: string): Record<string, string> {
   return env;
 }
 
+/** Proxy URLs compared as Docker shows them: scheme, host and port; credentials masked by `docker info`. */
+function sameProxy(a: string, b: string): boolean {
+  const norm = (u: string) => {
+    try {
+      const x = new URL(u);
+      return `${x.protocol}//${x.hostname}:${x.port || (x.protocol === 'https:' ? '443' : '80')}`;
+    } catch {
+      return u.trim().replace(/\/+$/, '').toLowerCase();
+    }
+  };
+  return norm(a) === norm(b);
+}
+
+/** Where a proxy environment (drop-in or running daemon) differs from the wanted settings, by value/coverage. */
+function proxyDiffs(env: { http: string; https: string; noProxy: string }, s: Settings): string[] {
+  const out: string[] = [];
+  if (!sameProxy(env.http, s.http)) out.push(`HTTP_PROXY is ${JSON.stringify(env.http)}, expected ${JSON.stringify(s.http)}`);
+  if (!sameProxy(env.https, s.https)) out.push(`HTTPS_PROXY is ${JSON.stringify(env.https)}, expected ${JSON.stringify(s.https)}`);
+  const gaps = noProxyMissing(listParam(env.noProxy), s.noProxy);
+  if (gaps.length) out.push(`NO_PROXY ${JSON.stringify(env.noProxy)} does not cover ${gaps.join(', ')}`);
+  return out;
+}
+
 function hostPort(url: string): { host: string; port: number } | undefined {
   try {
     const u = new URL(url);
@@ -93,10 +119,16 @@ export default defineTask({
     const s: Settings = { http, https, noProxy };
     const problems: string[] = [];
 
-    const missing = [...REQUIRED_NO_PROXY, ...nodes].filter((e) => !noProxy.includes(e));
+    const warnings: string[] = [];
+    // 0.0.0.0 is in Rancher's Docker-install example but not in its RKE one: advised, not required.
+    const advised = ['0.0.0.0'];
+    const required = [...REQUIRED_NO_PROXY.filter((e) => !advised.includes(e)), ...nodes];
+    const missing = noProxyMissing(noProxy, required);
     if (missing.length) {
       problems.push(`NO_PROXY is missing ${missing.join(', ')} (add them so cluster traffic does not go through the proxy)`);
     }
+    const loose = noProxyMissing(noProxy, advised);
+    if (loose.length) warnings.push(`NO_PROXY does not cover ${loose.join(', ')} (Rancher's Docker install lists it)`);
 
     // Proxy reachability and the probe URL, from the node itself (one round trip).
     const t = String(params.timeout ?? 10);
@@ -108,24 +140,33 @@ export default defineTask({
     else {
       const q = ctx.quote;
       const tcp = `timeout ${t} bash -c ${q(`exec 3<>/dev/tcp/${hp.host}/${hp.port}`)} 2>&1`;
+      // %{http_connect}: the proxy's answer to CONNECT (https probe); %{http_code}: the final answer.
       const script = probeUrl
         ? `if command -v curl >/dev/null 2>&1; then ` +
-          `curl -sS -o /dev/null -w '%{http_code}' --noproxy '' --max-time ${t} -x ${q(proxy)} ${q(probeUrl)} 2>&1; echo " rc=$?"; ` +
+          `curl -sS -o /dev/null -w '%{http_code} %{http_connect}' --noproxy '' --max-time ${t} -x ${q(proxy)} ${q(probeUrl)} 2>&1; echo " rc=$?"; ` +
           `else ${tcp} && echo "000 rc=0 nocurl" || echo " rc=7"; fi`
         : `${tcp}; echo " rc=$?"`;
       const r = await ctx.run(script, { become: false });
       const out = r.stdout.trim();
       const rc = /rc=(\d+)/.exec(out)?.[1];
-      const detail = out.replace(/\s*rc=\d+.*$/, '').trim();
-      if (rc !== '0') {
+      const codes = /(\d{3}) (\d{3})\s*rc=/.exec(out);
+      const code = Number(codes?.[1] ?? 0);
+      const connect = Number(codes?.[2] ?? 0);
+      const detail = out.replace(/\s*rc=\d+.*$/, '').replace(/\d{3} \d{3}$/, '').trim();
+      const tunnel = probeUrl?.startsWith('https:') ?? false;
+      if (code === 407 || connect === 407) {
+        problems.push(`proxy ${proxy} wants credentials (407 Proxy Authentication Required) for ${probeUrl}: put them in the proxy URL (http://user:password@host:port)`);
+      } else if (tunnel && connect && connect !== 200) {
+        problems.push(`proxy ${proxy} refused to open a tunnel to ${probeUrl} (CONNECT answered ${connect}) on ${host}: allow that host and port on the proxy`);
+      } else if (rc !== '0' && !code) {
         problems.push(
           `proxy ${proxy} does not answer from ${host}${detail ? ` (${detail})` : ''}: check that the proxy runs and that ${host} may reach it`,
         );
       } else if (probeUrl && !out.includes('nocurl')) {
-        const code = Number(/^(\d{3})/.exec(detail)?.[1] ?? 0);
-        if (code === 407) problems.push(`proxy ${proxy} wants authentication (407) for ${probeUrl}: put credentials in the proxy URL`);
-        else if (!(code >= 200 && code < 400)) {
-          problems.push(`${probeUrl} through proxy ${proxy} answered HTTP ${code || detail} on ${host}: the proxy cannot fetch it`);
+        // Through a tunnel every answer is the origin's. In plain HTTP 502/503/504 are what a
+        // proxy answers when it cannot reach the origin; any other status is the origin's own.
+        if (!code || (!tunnel && [502, 503, 504].includes(code))) {
+          problems.push(`${probeUrl} through proxy ${proxy} answered ${code ? `HTTP ${code}` : detail || 'nothing'} on ${host}: the proxy cannot fetch it`);
         }
       }
     }
@@ -136,32 +177,50 @@ export default defineTask({
       http_proxy: s.http, https_proxy: s.https, no_proxy: s.noProxy.join(','),
     }, (p) => ctx.readLocal(p));
     const have = await ctx.readFile(path);
-    const warnings: string[] = [];
+    const env = have === null ? undefined : dropinEnv(have);
+    const fileDiffs = env ? proxyDiffs({ http: env.HTTP_PROXY ?? '', https: env.HTTPS_PROXY ?? '', noProxy: env.NO_PROXY ?? '' }, s) : [];
+    // What the running daemon uses (it reads the drop-in only when restarted).
+    const info = await ctx.run(`docker info --format '{{.HTTPProxy}}|{{.HTTPSProxy}}|{{.NoProxy}}' 2>&1`);
+    const [dHttp = '', dHttps = '', dNo = ''] = info.code === 0 ? info.stdout.trim().split('|') : [];
+    const daemonDiffs = info.code === 0 ? proxyDiffs({ http: dHttp, https: dHttps, noProxy: dNo }, s) : [];
+    if (info.code !== 0) warnings.push(`${host}: docker info failed, the running daemon's proxy was not checked: ${info.stdout.trim().split('\n')[0]}`);
     let changed = false;
+    let restart = false;
+    const RESTART = 'systemctl daemon-reload && systemctl restart docker';
     if (params.manage_docker_dropin) {
-      if (have !== want) changed = true;
+      // A drop-in equal in values is left as it is (no rewrite, no restart).
+      if (have === null || fileDiffs.length) changed = true;
+      else if (daemonDiffs.length) {
+        changed = true;
+        restart = true;
+      }
     } else if (have === null) {
       warnings.push(`${host}: ${path} does not exist, so Docker does not pull through the proxy (set manage_docker_dropin: true)`);
-    } else {
-      const env = dropinEnv(have);
-      const diffs = ([['HTTP_PROXY', s.http], ['HTTPS_PROXY', s.https], ['NO_PROXY', s.noProxy.join(',')]] as const)
-        .filter(([k, v]) => (env[k] ?? '') !== v)
-        .map(([k, v]) => `${k} is ${JSON.stringify(env[k] ?? '')}, expected ${JSON.stringify(v)}`);
-      if (diffs.length) problems.push(`${path}: ${diffs.join('; ')} (set manage_docker_dropin: true to fix)`);
+    } else if (fileDiffs.length) {
+      problems.push(`${path}: ${fileDiffs.join('; ')} (set manage_docker_dropin: true to fix)`);
+    } else if (daemonDiffs.length) {
+      problems.push(`the running Docker daemon has not picked up ${path} yet (${daemonDiffs.join('; ')}): run ${RESTART}`);
     }
 
     const data = { http_proxy: s.http, https_proxy: s.https, no_proxy: s.noProxy.join(',') };
     if (problems.length) return { changed: false, status: 'failed', msg: `${host}: ${problems.join('; ')}`, warnings, data };
+    const msg = restart
+      ? `${path} is right but the running Docker daemon has not picked it up (${daemonDiffs.join('; ')}): restart owed (${RESTART})`
+      : changed
+        ? `${path} ${have === null ? 'created' : 'updated'} with the proxy settings`
+        : `proxy ${proxy} answers${probeUrl ? `, ${probeUrl} reachable` : ''}`;
     return {
       changed,
-      msg: changed ? `${path} ${have === null ? 'created' : 'updated'} with the proxy settings` : `proxy ${proxy} answers${probeUrl ? `, ${probeUrl} reachable` : ''}`,
-      diff: changed ? [{ path, before: have, after: want }] : undefined,
+      msg,
+      diff: changed && !restart ? [{ path, before: have, after: want }] : undefined,
       warnings,
       data,
-      state: want,
+      state: restart ? undefined : want,
     };
   },
   async apply(ctx, params, probe) {
+    // Only the restart is owed: the notified handler does it.
+    if (probe.state === undefined) return {};
     const path = params.dropin_path ?? '/etc/systemd/system/docker.service.d/http-proxy.conf';
     const dir = path.slice(0, path.lastIndexOf('/')) || '/';
     const mk = await ctx.run(`mkdir -p ${ctx.quote(dir)}`);

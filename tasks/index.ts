@@ -10,6 +10,9 @@ import configureNginxLb from './configure-nginx-lb.js';
 import verifyDns from './verify-dns.js';
 import rkeUp from './rke-up.js';
 import backupKubeconfig from './backup-kubeconfig.js';
+import helmRelease from './helm-release.js';
+import kubectlApply from './kubectl-apply.js';
+import verifyRancher from './verify-rancher.js';
 
 export const builtinTasks: AnyTask[] = [
   command,
@@ -22,4 +25,7 @@ export const builtinTasks: AnyTask[] = [
   verifyDns,
   rkeUp,
   backupKubeconfig,
+  helmRelease,
+  kubectlApply,
+  verifyRancher,
 ];

@@ -2,7 +2,7 @@
 // found (empty = fine) as sentences an operator can act on, so both prechecks (exit 5, before any
 // connection) and probes (task failed) can report them unchanged.
 import { X509Certificate } from 'node:crypto';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import type { Vars } from '../runner/types.js';
 import { expandHome } from '../runner/paths.js';
 
@@ -16,6 +16,19 @@ export function rancherVersionProblems(version: unknown): string[] {
   }
   if (!/^v\d+\.\d+\.\d+$/.test(version)) return [`rancher_version "${version}" must look like vX.Y.Z (e.g. v2.0.6)`];
   return [];
+}
+
+/** The newest Rancher the RKE add-on install supports (rancher/rancher rke-templates: "Rancher
+ * install via RKE addons is only supported up to v2.0.8"); later releases install with Helm. */
+export const ADDON_INSTALL_MAX_RANCHER = 'v2.0.8';
+
+export function addonInstallVersionProblems(version: unknown): string[] {
+  if (typeof version !== 'string' || rancherVersionProblems(version).length) return [];
+  if (compareVersions(version, ADDON_INSTALL_MAX_RANCHER) <= 0) return [];
+  return [
+    `rancher_version ${version} is above ${ADDON_INSTALL_MAX_RANCHER}, the last Rancher the RKE add-on install supports; ` +
+      'install it with playbooks/ha-helm.yml (RKE cluster, then Rancher by Helm)',
+  ];
 }
 
 /** Numeric parts of a version string ("20.10.24-ce" → [20, 10, 24]); leading `v` ignored. */
@@ -208,3 +221,205 @@ export function listParam(v: unknown): string[] {
 
 /** NO_PROXY entries Rancher needs on every node (REFERENCE: HTTP proxy). */
 export const REQUIRED_NO_PROXY = ['localhost', '127.0.0.1', '0.0.0.0', '10.0.0.0/8', 'cattle-system.svc', '.svc', '.cluster.local'];
+
+// ------------------------------------------------------ Kubernetes API removals
+
+/**
+ * apiVersion/kind pairs Kubernetes stopped serving, and the release that stopped: the Kubernetes
+ * deprecated API migration guide (kubernetes/website content/en/docs/reference/using-api/
+ * deprecation-guide.md). `*` = every kind of that apiVersion. RKE hands its add-ons to the
+ * cluster unchanged, so an object here never gets created and RKE only warns.
+ */
+export const API_REMOVALS: { apiVersion: string; kinds: string[] | '*'; removedIn: string; use: string }[] = [
+  { apiVersion: 'extensions/v1beta1', kinds: ['Deployment', 'DaemonSet', 'ReplicaSet', 'StatefulSet'], removedIn: '1.16', use: 'apps/v1' },
+  { apiVersion: 'extensions/v1beta1', kinds: ['NetworkPolicy'], removedIn: '1.16', use: 'networking.k8s.io/v1' },
+  { apiVersion: 'extensions/v1beta1', kinds: ['PodSecurityPolicy'], removedIn: '1.16', use: 'policy/v1beta1' },
+  { apiVersion: 'apps/v1beta1', kinds: '*', removedIn: '1.16', use: 'apps/v1' },
+  { apiVersion: 'apps/v1beta2', kinds: '*', removedIn: '1.16', use: 'apps/v1' },
+  { apiVersion: 'scheduling.k8s.io/v1alpha1', kinds: ['PriorityClass'], removedIn: '1.17', use: 'scheduling.k8s.io/v1' },
+  { apiVersion: 'scheduling.k8s.io/v1beta1', kinds: ['PriorityClass'], removedIn: '1.17', use: 'scheduling.k8s.io/v1' },
+  { apiVersion: 'extensions/v1beta1', kinds: ['Ingress'], removedIn: '1.22', use: 'networking.k8s.io/v1' },
+  { apiVersion: 'networking.k8s.io/v1beta1', kinds: ['Ingress', 'IngressClass'], removedIn: '1.22', use: 'networking.k8s.io/v1' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1beta1', kinds: '*', removedIn: '1.22', use: 'rbac.authorization.k8s.io/v1' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1alpha1', kinds: '*', removedIn: '1.22', use: 'rbac.authorization.k8s.io/v1' },
+  { apiVersion: 'apiextensions.k8s.io/v1beta1', kinds: ['CustomResourceDefinition'], removedIn: '1.22', use: 'apiextensions.k8s.io/v1' },
+  { apiVersion: 'admissionregistration.k8s.io/v1beta1', kinds: '*', removedIn: '1.22', use: 'admissionregistration.k8s.io/v1' },
+  { apiVersion: 'apiregistration.k8s.io/v1beta1', kinds: ['APIService'], removedIn: '1.22', use: 'apiregistration.k8s.io/v1' },
+  { apiVersion: 'certificates.k8s.io/v1beta1', kinds: ['CertificateSigningRequest'], removedIn: '1.22', use: 'certificates.k8s.io/v1' },
+  { apiVersion: 'coordination.k8s.io/v1beta1', kinds: ['Lease'], removedIn: '1.22', use: 'coordination.k8s.io/v1' },
+  { apiVersion: 'storage.k8s.io/v1beta1', kinds: ['CSIDriver', 'CSINode', 'StorageClass', 'VolumeAttachment'], removedIn: '1.22', use: 'storage.k8s.io/v1' },
+  { apiVersion: 'batch/v1beta1', kinds: ['CronJob'], removedIn: '1.25', use: 'batch/v1' },
+  { apiVersion: 'discovery.k8s.io/v1beta1', kinds: ['EndpointSlice'], removedIn: '1.25', use: 'discovery.k8s.io/v1' },
+  { apiVersion: 'events.k8s.io/v1beta1', kinds: ['Event'], removedIn: '1.25', use: 'events.k8s.io/v1' },
+  { apiVersion: 'autoscaling/v2beta1', kinds: ['HorizontalPodAutoscaler'], removedIn: '1.25', use: 'autoscaling/v2' },
+  { apiVersion: 'policy/v1beta1', kinds: ['PodDisruptionBudget'], removedIn: '1.25', use: 'policy/v1' },
+  { apiVersion: 'policy/v1beta1', kinds: ['PodSecurityPolicy'], removedIn: '1.25', use: 'Pod Security Admission (no replacement object)' },
+  { apiVersion: 'node.k8s.io/v1beta1', kinds: ['RuntimeClass'], removedIn: '1.25', use: 'node.k8s.io/v1' },
+  { apiVersion: 'autoscaling/v2beta2', kinds: ['HorizontalPodAutoscaler'], removedIn: '1.26', use: 'autoscaling/v2' },
+  { apiVersion: 'flowcontrol.apiserver.k8s.io/v1beta1', kinds: '*', removedIn: '1.26', use: 'flowcontrol.apiserver.k8s.io/v1' },
+  { apiVersion: 'storage.k8s.io/v1beta1', kinds: ['CSIStorageCapacity'], removedIn: '1.27', use: 'storage.k8s.io/v1' },
+  { apiVersion: 'flowcontrol.apiserver.k8s.io/v1beta2', kinds: '*', removedIn: '1.29', use: 'flowcontrol.apiserver.k8s.io/v1' },
+  { apiVersion: 'flowcontrol.apiserver.k8s.io/v1beta3', kinds: '*', removedIn: '1.32', use: 'flowcontrol.apiserver.k8s.io/v1' },
+];
+
+/** The removal that makes `apiVersion`/`kind` unserved on Kubernetes `k8sVersion`, if any. */
+export function apiRemoval(apiVersion: string, kind: string, k8sVersion: string): (typeof API_REMOVALS)[number] | undefined {
+  return API_REMOVALS.find(
+    (r) => r.apiVersion === apiVersion && (r.kinds === '*' || r.kinds.includes(kind)) && compareVersions(k8sVersion, r.removedIn) >= 0,
+  );
+}
+
+export interface AddonObject {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+/** The objects of an RKE `addons` string (YAML documents); documents that do not parse are skipped. */
+export function addonObjects(addons: string): AddonObject[] {
+  const out: AddonObject[] = [];
+  for (const d of parseAllDocuments(addons)) {
+    if (d.errors.length) continue;
+    const o = d.toJS() as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+    if (!o || typeof o !== 'object' || typeof o.kind !== 'string') continue;
+    out.push({
+      apiVersion: String(o.apiVersion ?? ''),
+      kind: o.kind,
+      name: String(o.metadata?.name ?? ''),
+      ...(typeof o.metadata?.namespace === 'string' ? { namespace: o.metadata.namespace } : {}),
+    });
+  }
+  return out;
+}
+
+/** One sentence per add-on object that Kubernetes `k8sVersion` no longer serves. */
+export function unservedAddonProblems(addons: string, k8sVersion: string): string[] {
+  const out: string[] = [];
+  for (const o of addonObjects(addons)) {
+    const r = apiRemoval(o.apiVersion, o.kind, k8sVersion);
+    if (!r) continue;
+    const id = `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+    out.push(`add-on ${id} uses apiVersion ${o.apiVersion}, which Kubernetes stopped serving in ${r.removedIn} (cluster: ${k8sVersion}); use ${r.use}`);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ RKE log
+
+export interface RkeLogLine {
+  level: 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'fatal' | 'panic';
+  msg: string;
+}
+
+const LEVEL_PREFIX: Record<string, RkeLogLine['level']> = {
+  TRAC: 'trace', DEBU: 'debug', INFO: 'info', WARN: 'warning', ERRO: 'error', FATA: 'fatal', PANI: 'panic',
+};
+
+/**
+ * One line of RKE's log. RKE logs through logrus (rancher/rke main.go, logrus TextFormatter):
+ * on a terminal `INFO[0034] msg`, otherwise `time="…" level=info msg="…"` with msg quoted (Go
+ * %q) when it holds spaces or quotes. Anything else (kubectl output, blank lines) is undefined.
+ */
+export function parseRkeLine(line: string): RkeLogLine | undefined {
+  const t = /^(TRAC|DEBU|INFO|WARN|ERRO|FATA|PANI)\[\d+\]\s?(.*)$/.exec(line.replace(/\x1b\[[0-9;]*m/g, ''));
+  if (t) return { level: LEVEL_PREFIX[t[1]!]!, msg: t[2]!.trim() };
+  const lv = /(?:^|\s)level=(\w+)/.exec(line);
+  if (!lv) return undefined;
+  const level = lv[1] as RkeLogLine['level'];
+  if (!['trace', 'debug', 'info', 'warning', 'error', 'fatal', 'panic'].includes(level)) return undefined;
+  const m = /(?:^|\s)msg=("(?:[^"\\]|\\.)*"|\S*)/.exec(line);
+  let msg = m ? m[1]! : '';
+  if (msg.startsWith('"')) {
+    try {
+      msg = JSON.parse(msg) as string;
+    } catch {
+      msg = msg.slice(1, -1);
+    }
+  }
+  return { level, msg };
+}
+
+// ------------------------------------------------------------------ NO_PROXY
+
+/** One NO_PROXY entry as Go reads it (golang.org/x/net/http/httpproxy config.init). */
+type NoProxyEntry =
+  | { kind: 'all' }
+  | { kind: 'cidr'; net: number; bits: number }
+  | { kind: 'ip'; ip: number }
+  | { kind: 'domain'; host: string; matchHost: boolean }
+  | { kind: 'port' }; // host:port entries only match that port: never counted as coverage
+
+function ip4(s: string): number | undefined {
+  if (!isIPv4(s)) return undefined;
+  return s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+}
+
+function noProxyEntry(raw: string): NoProxyEntry | undefined {
+  const e = raw.trim().toLowerCase();
+  if (!e) return undefined;
+  if (e === '*') return { kind: 'all' };
+  const cidr = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(e);
+  if (cidr && ip4(cidr[1]!) !== undefined && Number(cidr[2]) <= 32) {
+    const bits = Number(cidr[2]);
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    return { kind: 'cidr', net: (ip4(cidr[1]!)! & mask) >>> 0, bits };
+  }
+  if (ip4(e) !== undefined) return { kind: 'ip', ip: ip4(e)! };
+  if (/:\d+$/.test(e)) return { kind: 'port' };
+  // "foo.com" and "*.foo.com" match foo.com and its subdomains; ".foo.com" only the subdomains.
+  let host = e;
+  let matchHost = false;
+  if (host.startsWith('*.')) {
+    host = host.slice(1);
+    matchHost = true;
+  }
+  if (!host.startsWith('.')) {
+    host = `.${host}`;
+    matchHost = true;
+  }
+  return { kind: 'domain', host, matchHost };
+}
+
+const inCidr = (ip: number, c: { net: number; bits: number }) => (c.bits === 0 ? true : ((ip & ((0xffffffff << (32 - c.bits)) >>> 0)) >>> 0) === c.net);
+
+function domainMatches(name: string, d: { host: string; matchHost: boolean }): boolean {
+  return name.endsWith(d.host) || (d.matchHost && name === d.host.slice(1));
+}
+
+/**
+ * Does a NO_PROXY list keep `want` off the proxy for every host `want` stands for, as Go matches it
+ * (golang.org/x/net/http/httpproxy useProxy)? Case and order do not matter; a CIDR covers the
+ * addresses and smaller networks inside it; ".svc" covers "cattle-system.svc"; localhost and
+ * loopback addresses never use the proxy.
+ */
+export function noProxyCovers(list: string[], want: string): boolean {
+  const w = noProxyEntry(want);
+  if (!w) return true;
+  const entries = list.map(noProxyEntry).filter((e): e is NoProxyEntry => !!e);
+  if (entries.some((e) => e.kind === 'all')) return true;
+  switch (w.kind) {
+    case 'all':
+      return false;
+    case 'port':
+      return list.some((e) => e.trim().toLowerCase() === want.trim().toLowerCase());
+    case 'ip':
+      if (w.ip >>> 24 === 127) return true;
+      return entries.some((e) => (e.kind === 'ip' && e.ip === w.ip) || (e.kind === 'cidr' && inCidr(w.ip, e)));
+    case 'cidr':
+      if (w.bits >= 8 && w.net >>> 24 === 127) return true;
+      return entries.some((e) => e.kind === 'cidr' && e.bits <= w.bits && inCidr(w.net, e));
+    case 'domain': {
+      if (w.host === '.localhost' && w.matchHost) return true;
+      const doms = entries.filter((e): e is Extract<NoProxyEntry, { kind: 'domain' }> => e.kind === 'domain');
+      const subs = doms.some((d) => w.host.endsWith(d.host));
+      const bare = !w.matchHost || doms.some((d) => domainMatches(w.host.slice(1), d));
+      return subs && bare;
+    }
+  }
+}
+
+/** Entries of `want` that `list` does not cover (see noProxyCovers). */
+export function noProxyMissing(list: string[], want: string[]): string[] {
+  return want.filter((w) => !noProxyCovers(list, w));
+}

@@ -1,14 +1,18 @@
 // rke-up: builds (or updates) the Kubernetes cluster with `rke up --config FILE` on the controller.
-// Checks first what RKE would fail on late (YAML, nodes, odd etcd count, SSH keys), skips when the
-// config is unchanged since the last successful run and its outputs exist, streams RKE's log into
-// the tree, and reports RKE's FATA line when it fails.
+// Checks first what RKE would fail on late (YAML, nodes, odd etcd count, SSH keys) or only warn
+// about (add-ons the cluster's Kubernetes no longer serves), skips when the config is unchanged
+// since the last successful run and its outputs exist, streams RKE's log into the tree, and fails
+// with RKE's own words on what RKE itself lets pass with exit 0 (a dropped node, a failed add-on
+// job).
 import { createHash } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
 import { defineTask } from '../runner/task.js';
 import { existsSync, readFileSync } from 'node:fs';
 import {
-  certChainProblems, checkRkeConfig, etcdProblems, fqdnProblems, groupHosts, rancherVersionProblems,
+  addonInstallVersionProblems, certChainProblems, checkRkeConfig, etcdProblems, fqdnProblems, groupHosts, parseRkeLine,
+  rancherVersionProblems, unservedAddonProblems,
 } from './rancher-rules.js';
+import { parse as parseYaml } from 'yaml';
 import { expandHome } from '../runner/paths.js';
 
 const schema = {
@@ -19,6 +23,11 @@ const schema = {
     config: { type: 'string', description: 'Cluster config (rancher-cluster.yml) on the controller; RKE runs in its directory.' },
     binary: { type: 'string', description: 'The rke binary, name on PATH or path (default: vars rke_binary, else rke).' },
     force: { type: 'boolean', default: false, description: 'Run even when the config is unchanged since the last successful run.' },
+    rancher_addons: {
+      type: 'boolean',
+      default: false,
+      description: 'The config installs Rancher as RKE add-ons: refuse a rancher_version above v2.0.8 (the last one that install supports).',
+    },
   },
 } as const;
 
@@ -30,10 +39,33 @@ export interface RkeState {
   finished_at: string;
 }
 
+/**
+ * The files RKE writes beside the config, named as RKE names them: `kube_config_` + the config's
+ * file name, extension kept (rancher/rke pki/util.go GetLocalKubeConfig), and the config's name
+ * with `.rkestate` in place of its extension (rancher/rke cluster/state.go GetStateFilePath).
+ */
 export function rkeOutputs(config: string): { kubeconfig: string; rkestate: string; state: string } {
   const dir = dirname(config);
-  const name = basename(config, extname(config));
-  return { kubeconfig: join(dir, `kube_config_${name}.yml`), rkestate: join(dir, `${name}.rkestate`), state: join(dir, STATE) };
+  const file = basename(config);
+  return {
+    kubeconfig: join(dir, `kube_config_${file}`),
+    rkestate: join(dir, `${file.slice(0, file.length - extname(file).length)}.rkestate`),
+    state: join(dir, STATE),
+  };
+}
+
+/**
+ * What ends an `rke up` as failed although RKE may exit 0: a fatal line; a node dropped after its
+ * SSH tunnel failed (rancher/rke cluster/hosts.go TunnelHosts: `Removing host [ADDR] from node
+ * lists`, and the run goes on with fewer nodes); a user add-on job that failed (rancher/rke
+ * cluster/cluster.go deployAddons: logged as a warning `Failed to deploy addon execute job`).
+ */
+export function rkeFailureLine(level: string, msg: string): boolean {
+  return level === 'fatal' || level === 'panic' || /^Removing host \[[^\]]*\] from node lists/.test(msg) || /^Failed to deploy addon execute job/.test(msg);
+}
+
+function binaryOf(params: { binary?: string }, vars: Record<string, unknown>): string {
+  return params.binary ?? (typeof vars.rke_binary === 'string' ? vars.rke_binary : 'rke');
 }
 
 export default defineTask({
@@ -43,10 +75,16 @@ export default defineTask({
   runsOn: 'controller',
   // The Rancher rules, from the inventory, before anything connects: concrete version, valid FQDN,
   // CA file of PEM certificates in order, odd etcd count, every node's SSH key present.
-  precheck(_params, ctx) {
+  precheck(params, ctx) {
     const v = ctx.vars;
     const out = [
       ...(v.rancher_version !== undefined ? rancherVersionProblems(v.rancher_version) : []),
+      ...(params.rancher_addons
+        ? addonInstallVersionProblems(v.rancher_version).map((m) => {
+            const at = ctx.varSource?.('rancher_version');
+            return at ? `${at}: ${m}` : m;
+          })
+        : []),
       ...(v.fqdn !== undefined ? fqdnProblems(v.fqdn) : []),
     ];
     if (typeof v.ca_cert === 'string') {
@@ -68,7 +106,7 @@ export default defineTask({
   },
   async probe(ctx, params) {
     const config = ctx.resolve(params.config);
-    const binary = params.binary ?? (typeof ctx.vars.rke_binary === 'string' ? ctx.vars.rke_binary : 'rke');
+    const binary = binaryOf(params, ctx.vars);
     const q = ctx.quote;
     const would = `${binary} up --config ${basename(config)} (in ${dirname(config)})`;
     const text = await ctx.readFile(config);
@@ -85,10 +123,35 @@ export default defineTask({
       }
     }
     if (chk.problems.length) return { changed: false, status: 'failed', msg: chk.problems.join('; '), warnings: chk.warnings };
-    const bin = await ctx.run(`command -v ${q(binary)}`);
+    const bin = await ctx.run(`command -v ${q(binary)} >/dev/null && ${q(binary)} --version`);
     if (bin.code !== 0) {
-      return { changed: false, status: 'failed', msg: `${binary} not found on the controller: install RKE or set binary`, warnings: chk.warnings };
+      const why = bin.code === 127 || !bin.stdout.trim() ? 'not found on the controller: install RKE or set binary' : `--version failed: ${(bin.stderr || bin.stdout).trim()}`;
+      return { changed: false, status: 'failed', msg: `${binary} ${why}`, warnings: chk.warnings };
     }
+    // `rke version v1.4.11` (rancher/rke main.go: app.Version).
+    const rkeVersion = /rke version (\S+)/.exec(bin.stdout)?.[1] ?? bin.stdout.trim();
+    const cfg = (parseYaml(text) ?? {}) as { kubernetes_version?: unknown; addons?: unknown };
+    let k8s = typeof cfg.kubernetes_version === 'string' && cfg.kubernetes_version ? cfg.kubernetes_version : '';
+    if (!k8s) {
+      // The release's default (rancher/rke cmd/config.go generateK8sVersionList prints it alone).
+      const lv = await ctx.run(`${q(binary)} config --list-version`);
+      k8s = lv.code === 0 ? (lv.stdout.trim().split('\n').pop() ?? '').trim() : '';
+      if (!k8s) {
+        return { changed: false, status: 'failed', msg: `${binary} config --list-version gave no Kubernetes version (exit ${lv.code}): ${(lv.stderr || lv.stdout).trim()}`, warnings: chk.warnings };
+      }
+    }
+    if (typeof cfg.addons === 'string') {
+      const unserved = unservedAddonProblems(cfg.addons, k8s);
+      if (unserved.length) {
+        return {
+          changed: false,
+          status: 'failed',
+          msg: `${unserved.join('; ')} (RKE ${rkeVersion} would only warn "Failed to deploy addon execute job" and exit 0)`,
+          warnings: chk.warnings,
+        };
+      }
+    }
+    const about = `RKE ${rkeVersion}, Kubernetes ${k8s}`;
 
     const sha = createHash('sha256').update(text).digest('hex');
     const out = rkeOutputs(config);
@@ -104,42 +167,52 @@ export default defineTask({
       if (prev.config_sha256 === sha && have.code === 0) {
         return {
           changed: false,
-          msg: `cluster config unchanged since the last successful rke up (${prev.finished_at}); ${basename(out.kubeconfig)} and ${basename(out.rkestate)} present`,
+          msg: `cluster config unchanged since the last successful rke up (${prev.finished_at}); ${basename(out.kubeconfig)} and ${basename(out.rkestate)} present (${about})`,
           warnings: chk.warnings,
           data: { kubeconfig: out.kubeconfig, rkestate: out.rkestate },
         };
       }
     }
-    return { changed: true, msg: `would run: ${would}`, warnings: chk.warnings, state: sha };
+    return { changed: true, msg: `would run: ${would} (${about})`, warnings: chk.warnings, state: sha };
   },
   async apply(ctx, params, probe) {
     const config = ctx.resolve(params.config);
-    const binary = params.binary ?? (typeof ctx.vars.rke_binary === 'string' ? ctx.vars.rke_binary : 'rke');
+    const binary = binaryOf(params, ctx.vars);
     const q = ctx.quote;
-    let fata: string | undefined;
+    const failures: string[] = [];
+    const warnings: string[] = [];
     const tail: string[] = [];
+    let lastInfo: string | undefined;
+    const seen = (line: string) => {
+      const p = parseRkeLine(line);
+      if (!p) return;
+      if (rkeFailureLine(p.level, p.msg)) failures.push(p.msg);
+      else if (p.level === 'warning' || p.level === 'error') warnings.push(p.msg);
+      else if (p.level === 'info') lastInfo = p.msg;
+    };
     const r = await ctx.run(`${q(binary)} up --config ${q(basename(config))}`, {
       cwd: dirname(config),
       onLine: (line) => {
         ctx.log(line);
-        if (/^FATA\[/.test(line)) fata = line;
+        seen(line);
         tail.push(line);
         if (tail.length > 5) tail.shift();
       },
     });
-    if (!fata) fata = (r.stdout + '\n' + r.stderr).split('\n').find((l) => /^FATA\[/.test(l));
-    if (r.code !== 0) {
-      const why = fata ?? (tail.join(' | ') || (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | '));
-      return { status: 'failed', msg: `rke up failed (exit ${r.code}): ${why}` };
+    // A runner that does not stream hands the whole output at the end.
+    if (!tail.length) for (const line of (r.stdout + '\n' + r.stderr).split('\n')) seen(line);
+    if (r.code !== 0 || failures.length) {
+      const why = failures.length ? failures.join('; ') : tail.join(' | ') || (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
+      return { status: 'failed', msg: `rke up failed (exit ${r.code}): ${why}`, warnings };
     }
     const out = rkeOutputs(config);
     // The kubeconfig and state hold cluster credentials.
     await ctx.run(`chmod 600 ${q(out.kubeconfig)} ${q(out.rkestate)} 2>/dev/null; true`);
     const state: RkeState = { config_sha256: probe.state as string, finished_at: new Date().toISOString() };
     await ctx.writeFile(out.state, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
-    const last = tail.filter((l) => /^INFO\[/.test(l)).pop();
     return {
-      msg: `rke up finished${last ? `: ${last}` : ''}`,
+      msg: `rke up finished${lastInfo ? `: ${lastInfo}` : ''}`,
+      warnings,
       data: { kubeconfig: out.kubeconfig, rkestate: out.rkestate },
     };
   },

@@ -82,17 +82,19 @@ test('a broken service is repaired by the next `lab up` without rebuilding', asy
   await labDown(NAME);
 });
 
+const TAG = process.env.RANCHER_PLAY_LAB_TAG ?? ''; // prefixes every lab name (side-by-side checkouts)
+
 test('CLI: `lab status` of a lab that is not up says down (exit 1); non-root is refused before anything', () => {
   const cli = (args: string[], pre: string[] = []) => spawnSync(pre.length ? pre[0] : process.execPath,
     [...pre.slice(1), ...(pre.length ? [process.execPath] : []), 'bin/rancher-play.js', ...args], { encoding: 'utf8' });
   const st = cli(['lab', 'status', '--name', 'nosuch']);
   assert.is(st.status, 1);
-  assert.match(st.stdout, /lab "nosuch": down/);
+  assert.match(st.stdout, new RegExp(`lab "${TAG}nosuch": down`));
   const nobody = cli(['lab', 'up', '--name', 'nobody'], ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups']);
   assert.is.not(nobody.status, 0);
   assert.match(nobody.stderr, /needs Linux and root/);
-  assert.not.ok(existsSync('.lab/nobody'), 'nothing made');
-  assert.not.ok(links().includes('rpl-nobody'));
+  assert.not.ok(existsSync(`.lab/${TAG}nobody`), 'nothing made');
+  assert.not.ok(links().includes(`rpl-${TAG}nobody`));
 });
 
 test('bad lab names are refused clearly', async () => {
@@ -100,7 +102,7 @@ test('bad lab names are refused clearly', async () => {
     await labUp({ name: 'Bad_Name-too-long' });
     assert.unreachable('should refuse');
   } catch (e) {
-    assert.match((e as Error).message, /name "Bad_Name-too-long" must be/);
+    assert.match((e as Error).message, new RegExp(`name "${TAG}Bad_Name-too-long" must be`));
   }
 });
 

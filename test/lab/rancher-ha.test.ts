@@ -1,5 +1,7 @@
-// Issue 4 acceptance on the lab, through the CLI with --json: check-mode purity on a fresh lab,
-// ha-l7 end to end twice, HTTPS/HTTP/WebSocket through the LB, backups, the failure cases,
+// Rancher HA on the lab, through the CLI with --json: check-mode purity on a fresh lab, ha-l7
+// end to end twice ending with Rancher's /ping answering pong, HTTPS/HTTP/WebSocket through the LB
+// to the Rancher stand-in behind each node's real ingress nginx, backups, the failure cases (RKE's
+// own words for a fatal line and a dropped node, the redirect loop without use-forwarded-headers),
 // the read-only preflight, and ha-l4 passthrough. Uses its own lab ("rk") so it can break and
 // repair services without disturbing other tests.
 import { test } from 'uvu';
@@ -87,13 +89,10 @@ async function request(opts: { tls: boolean; path?: string; headers?: Record<str
       res.on('data', (c) => (body += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
-    req.on('upgrade', (res, socket) => {
-      let body = '';
-      socket.once('data', (c: Buffer) => {
-        body = c.toString('utf8');
-        socket.destroy();
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-      });
+    // The handshake is the answer: the Rancher stand-in then waits for frames.
+    req.on('upgrade', (res, socket, head: Buffer) => {
+      socket.destroy();
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: head.toString('utf8') });
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
@@ -149,9 +148,13 @@ test('ha-l7 end to end; the second run changes nothing; one verified backup with
   assert.is(r1.code, 0, show(r1));
   assert.ok(totals(r1).changed > 0);
   assert.ok(r1.tasks.some((t) => t.id === 'command' && t.host === 'node1' && t.status === 'changed'), 'restart docker handler ran');
+  const last = r1.tasks.at(-1)!;
+  assert.is(`${last.id} ${last.status}`, 'verify-rancher ok', show(r1));
+  assert.match(last.msg, new RegExp(`^https://${info.fqdn.replace(/\./g, '\\.')}/ping answered 200 pong`));
   const r2 = play('ha-l7', ['-e', `work_dir=${workL7}`]);
   assert.is(r2.code, 0, show(r2));
   assert.is(totals(r2).changed, 0, show(r2));
+  assert.is(r2.tasks.at(-1)!.id, 'verify-rancher');
 
   const cfg = parse(readFileSync(join(workL7, 'rancher-cluster.yml'), 'utf8'));
   assert.equal(cfg.nodes.map((n: { address: string }) => n.address), info.nodes.map((n) => n.address));
@@ -168,10 +171,9 @@ test('ha-l7 end to end; the second run changes nothing; one verified backup with
 test('HTTPS through the LB reaches a node with the forwarded headers; HTTP redirects; WebSocket upgrades', async () => {
   const res = await request({ tls: true, path: '/v3' });
   assert.is(res.status, 200);
-  const echo = JSON.parse(res.body) as { node: string; tls: boolean; headers: Record<string, string> };
+  const echo = JSON.parse(res.body) as { node: string; headers: Record<string, string> };
   assert.ok(info.nodes.some((n) => n.name === echo.node));
-  assert.is(echo.tls, false, 'TLS ended at the LB');
-  assert.is(echo.headers['x-forwarded-proto'], 'https');
+  assert.is(echo.headers['x-forwarded-proto'], 'https', 'the LB\'s header kept by the ingress (use-forwarded-headers)');
   assert.is(echo.headers['x-forwarded-port'], '443');
   assert.ok(echo.headers['x-forwarded-for'], 'X-Forwarded-For set');
   assert.is(echo.headers.host, info.fqdn);
@@ -227,6 +229,25 @@ test('failure: docker down on one node → only that node fails check-docker', a
   } finally {
     await lab.startService('docker', 'node2', NAME);
   }
+});
+
+test('a drop-in the running Docker daemon has not picked up: preflight fails saying so; ha-l7 restarts docker and then passes', async () => {
+  const dropin = '/etc/systemd/system/docker.service.d/http-proxy.conf';
+  // node1's daemon restarted without the drop-in, then the (right) drop-in put back unannounced.
+  await lab.labExec('node1', `mv ${dropin} /root/rp-dropin && systemctl daemon-reload && systemctl restart docker && mv /root/rp-dropin ${dropin}`, NAME);
+  const pre = play('preflight');
+  assert.is(pre.code, 2, show(pre));
+  const f = failures(pre);
+  assert.equal(f.map((t) => `${t.host} ${t.id}`), ['node1 check-proxy']);
+  assert.match(f[0]!.msg, /the running Docker daemon has not picked up .*http-proxy\.conf yet .*HTTP_PROXY is "", expected .*run systemctl daemon-reload && systemctl restart docker/);
+  const check = play('ha-l7', ['--check', '--tags', 'proxy', '-e', `work_dir=${workL7}`]);
+  assert.is(check.code, 0, show(check));
+  assert.equal(check.tasks.filter((t) => t.status === 'changed' && t.id === 'check-proxy').map((t) => t.host), ['node1'], show(check));
+  assert.match(check.tasks.find((t) => t.host === 'node1' && t.id === 'check-proxy')!.msg, /restart owed \(systemctl daemon-reload && systemctl restart docker\)/);
+  const fix = play('ha-l7', ['--tags', 'proxy', '-e', `work_dir=${workL7}`]);
+  assert.is(fix.code, 0, show(fix));
+  assert.equal(fix.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host} ${t.id}`), ['node1 check-proxy', 'node1 command'], `the restart docker handler ran on node1 only\n${show(fix)}`);
+  assert.is(play('preflight').code, 0, 'the daemon now uses the proxy');
 });
 
 test('failure: SSH user root on a CentOS node → refused citing Red Hat bug 1527565', async () => {
@@ -287,13 +308,45 @@ test('failure: a config nginx -t rejects keeps the old config and nginx serving'
   assert.is(JSON.parse(res.body).headers.host, info.fqdn);
 });
 
-test('failure: rke exiting with a FATA line → rke-up fails with that line', () => {
+test('failure: rke logging a fatal line (logrus text format, piped) → rke-up fails with RKE\'s words', () => {
   const w = join(work, 'fata');
-  const r = play('ha-l7', ['--tags', 'cluster', '-e', `work_dir=${w}`], { RKE_FIXTURE_FAIL: '[workerPlane] Failed to bring up Worker Plane: node2 is unhealthy' });
+  const r = play('ha-l7', ['--tags', 'cluster', '-e', `work_dir=${w}`], { RKE_FIXTURE_FAIL: '[workerPlane] Failed to bring up Worker Plane: "node2" is unhealthy' });
   assert.is(r.code, 2, show(r));
   const f = failures(r);
   assert.equal(f.map((t) => t.id), ['rke-up']);
-  assert.match(f[0]!.msg, /FATA\[\d+\] \[workerPlane\] Failed to bring up Worker Plane: node2 is unhealthy/);
+  assert.is(f[0]!.msg, 'rke up failed (exit 1): [workerPlane] Failed to bring up Worker Plane: "node2" is unhealthy');
+});
+
+test('failure: a node RKE cannot reach (its Docker down) is dropped by RKE, which exits 0 → exit 2 naming it', async () => {
+  const node2 = info.nodes.find((n) => n.name === 'node2')!;
+  await lab.stopService('docker', 'node2', NAME);
+  try {
+    const r = play('ha-l7', ['--tags', 'cluster', '-e', `work_dir=${join(work, 'dropped')}`]);
+    assert.is(r.code, 2, show(r));
+    const f = failures(r);
+    assert.equal(f.map((t) => t.id), ['rke-up']);
+    assert.is(f[0]!.msg, `rke up failed (exit 0): Removing host [${node2.address}] from node lists`);
+    assert.match(r.stdout, new RegExp(`Failed to set up SSH tunneling for host \\[${node2.address.replace(/\./g, '\\.')}\\]`));
+  } finally {
+    await lab.startService('docker', 'node2', NAME);
+  }
+});
+
+test('failure: the ingress overwriting X-Forwarded-Proto (no use-forwarded-headers) → verify-rancher names the redirect loop', () => {
+  const cluster = (spec: object) => spawnSync(process.execPath, ['lab/fixtures/cluster.mjs', 'apply', JSON.stringify(spec)], { env: { ...process.env, RANCHER_PLAY_LAB_DIR: info.dir }, encoding: 'utf8' });
+  const before = JSON.parse(spawnSync(process.execPath, ['lab/fixtures/cluster.mjs', 'show'], { env: { ...process.env, RANCHER_PLAY_LAB_DIR: info.dir }, encoding: 'utf8' }).stdout);
+  assert.is(cluster({ ingress: { options: {} } }).status, 0);
+  try {
+    const r = play('ha-l7', ['--tags', 'verify', '-e', `work_dir=${workL7}`]);
+    assert.is(r.code, 2, show(r));
+    const f = failures(r);
+    assert.equal(f.map((t) => t.id), ['verify-rancher']);
+    assert.match(f[0]!.msg, /^redirect loop: https:\/\/.*\/ping answers 302 to itself/);
+    assert.match(f[0]!.msg, /X-Forwarded-Proto/);
+    assert.match(f[0]!.msg, /use-forwarded-headers: "true"/);
+  } finally {
+    assert.is(cluster({ ingress: before.ingress }).status, 0);
+  }
 });
 
 test('ha-l4: TCP 80 and 443 pass through to the nodes, TLS ends at the node', async () => {
@@ -302,12 +355,14 @@ test('ha-l4: TCP 80 and 443 pass through to the nodes, TLS ends at the node', as
   const again = play('ha-l4', ['-e', `work_dir=${join(work, 'l4')}`]);
   assert.is(again.code, 0, show(again));
   assert.is(totals(again).changed, 0, show(again));
+  assert.is(`${r.tasks.at(-1)!.id} ${r.tasks.at(-1)!.status}`, 'verify-rancher ok', show(r));
   const res = await request({ tls: true, path: '/l4' });
-  const echo = JSON.parse(res.body) as { node: string; tls: boolean; headers: Record<string, string> };
-  assert.is(echo.tls, true, 'TLS terminated at the node, not the LB');
-  assert.is(echo.headers['x-forwarded-proto'], undefined, 'no LB headers added');
+  const echo = JSON.parse(res.body) as { node: string; headers: Record<string, string> };
+  assert.is(echo.headers['x-forwarded-proto'], 'https', 'TLS ended at the node\'s ingress, which says so itself');
+  assert.is(echo.headers['x-forwarded-for'], info.lb.address, 'the LB only passed TCP on: the ingress saw the LB\'s connection');
   const plain = await request({ tls: false, path: '/l4' });
-  assert.is(JSON.parse(plain.body).tls, false, 'port 80 reaches the node as-is');
+  assert.is(plain.status, 308, 'port 80 reaches the node\'s ingress, which redirects (Ingress with TLS)');
+  assert.is(plain.headers.location, `https://${info.fqdn}/l4`);
 });
 
 test.after(async () => {

@@ -5,8 +5,12 @@ import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import {
   certChainProblems, checkRkeConfig, compareVersions, etcdProblems, fqdnProblems, groupHosts, listParam,
-  rancherVersionProblems,
+  parseRkeLine, rancherVersionProblems, unservedAddonProblems,
 } from '../../tasks/rancher-rules.js';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cli } from './cli-helpers.js';
 import { withStreamInclude } from '../../tasks/configure-nginx-lb.js';
 import { dropinEnv } from '../../tasks/check-proxy.js';
 import { parseSums, sumsText } from '../../tasks/backup-kubeconfig.js';
@@ -105,4 +109,54 @@ test('docker drop-in Environment parsing and SHA256SUMS round trip', () => {
 });
 
 test.after(() => rmSync(pki.dir, { recursive: true, force: true }));
+test('removed apiVersions: each object named with its apiVersion and the release that stopped serving it', () => {
+  const addons = [
+    'kind: Deployment\napiVersion: extensions/v1beta1\nmetadata: { name: cattle, namespace: cattle-system }',
+    'kind: Ingress\napiVersion: extensions/v1beta1\nmetadata: { name: web }',
+    'kind: StatefulSet\napiVersion: apps/v1beta2\nmetadata: { name: db }',
+    'kind: ClusterRoleBinding\napiVersion: rbac.authorization.k8s.io/v1beta1\nmetadata: { name: crb }',
+    'kind: CronJob\napiVersion: batch/v1beta1\nmetadata: { name: nightly }',
+    'kind: PodDisruptionBudget\napiVersion: policy/v1beta1\nmetadata: { name: pdb }',
+    'kind: Deployment\napiVersion: apps/v1\nmetadata: { name: fine }',
+  ].join('\n---\n');
+  const at = (v: string) => unservedAddonProblems(addons, v).map((p) => /add-on (\S+ \S+) uses apiVersion (\S+), which Kubernetes stopped serving in (\S+) /.exec(p)!.slice(1).join(' '));
+  assert.equal(at('v1.15.12'), []);
+  assert.equal(at('v1.16.0'), ['Deployment cattle-system/cattle extensions/v1beta1 1.16', 'StatefulSet db apps/v1beta2 1.16']);
+  assert.equal(at('v1.26.8-rancher1-1'), [
+    'Deployment cattle-system/cattle extensions/v1beta1 1.16', 'Ingress web extensions/v1beta1 1.22', 'StatefulSet db apps/v1beta2 1.16',
+    'ClusterRoleBinding crb rbac.authorization.k8s.io/v1beta1 1.22', 'CronJob nightly batch/v1beta1 1.25', 'PodDisruptionBudget pdb policy/v1beta1 1.25',
+  ]);
+});
+
+test('RKE log lines: logrus on a terminal and piped, msg unquoted; other output ignored', () => {
+  assert.equal(parseRkeLine('FATA[0034] Failed to get job complete status'), { level: 'fatal', msg: 'Failed to get job complete status' });
+  assert.equal(parseRkeLine('\x1b[33mWARN\x1b[0m[0002] Removing host [10.0.0.3] from node lists'), { level: 'warning', msg: 'Removing host [10.0.0.3] from node lists' });
+  assert.equal(parseRkeLine('time="2026-12-01T10:00:00Z" level=warning msg="Failed to deploy addon execute job [rke-user-includes-addons]: \\"x\\" failed"'),
+    { level: 'warning', msg: 'Failed to deploy addon execute job [rke-user-includes-addons]: "x" failed' });
+  assert.equal(parseRkeLine('time="2026-12-01T10:00:00Z" level=info msg=done'), { level: 'info', msg: 'done' });
+  assert.is(parseRkeLine('deployment.apps/cattle created'), undefined);
+});
+
+test('ha-l7/ha-l4: rancher_version above v2.0.8 refused with exit 5 before connecting, naming where it was set and ha-helm.yml', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rp-addon-'));
+  const key = join(dir, 'id');
+  writeFileSync(key, 'k\n');
+  const inv = join(dir, 'inv.yml');
+  writeFileSync(inv, readFileSync('inventory/lab.yml', 'utf8').replace(/"[^"]*\/ssh\/id_ed25519"/g, JSON.stringify(key))
+    .replace(/^ {2}(ca_cert|tls_cert|tls_key): .*$/gm, (_m, k: string) => `  ${k}: ${JSON.stringify(k === 'tls_key' ? pki.serverKey : k === 'ca_cert' ? pki.ca : pki.chain)}`)
+    .replace('rancher_version: v2.0.6', 'rancher_version: v2.1.0'));
+  const line = readFileSync(inv, 'utf8').split('\n').findIndex((l) => l.includes('rancher_version')) + 1;
+  for (const pb of ['playbooks/ha-l7.yml', 'playbooks/ha-l4.yml']) {
+    const r = cli(['check', pb, '-i', inv]);
+    assert.is(r.code, 5, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, new RegExp(`${inv.replace(/[.]/g, '\\.')}:${line}:3: rancher_version v2\\.1\\.0 is above v2\\.0\\.8.*playbooks/ha-helm\\.yml`));
+    const e = cli(['check', pb, '-i', inv, '-e', 'rancher_version=v2.4.8']);
+    assert.is(e.code, 5);
+    assert.match(e.stdout + e.stderr, /-e rancher_version: rancher_version v2\.4\.8 is above v2\.0\.8/);
+  }
+  writeFileSync(inv, readFileSync(inv, 'utf8').replace('rancher_version: v2.1.0', 'rancher_version: v2.0.8'));
+  assert.is(cli(['validate', 'playbooks/ha-l7.yml', '-i', inv]).code, 0, 'v2.0.8 is the last one accepted');
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test.run();

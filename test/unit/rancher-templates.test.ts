@@ -12,6 +12,7 @@ import { templateScope } from '../../runner/vars.js';
 import { renderString } from '../../runner/template.js';
 import { templatePath } from '../../tasks/templates/index.js';
 import { makePki } from './rancher-pki.js';
+import { unservedAddonProblems } from '../../tasks/rancher-rules.js';
 
 const pki = makePki('rancher.example.com');
 const dir = mkdtempSync(join(tmpdir(), 'rp-tpl-'));
@@ -26,7 +27,7 @@ function inventory(extraVars = ''): string {
 hosts:
   node1: { address: 10.9.0.11 }
   node2: { address: 10.9.0.12 }
-  node3: { address: 10.9.0.13, user: ops }
+  node3: { address: 10.9.0.13, user: ops, port: 2222 }
   lb1: { address: 10.9.0.5 }
 groups:
   rancher: { hosts: [node1, node2, node3], vars: { rke_roles: [controlplane, etcd, worker] } }
@@ -57,14 +58,55 @@ const ORDER = [
 ];
 const kinds = (addons: Record<string, any>[]) => addons.map((a) => `${a.kind}/${a.metadata.name}`);
 
-test('self-signed: nodes from the rancher group with address, user, roles and key', () => {
+const TEMPLATES = ['rancher-cluster-selfsigned.yml.hbs', 'rancher-cluster-recognizedca.yml.hbs', 'rancher-cluster-l4.yml.hbs'];
+
+test('self-signed: nodes from the rancher group with address, user, port, roles and key', () => {
   const { doc } = render('rancher-cluster-selfsigned.yml.hbs');
   assert.equal(doc.nodes, [
-    { address: '10.9.0.11', user: 'rancher', role: ['controlplane', 'etcd', 'worker'], ssh_key_path: key },
-    { address: '10.9.0.12', user: 'rancher', role: ['controlplane', 'etcd', 'worker'], ssh_key_path: key },
-    { address: '10.9.0.13', user: 'ops', role: ['controlplane', 'etcd', 'worker'], ssh_key_path: key },
+    { address: '10.9.0.11', user: 'rancher', role: ['controlplane', 'etcd', 'worker'], port: 22, ssh_key_path: key },
+    { address: '10.9.0.12', user: 'rancher', role: ['controlplane', 'etcd', 'worker'], port: 22, ssh_key_path: key },
+    { address: '10.9.0.13', user: 'ops', role: ['controlplane', 'etcd', 'worker'], port: 2222, ssh_key_path: key },
   ]);
-  assert.equal((doc.services as any).etcd, { backup: true, creation: '6h', retention: '24h' });
+});
+
+test('every template: etcd snapshots as RKE reads them (snapshot/creation/retention, no ignored backup key)', () => {
+  for (const t of TEMPLATES) {
+    assert.equal((render(t).doc.services as any).etcd, { snapshot: true, creation: '6h', retention: '24h' }, t);
+    assert.is((render(t, '  etcd_snapshot: false\n').doc.services as any).etcd.snapshot, false, t);
+    assert.is((render(t, '  etcd_backup: false\n').doc.services as any).etcd.snapshot, false, `${t}: the older var still turns them off`);
+  }
+});
+
+test('every template: add-ons only in apiVersions the RKE default Kubernetes (1.26) serves', () => {
+  for (const t of TEMPLATES) {
+    const { doc } = render(t);
+    assert.equal(unservedAddonProblems(String(doc.addons), 'v1.26.8-rancher1-1'), [], t);
+    const dep = render(t).addons.find((a) => a.kind === 'Deployment')!;
+    assert.equal(dep.spec.selector, { matchLabels: dep.spec.template.metadata.labels }, `${t}: apps/v1 needs the selector`);
+    const ing = render(t).addons.find((a) => a.kind === 'Ingress')!;
+    assert.equal(ing.spec.rules[0].http.paths[0].backend, { service: { name: 'cattle-service', port: { number: 80 } } }, t);
+  }
+});
+
+test('layer 7 templates: ingress-nginx trusts the LB\'s X-Forwarded-Proto (use-forwarded-headers); layer 4 does not need it', () => {
+  for (const t of TEMPLATES.slice(0, 2)) {
+    assert.equal(render(t).doc.ingress, { provider: 'nginx', options: { 'use-forwarded-headers': 'true' } }, t);
+  }
+  assert.equal(render('rancher-cluster-l4.yml.hbs').doc.ingress, { provider: 'nginx' });
+});
+
+test('kubernetes_version only when the var is set; agent auth where no key path is set (never ssh_key_path: null)', () => {
+  for (const t of TEMPLATES) {
+    assert.not.ok('kubernetes_version' in render(t).doc, t);
+    assert.is(render(t, '  kubernetes_version: v1.25.13-rancher1-1\n').doc.kubernetes_version, 'v1.25.13-rancher1-1', t);
+  }
+  const file = join(dir, 'inv-agent.yml');
+  writeFileSync(file, readFileSync(inventory(), 'utf8').replace(`  ssh_key_path: ${key}\n`, ''));
+  const inv = loadInventory(file);
+  const scope = templateScope(inv, 'localhost', { ...inv.vars, __dir: dir }, {});
+  const text = renderString(readFileSync(templatePath('rancher-cluster-recognizedca.yml.hbs'), 'utf8'), scope);
+  assert.not.match(text, /ssh_key_path/);
+  for (const n of (parse(text) as any).nodes) assert.is(n.ssh_agent_auth, true);
 });
 
 test('self-signed: addons in REFERENCE order, FQDN, version, single-line base64 CA mounted', () => {
@@ -106,6 +148,9 @@ test('recognised CA: no secret and no mount, otherwise the same order', () => {
   assert.is(pod.volumes, undefined);
   assert.is(pod.containers[0].volumeMounts, undefined);
   assert.is(pod.containers[0].image, 'rancher/rancher:v2.0.6');
+  assert.equal(pod.containers[0].args, ['--no-cacerts'], 'Rancher publishes no CA of its own');
+  const self = render('rancher-cluster-selfsigned.yml.hbs').addons.at(-1)!.spec.template.spec;
+  assert.is(self.containers[0].args, undefined, 'the self-signed install publishes its CA');
 });
 
 test('L4: ingress terminates TLS with the chain and key as a TLS secret', () => {
@@ -117,11 +162,6 @@ test('L4: ingress terminates TLS with the chain and key as a TLS secret', () => 
   const ingress = addons.find((a) => a.kind === 'Ingress')!;
   assert.equal(ingress.spec.tls, [{ secretName: 'cattle-keys-ingress', hosts: ['rancher.example.com'] }]);
   assert.is(ingress.metadata.annotations['nginx.ingress.kubernetes.io/ssl-redirect'], undefined, 'the ingress redirects to https itself');
-});
-
-test('etcd_backup: false disables snapshots', () => {
-  const { doc } = render('rancher-cluster-recognizedca.yml.hbs', '  etcd_backup: false\n');
-  assert.is((doc.services as any).etcd.backup, false);
 });
 
 test.after(() => {
