@@ -19,7 +19,8 @@ declare const __RANCHER_PLAY_JITI_VERSION__: string | undefined;
 /** `$XDG_CACHE_HOME/rancher-play/tasks`, else `~/.cache/rancher-play/tasks`. */
 export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_CACHE_HOME;
-  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'rancher-play', 'tasks');
+  // A relative XDG_CACHE_HOME is invalid by the XDG spec and ignored.
+  return join(xdg && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.cache'), 'rancher-play', 'tasks');
 }
 
 /** The nearest directory from `start` up whose package.json is named `name`. */
