@@ -78,19 +78,19 @@ test.after.each(async () => { await rm(dir, { recursive: true, force: true }); }
 test('check mode reports the change and writes nothing', async () => {
   const path = join(dir, 'motd');
   const r = await runTask(task, { path, line: 'hello' }, { check: true });
-  assert.is(r.status, 'changed');
-  assert.is(existsSync(path), false);
+  assert.is(r.status, 'changed', 'check mode reports the would-be change');
+  assert.is(existsSync(path), false, 'check mode must not create the file');
 });
 
 test('apply adds the line once, then reports ok', async () => {
   const path = join(dir, 'motd');
   await writeFile(path, 'first\\n');
   const first = await runTask(task, { path, line: 'hello' });
-  assert.is(first.status, 'changed');
-  assert.is(await readFile(path, 'utf8'), 'first\\nhello\\n');
+  assert.is(first.status, 'changed', first.msg);
+  assert.is(await readFile(path, 'utf8'), 'first\\nhello\\n', 'the line is appended after the existing content');
   const second = await runTask(task, { path, line: 'hello' });
-  assert.is(second.status, 'ok');
-  assert.is(await readFile(path, 'utf8'), 'first\\nhello\\n');
+  assert.is(second.status, 'ok', 'a second run changes nothing (idempotent)');
+  assert.is(await readFile(path, 'utf8'), 'first\\nhello\\n', 'the second run leaves the file as it was');
 });
 
 test.run();
