@@ -94,8 +94,9 @@ export function loadProblem(file: string, e: unknown): InputProblem {
 /**
  * An importer of TypeScript/ESM files under `dir`, as custom tasks see the world:
  * `'rancher-play'`, `'rancher-play/testing'` (and `extra`) are this process's modules.
- * With `compiler: 'lazy'` babel is loaded only on a cache miss; the import is then retried
- * (what ran before the miss were imports, which have no effect on a fresh module cache).
+ * By default babel is loaded only on a cache miss, and the import is then retried: modules
+ * that were evaluated before the miss are evaluated again, as every load (moduleCache off) does.
+ * `compiler: 'loaded'` loads it up front, for files that must be evaluated exactly once.
  */
 export async function taskImporter(
   dir: string,

@@ -52,6 +52,11 @@ test('new-task writes tasks/NAME.ts and tasks/NAME.test.ts', () => {
   assert.ok(existsSync(join(proj, 'tasks/ensure-motd.ts')));
   assert.ok(existsSync(join(proj, 'tasks/ensure-motd.test.ts')));
   assert.match(readFileSync(join(proj, 'tasks/ensure-motd.ts'), 'utf8'), /id: 'ensure-motd'/);
+  // Only what rancher-play itself provides (plus Node's own modules and the task file).
+  const specifiers = ['ensure-motd.ts', 'ensure-motd.test.ts']
+    .flatMap((f) => [...readFileSync(join(proj, 'tasks', f), 'utf8').matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]!));
+  const packages = [...new Set(specifiers.filter((s) => !s.startsWith('node:') && !s.startsWith('./')))].sort();
+  assert.equal(packages, ['rancher-play', 'rancher-play/testing', 'uvu', 'uvu/assert']);
 });
 
 test('new-task refuses to overwrite, and refuses names that are not kebab-case or built-in', () => {
