@@ -110,8 +110,9 @@ export function takeCompilerMiss(): boolean {
 function store(file: string, code: string): void {
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(tmp, code, { flag: 'wx', mode: 0o644 });
+    // Private: cached code is executed by later loads.
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(tmp, code, { flag: 'wx', mode: 0o600 });
     renameSync(tmp, file);
   } catch {
     // A read-only or full cache directory only costs the next load a compile.

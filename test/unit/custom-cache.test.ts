@@ -46,6 +46,9 @@ test('first load compiles every module and stores one file per module, named by 
   assert.is(r.compiled, 4);
   assert.is(entries().length, 4);
   for (const e of entries()) assert.match(e, /^[0-9a-f]{64}\.js$/);
+  // Private to the user: cached code is executed by later loads.
+  assert.is(statSync(join(cache, 'rancher-play')).mode & 0o777, 0o700);
+  for (const e of entries()) assert.is(statSync(join(cache, 'rancher-play', 'tasks', e)).mode & 0o777, 0o600, e);
 });
 
 test('an unchanged second load does not load the compiler, and rewrites nothing', () => {
