@@ -3,14 +3,16 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'yaml';
 import { EXIT, InputError } from './errors.js';
-import { loadInventory } from './inventory.js';
+import { applyLimit, loadInventory, resolveInventory, selectHosts } from './inventory.js';
 import { maskSecrets, mergedVars, parseExtraVars } from './vars.js';
 import { inventorySchema, playbookSchema } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { buildRegistry, loadAll, printProblems, runPlaybook } from './run.js';
+import { tasksToRun } from './executor.js';
 import { defaultSchemaPath, newTask, writeSchemaFile } from './scaffold.js';
 import { redactUrlCredentials } from './redact.js';
-import type { Inventory, RunOptions } from './types.js';
+import { packageVersion } from './version.js';
+import type { ConnectionSpec, Inventory, RunOptions } from './types.js';
 import type { Registry } from './registry.js';
 import type { AnyTask } from './task.js';
 
@@ -33,6 +35,13 @@ interface RunFlags {
   acceptNewHostKeys?: boolean;
   verbose?: boolean;
   tasksDir?: string;
+  user?: string;
+  privateKey?: string;
+  become?: boolean;
+  listHosts?: boolean;
+  listTasks?: boolean;
+  startAtTask?: string;
+  syntaxCheck?: boolean;
 }
 
 const list = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
@@ -68,18 +77,29 @@ function runOptions(f: RunFlags, check: boolean): RunOptions & { json: boolean }
     verbose: f.verbose === true,
     tasksDir: f.tasksDir,
     json: f.json === true,
+    ...(f.user !== undefined ? { user: f.user } : {}),
+    ...(f.privateKey !== undefined ? { privateKey: f.privateKey } : {}),
+    ...(f.become ? { become: true } : {}),
+    ...(f.startAtTask !== undefined ? { startAtTask: f.startAtTask } : {}),
   };
 }
 
 function addRunOptions(cmd: Command): Command {
   return cmd
     .requiredOption('-i, --inventory <file>', 'inventory YAML file')
-    .option('--check', 'dry run: only probe, report what would change; nothing is changed')
-    .option('--diff', 'show unified diffs of file changes')
-    .option('--limit <pattern>', 'only these hosts or groups (comma-separated)', list)
-    .option('--tags <tags>', 'only tasks with these tags (comma-separated; `always` always runs)', list)
+    .option('-C, --check', 'dry run: only probe, report what would change; nothing is changed')
+    .option('-D, --diff', 'show unified diffs of file changes')
+    .option('-l, --limit <pattern>', 'only these hosts or groups (comma-separated)', list)
+    .option('-t, --tags <tags>', 'only tasks with these tags (comma-separated; `always` always runs)', list)
     .option('--skip-tags <tags>', 'skip tasks with these tags (comma-separated)', list)
-    .option('--forks <n>', 'hosts worked on in parallel', positiveInt, 10)
+    .option('-f, --forks <n>', 'hosts worked on in parallel', positiveInt, 10)
+    .option('-u, --user <user>', 'remote user for hosts whose inventory sets none (before ~/.ssh/config, like ssh -o User)')
+    .option('--private-key <file>', 'SSH key for hosts whose inventory sets none')
+    .option('-b, --become', 'run every task through sudo -n (a task or host saying become: false still wins)')
+    .option('--list-hosts', 'print the hosts each play would run on, like ansible-playbook; run nothing')
+    .option('--list-tasks', 'print the tasks each play would run (with tags), like ansible-playbook; run nothing')
+    .option('--start-at-task <name>', 'skip the tasks before the first task with this name (a glob)')
+    .option('--syntax-check', 'only validate the playbook (same as `validate`); run nothing')
     .option('-e, --extra-vars <key=value|@file.yml>', 'extra vars, highest precedence (repeatable)', collect, [])
     .option('--json', 'print events as NDJSON on stdout (no tree)')
     .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts')
@@ -113,6 +133,50 @@ function graph(inv: Inventory): string {
     for (const h of ungrouped) lines.push(`  |  |--${h}`);
   }
   return lines.join('\n');
+}
+
+/** --list-hosts / --list-tasks / --syntax-check: everything is checked, nothing runs (ansible-playbook's layout). */
+async function listOnly(playbook: string, f: RunFlags, opt: RunOptions, io: Io): Promise<number> {
+  const { playbook: pb, inventory: inv } = await loadAll(playbook, f.inventory, opt);
+  if (!f.listHosts && !f.listTasks) {
+    io.stdout.write(`\nplaybook: ${playbook}\n`);
+    return EXIT.ok;
+  }
+  const tags = (t: string[]): string => `TAGS: [${t.join(', ')}]`;
+  const out = ['', `playbook: ${playbook}`];
+  const shown = tasksToRun(pb, opt);
+  pb.plays.forEach((play, i) => {
+    out.push('', `  play #${i + 1} (${play.hosts.join(',')}): ${play.name}\t${tags([])}`);
+    if (f.listHosts) {
+      const hosts = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
+      out.push(`    pattern: [${play.hosts.map((h) => `'${h}'`).join(', ')}]`, `    hosts (${hosts.length}):`, ...hosts.map((h) => `      ${h}`));
+    }
+    if (f.listTasks) out.push('    tasks:', ...shown[i]!.map((t) => `      ${t.name}\t${tags(t.tags)}`));
+  });
+  io.stdout.write(`${out.join('\n')}\n`);
+  return EXIT.ok;
+}
+
+/** The connection as it will be made, for `inventory --json`. */
+function connectionView(c: ConnectionSpec): Record<string, unknown> {
+  return {
+    address: c.address,
+    port: c.port,
+    user: c.user,
+    identity_files: c.identity_files ?? (c.ssh_key_path ? [c.ssh_key_path] : []),
+    jump: c.jump.map((j) => ({ address: j.address, port: j.port, user: j.user })),
+    connection: c.connection,
+    become: c.become,
+  };
+}
+
+function inventoryJson(inv: Inventory): unknown {
+  const hosts: Record<string, unknown> = {};
+  for (const [name, h] of inv.hosts) {
+    hosts[name] = { ...connectionView(h.conn), groups: h.groups, vars: maskSecrets(mergedVars(inv, name, {}, {}, {}), inv.secrets) };
+  }
+  const groups = Object.fromEntries([...inv.groups.values()].map((g) => [g.name, g.hosts]));
+  return { hosts, groups };
 }
 
 function inventoryView(inv: Inventory): unknown {
@@ -185,7 +249,7 @@ export function buildProgram(io: Io, setCode: (n: number) => void): Command {
   const program = new Command('rancher-play');
   program
     .description('Declarative, idempotent task runner for Rancher HA installs over SSH (Ansible-like playbooks in YAML)')
-    .version('0.1.0')
+    .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) })
     .exitOverride()
@@ -194,6 +258,8 @@ Examples:
   rancher-play validate playbooks/ha-l7.yml -i inventory/lab.yml
   rancher-play check playbooks/ha-l7.yml -i inventory/lab.yml --diff
   rancher-play run playbooks/ha-l7.yml -i inventory/lab.yml --limit lb --tags nginx
+  rancher-play run playbooks/ha-l7.yml -i hosts.ini -C -D -l lb -u ops -b   (Ansible spellings)
+  rancher-play inventory -i inventory/lab.yml --json
   rancher-play tasks render-template
   rancher-play test tasks/ensure-motd.test.ts
 
@@ -202,6 +268,10 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
   const runLike = (name: string, desc: string, check: boolean): void => {
     addRunOptions(program.command(`${name} <playbook>`).description(desc))
       .action(async (playbook: string, f: RunFlags) => {
+        if (f.listHosts || f.listTasks || f.syntaxCheck) {
+          setCode(await guarded(io, () => listOnly(playbook, f, runOptions(f, check), io)));
+          return;
+        }
         const intr = interruptible(io);
         try {
           setCode(await guarded(io, () => runPlaybook(playbook, f.inventory, runOptions(f, check), { ...io, signal: intr.signal })));
@@ -240,6 +310,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .action(async (f: { inventory: string; limit?: string[]; acceptNewHostKeys?: boolean; json?: boolean; forks: number }) => {
       setCode(await guarded(io, async () => {
         const inv = loadInventory(f.inventory);
+        await resolveInventory(inv, f.limit?.length ? selectHosts(inv, f.limit, undefined, '--limit') : undefined);
         // Loaded on demand: ssh2 is only needed by commands that connect.
         const { ping } = await import('./ping.js');
         return ping(inv, { limit: f.limit, acceptNewHostKeys: f.acceptNewHostKeys === true, json: f.json === true, forks: f.forks });
@@ -250,9 +321,15 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .description('show hosts, groups and resolved vars (secrets masked)')
     .requiredOption('-i, --inventory <file>', 'inventory YAML file')
     .option('--graph', 'show the group tree, like ansible-inventory --graph')
-    .action(async (f: { inventory: string; graph?: boolean }) => {
+    .option('--json', 'hosts with their connection as it will be made (after ~/.ssh/config), groups, vars, as JSON')
+    .action(async (f: { inventory: string; graph?: boolean; json?: boolean }) => {
       setCode(await guarded(io, async () => {
         const inv = loadInventory(f.inventory);
+        if (f.json) {
+          await resolveInventory(inv);
+          io.stdout.write(`${redactUrlCredentials(JSON.stringify(inventoryJson(inv), null, 2))}\n`);
+          return EXIT.ok;
+        }
         io.stdout.write(f.graph ? `${graph(inv)}\n` : redactUrlCredentials(stringify(inventoryView(inv))));
         return EXIT.ok;
       }));

@@ -1,7 +1,7 @@
 // Builds the TaskContext a task sees, over one Transport. The probe gets a context whose
 // writeFile refuses, so a probe (and therefore check mode) cannot change a machine.
 import { readFile } from 'node:fs/promises';
-import type { ExecOptions, ExecResult, TaskContext, TaskDefinition, WriteOptions } from './task.js';
+import type { ExecOptions, ExecResult, PrecheckContext, TaskContext, TaskDefinition, WriteOptions } from './task.js';
 import type { Transport } from './transport/transport.js';
 import type { Status, TaskResult, Vars } from './types.js';
 import { shQuote } from './quote.js';
@@ -22,6 +22,24 @@ export interface ContextInput {
   log(line: string): void;
 }
 
+/** A controller file, `~` and relative paths resolved against `dir`; `null` when it does not exist. */
+async function readLocalFrom(dir: string, path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(resolveFrom(dir, path));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** What a task's `precheck` sees for one host: its vars and the controller's files, no connection. */
+export function precheckContext(host: string, vars: Vars, playbookDir: string): PrecheckContext {
+  return {
+    host, vars, playbookDir,
+    resolve: (p) => resolveFrom(playbookDir, p),
+    readLocal: (p) => readLocalFrom(playbookDir, p),
+  };
+}
 
 export function buildContext(input: ContextInput, phase: 'probe' | 'apply'): TaskContext {
   const { transport, signal } = input;
@@ -58,14 +76,7 @@ export function buildContext(input: ContextInput, phase: 'probe' | 'apply'): Tas
       aborted();
       await transport.writeFile(path, content, { ...opts, become: opts.become ?? input.become });
     },
-    async readLocal(path: string): Promise<Buffer | null> {
-      try {
-        return await readFile(resolveFrom(input.playbookDir, path));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw e;
-      }
-    },
+    readLocal: (path) => readLocalFrom(input.playbookDir, path),
     log: (line) => input.log(line),
   };
 }

@@ -16,7 +16,7 @@ export function embeddedTemplate(nameOrPath: string): string | undefined {
   return m ? files.get(m[1]!) : undefined;
 }
 
-/** True inside the one-file bundle. */
+/** True inside the one-file bundle (`rancher-play test` starts the bundle file itself again). */
 export function isBundled(): boolean {
   return files.size > 0;
 }

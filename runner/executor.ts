@@ -3,7 +3,6 @@
 // renderers decide what the user sees. The executor never prints.
 import pLimit from 'p-limit';
 import type { AnyTask } from './task.js';
-import type { TaskDefinition } from './task.js';
 import type {
   HostCounts, Inventory, Play, Playbook, RecapEvent, RunEvent, RunOptions, TaskEvent, TaskItem,
   TaskResult, Vars,
@@ -17,6 +16,7 @@ import { selectHosts, applyLimit } from './inventory.js';
 import { mergedVars, templateScope } from './vars.js';
 import { renderValue } from './template.js';
 import { evalWhen } from './expr.js';
+import { globToRegExp } from './glob.js';
 
 /** Anything with `get(id)` — the model's Registry, or a plain map in tests. */
 export interface TaskLookup {
@@ -60,6 +60,25 @@ export function taskSelected(tags: string[], only?: string[], skip?: string[]): 
   return tags.includes('always') || tags.some((t) => only.includes(t));
 }
 
+/**
+ * The tasks each play runs, in order: the tag filter, and `--start-at-task` (like Ansible: every
+ * task before the first whose name matches is skipped, across plays). Handlers are not affected.
+ */
+export function tasksToRun(pb: Playbook, opt: Pick<RunOptions, 'tags' | 'skipTags' | 'startAtTask'>): TaskItem[][] {
+  let started = opt.startAtTask === undefined;
+  const re = opt.startAtTask !== undefined ? globToRegExp(opt.startAtTask) : undefined;
+  return pb.plays.map((play) => {
+    let tasks = play.tasks;
+    if (!started) {
+      const i = tasks.findIndex((t) => t.name === opt.startAtTask || re!.test(t.name));
+      if (i < 0) return [];
+      started = true;
+      tasks = tasks.slice(i);
+    }
+    return tasks.filter((t) => taskSelected(t.tags, opt.tags, opt.skipTags));
+  });
+}
+
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -100,23 +119,25 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     if (ev.status === 'unreachable') c.unreachable += 1;
   };
 
-  /** One task on one host: render, `when`, probe/apply with retries and timeout, register. */
+  /** One task on one host: render, `when`, probe/apply with retries and timeout, register.
+   * `index` is the item's position in `play.tasks` (in `play.handlers` for a handler). */
   const runOne = async (play: Play, item: TaskItem, index: number, s: HostState, handler: boolean): Promise<TaskEvent> => {
+    const ids = { play: play.name, play_index: pb.plays.indexOf(play), task: item.name, task_index: index, ...(handler ? { handler } : {}) };
+    const log = (line: string): void => emit({ event: 'log', ...ids, host: s.name, line });
     const start = Date.now();
-    emit({ event: 'task_start', play: play.name, task: item.name, id: item.id, host: s.name, index });
+    emit({ event: 'task_start', ...ids, id: item.id, host: s.name });
     const base = mergedVars(inv, s.name, pb.vars, play.vars, opt.extraVars, pb.defaults);
     const vars: Vars = { ...base, ...s.facts, ...opt.extraVars };
     const finish = (r: TaskResult): TaskEvent => {
       const end = Date.now();
       const ev: TaskEvent = {
-        event: 'task', play: play.name, task: item.name, id: item.id, host: s.name,
+        event: 'task', ...ids, id: item.id, host: s.name,
         status: r.status, changed: r.changed, msg: r.msg,
         duration_ms: end - start, start_ms: start, end_ms: end,
       };
       if (r.diff?.length && (opt.diff || r.changed)) ev.diff = r.diff;
       if (opt.check) ev.check = true;
       if (r.warnings?.length) ev.warnings = r.warnings;
-      if (handler) ev.handler = true;
       if (item.register) {
         s.registered[item.register] = {
           ...(r.data ?? {}), status: r.status, changed: r.changed, msg: r.msg,
@@ -127,7 +148,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       return ev;
     };
 
-    let params: unknown;
+    let params: Vars;
     let scope: Vars;
     try {
       scope = templateScope(inv, s.name, vars, s.registered);
@@ -138,13 +159,13 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     } catch (e) {
       return finish({ status: 'failed', changed: false, msg: errorText(e) });
     }
-    const task = input.registry.get(item.id) as TaskDefinition<unknown, unknown> | undefined;
+    const task = input.registry.get(item.id);
     if (!task) return finish({ status: 'failed', changed: false, msg: `unknown task "${item.id}"` });
 
     // Tasks that declare a `delegate` param may be pointed at the controller per item, and
     // controller tasks that accept `delegate: host` (verify-dns, backup-kubeconfig's upload) at
     // the play's target host; the schema decides which values a task accepts.
-    const delegate = (params as { delegate?: unknown } | null)?.delegate;
+    const delegate = params.delegate;
     const onController = delegate === 'controller' || (task.runsOn === 'controller' && delegate !== 'host');
     let transport: Transport;
     try {
@@ -156,6 +177,10 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     const host = inv.hosts.get(s.name);
     const ctxHost = { name: s.name, address: host?.conn.address ?? s.name, groups: host?.groups ?? [], vars };
     const become = item.become ?? (onController ? false : host?.conn.become ?? false);
+    // `check_mode` on the item wins over --check, as in Ansible.
+    const check = item.check_mode ?? opt.check;
+    const changedWhen = item.changed_when ?? declaredParam(task, params, 'changed_when');
+    const failedWhen = item.failed_when ?? declaredParam(task, params, 'failed_when');
 
     const attempt = async (): Promise<TaskResult> => {
       const ac = new AbortController();
@@ -164,9 +189,9 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       const deadline = item.timeout_s !== undefined ? Date.now() + item.timeout_s * 1000 : undefined;
       let timer: NodeJS.Timeout | undefined;
       const ctxIn = {
-        transport, host: ctxHost, vars: scope, check: opt.check, diff: opt.diff,
+        transport, host: ctxHost, vars: scope, check, diff: opt.diff,
         playbookDir: pb.dir, signal: ac.signal, become, deadline,
-        log: (line: string) => emit({ event: 'log', play: play.name, task: item.name, host: s.name, line }),
+        log,
       };
       try {
         const racers: Promise<TaskResult>[] = [probeThenApply(task, params, ctxIn)];
@@ -188,11 +213,12 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       }
     };
 
-    let r = await attempt();
+    const judged = async (): Promise<TaskResult> => applyConditions(await attempt(), changedWhen, failedWhen, scope);
+    let r = await judged();
     for (let i = 0; i < item.retries && r.status === 'failed' && !stopped(); i += 1) {
-      emit({ event: 'log', play: play.name, task: item.name, host: s.name, line: `retry ${i + 1}/${item.retries}: ${r.msg}` });
+      log(`retry ${i + 1}/${item.retries}: ${r.msg}`);
       await sleep(item.delay_s * 1000, input.signal);
-      r = await attempt();
+      r = await judged();
     }
     if (r.status === 'failed' && item.retries > 0) r = { ...r, msg: `${r.msg} (after ${item.retries} retries)` };
     return finish(r);
@@ -214,44 +240,49 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
         set.add(s.name);
       }
     }
-    if (s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: s.dead });
+    if (s.dead) emit({ event: 'host_done', play: play.name, play_index: pb.plays.indexOf(play), host: s.name, reason: s.dead });
   };
 
   const runHandlers = async (play: Play, hosts: HostState[], notified: Map<string, Set<string>>): Promise<void> => {
-    for (const h of play.handlers) {
+    for (const [hi, h] of play.handlers.entries()) {
       const who = notified.get(h.name) ?? notified.get(h.id);
       if (!who) continue;
-      await Promise.all(hosts.filter((s) => who.has(s.name)).map((s) => limit(() => step(play, h, -1, s, notified, true))));
+      await Promise.all(hosts.filter((s) => who.has(s.name)).map((s) => limit(() => step(play, h, hi, s, notified, true))));
     }
   };
 
+  const selected = tasksToRun(pb, opt);
   try {
-    for (const play of pb.plays) {
+    for (const [playIndex, play] of pb.plays.entries()) {
       if (stopped()) break;
       const names = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
       const hosts = names.map(state);
-      const tasks = play.tasks.filter((t) => taskSelected(t.tags, opt.tags, opt.skipTags));
-      emit({ event: 'play_start', play: play.name, hosts: names, tasks: tasks.map((t) => t.name), strategy: play.strategy });
+      const tasks = selected[playIndex]!;
+      const at = (t: TaskItem): number => play.tasks.indexOf(t);
+      emit({
+        event: 'play_start', play: play.name, play_index: playIndex, hosts: names, strategy: play.strategy,
+        tasks: tasks.map((t) => t.name), task_indexes: tasks.map(at),
+      });
       const notified = new Map<string, Set<string>>();
       if (play.strategy === 'free') {
         await Promise.all(hosts.map((s) => limit(async () => {
           const mine = new Map<string, Set<string>>();
-          for (const [i, t] of tasks.entries()) await step(play, t, i, s, mine, false);
+          for (const t of tasks) await step(play, t, at(t), s, mine, false);
           // Handlers of a free play run per host once its own list is done.
-          for (const h of play.handlers) {
-            if ((mine.get(h.name) ?? mine.get(h.id))?.has(s.name)) await step(play, h, -1, s, mine, true);
+          for (const [hi, h] of play.handlers.entries()) {
+            if ((mine.get(h.name) ?? mine.get(h.id))?.has(s.name)) await step(play, h, hi, s, mine, true);
           }
-          if (!s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: 'complete' });
+          if (!s.dead) emit({ event: 'host_done', play: play.name, play_index: playIndex, host: s.name, reason: 'complete' });
         })));
       } else {
-        for (const [i, t] of tasks.entries()) {
+        for (const t of tasks) {
           if (stopped()) break;
-          await Promise.all(hosts.map((s) => limit(() => step(play, t, i, s, notified, false))));
+          await Promise.all(hosts.map((s) => limit(() => step(play, t, at(t), s, notified, false))));
         }
         if (!stopped()) await runHandlers(play, hosts, notified);
-        for (const s of hosts) if (!s.dead) emit({ event: 'host_done', play: play.name, host: s.name, reason: 'complete' });
+        for (const s of hosts) if (!s.dead) emit({ event: 'host_done', play: play.name, play_index: playIndex, host: s.name, reason: 'complete' });
       }
-      emit({ event: 'play_end', play: play.name });
+      emit({ event: 'play_end', play: play.name, play_index: playIndex });
     }
   } finally {
     await transports.closeAll().catch(() => undefined);
@@ -259,6 +290,50 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
   const recap: RecapEvent = { event: 'recap', hosts: Object.fromEntries([...states].map(([h, s]) => [h, s.counts])) };
   emit(recap);
   return { recap, interrupted: stopped() };
+}
+
+/** A `changed_when`/`failed_when` a task declares among its params (command does): the executor judges it. */
+function declaredParam(task: { schema: unknown }, params: unknown, key: 'changed_when' | 'failed_when'): string | boolean | undefined {
+  const props = (task.schema as { properties?: Record<string, unknown> }).properties ?? {};
+  if (!(key in props) || params === null || typeof params !== 'object') return undefined;
+  const v = (params as Record<string, unknown>)[key];
+  return typeof v === 'string' || typeof v === 'boolean' ? v : undefined;
+}
+
+function literal(cond: string | boolean): boolean | undefined {
+  if (typeof cond === 'boolean') return cond;
+  const t = cond.trim().toLowerCase();
+  return t === 'true' ? true : t === 'false' ? false : undefined;
+}
+
+/**
+ * `failed_when` then `changed_when` over the result, for every task. They change only what is
+ * reported. A result without data (a command not run under --check) can only be judged by a
+ * literal true/false; an expression then leaves the task's own prediction as it is.
+ */
+export function applyConditions(r: TaskResult, changedWhen: string | boolean | undefined, failedWhen: string | boolean | undefined, scope: Vars): TaskResult {
+  if (r.status === 'skipped' || r.status === 'unreachable') return r;
+  const judge = (cond: string | boolean): boolean | undefined => {
+    const lit = literal(cond);
+    if (lit !== undefined || r.data === undefined) return lit;
+    return evalWhen(String(cond), { ...scope, ...r.data, changed: r.changed, failed: r.status === 'failed' });
+  };
+  let out = r;
+  try {
+    if (failedWhen !== undefined) {
+      const failed = judge(failedWhen);
+      if (failed === true && r.status !== 'failed') out = { ...r, status: 'failed', changed: false, msg: `failed_when is true: ${r.msg}` };
+      // A task that reported failure but is declared fine still ran: it counts as changed.
+      if (failed === false && r.status === 'failed') out = { ...r, status: 'changed', changed: true };
+    }
+    if (changedWhen !== undefined && out.status !== 'failed') {
+      const changed = judge(changedWhen);
+      if (changed !== undefined) out = { ...out, status: changed ? 'changed' : 'ok', changed };
+    }
+  } catch (e) {
+    return { ...r, status: 'failed', changed: false, msg: `${failedWhen !== undefined && out === r ? 'failed_when' : 'changed_when'}: ${errorText(e)}` };
+  }
+  return out;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

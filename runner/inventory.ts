@@ -1,6 +1,7 @@
 // Inventory loading: YAML → schema check → hosts with fully resolved ConnectionSpecs (defaults,
 // ~ expansion, jump chains) and groups. Reference errors (unknown hosts, jump names) carry
-// positions and did-you-mean hints. ~/.ssh/config is applied later, by the SSH transport.
+// positions and did-you-mean hints. ~/.ssh/config is applied by resolveInventory (and by the SSH
+// transport for a spec not resolved yet): one resolution for what is shown and what connects.
 import { homedir, userInfo } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { InputError, type InputProblem } from './errors.js';
@@ -9,6 +10,8 @@ import { ansibleInventorySource } from './ansible-inventory.js';
 import { inventorySchema, schemaProblems } from './schema.js';
 import { suggestion } from './suggest.js';
 import { resolveFrom } from './paths.js';
+import { globToRegExp } from './glob.js';
+import { resolveConnection, type ResolveOptions } from './transport/ssh-config.js';
 import type { ConnectionSpec, Group, Host, Inventory, SourcePos, Vars } from './types.js';
 
 interface RawConn {
@@ -90,6 +93,8 @@ export function loadInventory(file: string, opts: { home?: string } = {}): Inven
       known_hosts: knownHosts,
       connect_timeout_ms: timeoutMs,
       name,
+      // Only values the inventory wrote win over ~/.ssh/config (the local user and 22 come after it).
+      explicit: { user: c.user !== undefined || d.user !== undefined, port: c.port !== undefined || d.port !== undefined },
     };
     if (key !== undefined) spec.ssh_key_path = resolveFrom(baseDir, key, home);
     return spec;
@@ -221,12 +226,41 @@ export function loadInventory(file: string, opts: { home?: string } = {}): Inven
   return inv;
 }
 
-// ---------------------------------------------------------------- selection
-
-function globToRegExp(glob: string): RegExp {
-  const esc = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${esc}$`);
+/**
+ * The command line's -u / --private-key / -b for hosts whose inventory left them unset (as in
+ * Ansible, the inventory's own values win). -u and the key then count as written, so they win
+ * over ~/.ssh/config like ssh -o.
+ */
+export function applyConnectionFlags(inv: Inventory, f: { user?: string; privateKey?: string; become?: boolean }, home = homedir()): void {
+  for (const h of inv.hosts.values()) {
+    const c = h.conn;
+    if (c.connection !== 'ssh') continue;
+    if (f.user !== undefined && !(c.explicit?.user ?? true)) h.conn = { ...h.conn, user: f.user, explicit: { user: true, port: c.explicit?.port ?? true } };
+    if (f.privateKey !== undefined && !c.ssh_key_path) h.conn = { ...h.conn, ssh_key_path: resolveFrom(process.cwd(), f.privateKey, home) };
+    if (f.become && h.entry.become !== false) h.conn = { ...h.conn, become: true };
+  }
 }
+
+/**
+ * Applies ~/.ssh/config to the named hosts' connections (all by default) in place, as ssh would
+ * make them; the transport then connects exactly what `inventory --json` shows. A config ssh
+ * itself rejects, or a ProxyCommand that cannot be honoured, is an InputError (exit 5).
+ */
+export async function resolveInventory(inv: Inventory, names?: string[], opts: ResolveOptions = {}): Promise<void> {
+  const hosts = (names ?? [...inv.hosts.keys()]).map((n) => inv.hosts.get(n)).filter((h): h is Host => h !== undefined);
+  const problems = new Map<string, InputProblem>();
+  await Promise.all(hosts.map(async (h) => {
+    try {
+      h.conn = await resolveConnection(h.conn, opts);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      for (const p of e.problems) problems.set(`${p.pos?.file}:${p.pos?.line}:${p.message}`, p);
+    }
+  }));
+  if (problems.size) throw new InputError([...problems.values()]);
+}
+
+// ---------------------------------------------------------------- selection
 
 /** Hosts matched by one pattern (no prefix), or undefined when it names nothing. */
 function match(inv: Inventory, pattern: string): Set<string> | undefined {

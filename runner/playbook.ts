@@ -230,6 +230,20 @@ function taskItem(item: unknown, base: YamlPath, src: YamlSource, registry: Regi
   if (typeof item.register === 'string') t.register = item.register;
   if (typeof item.timeout === 'number') t.timeout_s = item.timeout;
   if (typeof item.become === 'boolean') t.become = item.become;
+  if (typeof item.check_mode === 'boolean') t.check_mode = item.check_mode;
+  for (const k of ['changed_when', 'failed_when'] as const) {
+    const v = item[k];
+    if (typeof v === 'boolean') t[k] = v;
+    else if (typeof v === 'string') {
+      t[k] = v;
+      try {
+        parseExpr(v);
+      } catch (e) {
+        if (!(e instanceof ExprError)) throw e;
+        problems.push({ pos: src.valuePosOf([...base, k]), key: `${id}.${k}`, message: `syntax error at column ${e.col}: ${e.message}` });
+      }
+    }
+  }
   itemPaths.set(t, base);
   return t;
 }

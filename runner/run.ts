@@ -3,18 +3,18 @@
 import { existsSync } from 'node:fs';
 import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from './types.js';
 import { EXIT, InputError, formatProblem, type InputProblem } from './errors.js';
-import { loadInventory, selectHosts, applyLimit } from './inventory.js';
+import { applyConnectionFlags, loadInventory, resolveInventory, selectHosts, applyLimit } from './inventory.js';
 import { loadPlaybook, staticProblems } from './playbook.js';
 import { Registry } from './registry.js';
 import { mergedVars, templateScope, secretValues, redactText } from './vars.js';
 import { renderValue, templateRefs } from './template.js';
 import { redactUrlCredentials } from './redact.js';
 import { builtinTasks } from '../tasks/index.js';
-import { execute, exitCodeFor } from './executor.js';
+import { execute, exitCodeFor, tasksToRun } from './executor.js';
+import { suggestion } from './suggest.js';
 import { createRenderer, pickRenderer, useColor, type RendererKind } from './render/index.js';
-import { resolveFrom } from './paths.js';
 import { customTaskDirs, loadCustomTasks } from './loader.js';
-import type { TaskDefinition } from './task.js';
+import { precheckContext } from './context.js';
 
 export interface Loaded {
   inventory: Inventory;
@@ -34,7 +34,11 @@ export async function buildRegistry(opts: { tasksDir?: string; playbook?: string
 }
 
 /** Everything checked before connecting; throws InputError listing every problem. */
-export async function loadAll(playbookFile: string, inventoryFile: string, opt: Pick<RunOptions, 'extraVars' | 'limit' | 'tasksDir'>): Promise<Loaded> {
+export async function loadAll(
+  playbookFile: string,
+  inventoryFile: string,
+  opt: Pick<RunOptions, 'extraVars' | 'limit' | 'tasksDir'> & Partial<Pick<RunOptions, 'user' | 'privateKey' | 'become' | 'startAtTask' | 'tags' | 'skipTags'>>,
+): Promise<Loaded> {
   const problems: InputProblem[] = [];
   let inventory: Inventory | undefined;
   try {
@@ -62,7 +66,16 @@ export async function loadAll(playbookFile: string, inventoryFile: string, opt: 
   }
   problems.push(...staticProblems(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit }));
   problems.push(...(await prechecks(playbook, inventory, registry, opt)));
+  if (opt.startAtTask !== undefined && tasksToRun(playbook, { startAtTask: opt.startAtTask }).every((t) => t.length === 0)) {
+    const names = playbook.plays.flatMap((p) => p.tasks.map((t) => t.name));
+    problems.push({ key: '--start-at-task', message: `no task named "${opt.startAtTask}"${suggestion(opt.startAtTask, names)}` });
+  }
   if (problems.length) throw new InputError(problems);
+  applyConnectionFlags(inventory, opt);
+  // ~/.ssh/config is applied before anything connects, so a ProxyCommand we cannot honour (or a
+  // config ssh rejects) is exit 5 with nothing connected.
+  const targets = new Set(playbook.plays.flatMap((play) => applyLimit(inventory!, selectHosts(inventory!, play.hosts, play.pos), opt.limit)));
+  await resolveInventory(inventory, [...targets]);
   return { inventory, playbook, registry };
 }
 
@@ -76,16 +89,16 @@ async function prechecks(pb: Playbook, inv: Inventory, registry: Registry, opt: 
       const vars = mergedVars(inv, host, pb.vars, play.vars, opt.extraVars, pb.defaults);
       const scope = templateScope(inv, host, vars, {});
       for (const item of [...play.tasks, ...play.handlers]) {
-        const task = registry.get(item.id) as TaskDefinition<unknown, unknown> | undefined;
+        const task = registry.get(item.id);
         if (!task?.precheck) continue;
         if (!allKnown(item.params, scope)) continue;
-        let params: unknown;
+        let params: Vars;
         try {
           params = renderValue(item.params, scope, { pos: item.pos, key: item.id });
         } catch {
           continue; // reported by the static pass
         }
-        const msgs = await task.precheck(params, { host, vars: scope, playbookDir: pb.dir, resolve: (p) => resolveFrom(pb.dir, p) });
+        const msgs = await task.precheck(params, precheckContext(host, scope, pb.dir));
         for (const m of msgs) {
           const k = `${item.pos.line}:${item.pos.col}|${m}`;
           if (seen.has(k)) continue;

@@ -105,7 +105,8 @@ export function inventorySchema(): Schema {
 const stringOrList: Schema = { type: ['string', 'array'], items: { type: 'string' } };
 
 /** Keys a task item may have besides its one task-id key. */
-export const TASK_ITEM_KEYS = ['name', 'when', 'tags', 'register', 'notify', 'ignore_errors', 'retries', 'delay', 'timeout', 'become'] as const;
+export const TASK_ITEM_KEYS = ['name', 'when', 'tags', 'register', 'notify', 'ignore_errors', 'retries', 'delay', 'timeout', 'become',
+  'check_mode', 'changed_when', 'failed_when'] as const;
 
 function taskItemCommon(): Schema {
   return {
@@ -124,6 +125,15 @@ function taskItemCommon(): Schema {
     delay: { type: 'number', minimum: 0, description: 'Seconds between retries.' },
     timeout: { type: 'number', exclusiveMinimum: 0, description: 'Seconds before the task is cancelled.' },
     become: { type: 'boolean', description: 'Run through sudo -n.' },
+    check_mode: {
+      type: 'boolean',
+      description: 'false: run for real even under --check (for read-only commands whose output later tasks use); true: always only probe.',
+    },
+    changed_when: {
+      type: ['string', 'boolean'],
+      description: 'Expression over the result (rc, stdout, stderr, ...) deciding "changed"; changes only the report, never whether the task runs.',
+    },
+    failed_when: { type: ['string', 'boolean'], description: 'Expression over the result deciding failure.' },
   };
 }
 

@@ -9,11 +9,10 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TransformOptions, TransformResult } from 'jiti';
+import { packageVersion } from './version.js';
 
-// Set by the one-file bundle (esbuild `define`), which has no package.json to read them from.
-declare const __RANCHER_PLAY_VERSION__: string | undefined;
+// Set by the one-file bundle (esbuild `define`), which has no jiti package.json to read.
 declare const __RANCHER_PLAY_JITI_VERSION__: string | undefined;
 
 /** `$XDG_CACHE_HOME/rancher-play/tasks`, else `~/.cache/rancher-play/tasks`. */
@@ -33,23 +32,18 @@ export function findPackageDir(start: string, name: string): string | undefined 
   }
 }
 
-function packageVersion(start: string, name: string): string | undefined {
-  const dir = findPackageDir(start, name);
-  return dir ? (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version : undefined;
-}
-
 let versions: string | undefined;
 /** rancher-play and jiti versions: a new release of either recompiles everything. */
 function toolVersions(): string {
   if (versions) return versions;
-  const rp = typeof __RANCHER_PLAY_VERSION__ === 'string' ? __RANCHER_PLAY_VERSION__ : packageVersion(dirname(fileURLToPath(import.meta.url)), 'rancher-play');
+  const rp = packageVersion();
   let jiti = typeof __RANCHER_PLAY_JITI_VERSION__ === 'string' ? __RANCHER_PLAY_JITI_VERSION__ : undefined;
   if (!jiti) {
     try {
       jiti = (createRequire(import.meta.url)('jiti/package.json') as { version: string }).version;
     } catch { /* a bundle built without the define */ }
   }
-  versions = `rancher-play@${rp ?? '?'} jiti@${jiti ?? '?'}`;
+  versions = `rancher-play@${rp} jiti@${jiti ?? '?'}`;
   return versions;
 }
 

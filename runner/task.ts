@@ -98,6 +98,8 @@ export interface PrecheckContext {
   vars: Vars;
   playbookDir: string;
   resolve(path: string): string;
+  /** Read a file on the controller (relative to the playbook directory); `null` when it does not exist. */
+  readLocal(path: string): Promise<Buffer | null>;
 }
 
 export interface TaskDefinition<Params = Vars, State = unknown> {
@@ -119,9 +121,10 @@ export interface TaskDefinition<Params = Vars, State = unknown> {
   apply?(ctx: TaskContext, params: Params, probe: Probe<State>): Promise<Applied | void>;
 }
 
-/** A task definition as stored in the registry (params erased; methods are bivariant, so any
- * defined task fits, and the executor passes params it has validated against `schema`). */
-export type AnyTask = TaskDefinition<never, never>;
+/** A task definition as stored in the registry. Every task's params are a mapping, so any defined
+ * task fits (methods are bivariant in their params) and the executor can hand it the rendered
+ * params it has validated against `schema`. */
+export type AnyTask = TaskDefinition<Vars, unknown>;
 
 /** What a task author writes: a TaskDefinition whose params type is derived from `schema`.
  * Spelled out (not `Omit<TaskDefinition, ...>`) because the mapped type made tsc's error

@@ -112,7 +112,7 @@ hb.registerHelper('ne', (...args: unknown[]) => {
 const BUILTIN_HELPERS = new Set(['if', 'unless', 'each', 'with', 'lookup', 'log', 'blockHelperMissing', 'helperMissing']);
 const CONTEXT_CHANGING = new Set(['each', 'with']);
 
-export function isHelper(name: string): boolean {
+function isHelper(name: string): boolean {
   return Object.prototype.hasOwnProperty.call(hb.helpers, name) || BUILTIN_HELPERS.has(name);
 }
 
@@ -282,7 +282,7 @@ export function checkTemplate(template: string, where?: Where): void {
 }
 
 /** Whole-value template: exactly `{{ path }}`. Returns the path segments, or undefined. */
-export function wholeValuePath(s: string): string[] | undefined {
+function wholeValuePath(s: string): string[] | undefined {
   const m = /^\{\{\s*([A-Za-z_][\w-]*(?:(?:\.[A-Za-z_][\w-]*)|(?:\.?\[\d+\])|(?:\.\d+))*)\s*\}\}$/.exec(s);
   if (!m) return undefined;
   const head = m[1]!.split(/[.[]/)[0]!;
@@ -347,9 +347,20 @@ export function renderString(template: string, scope: Vars, where?: Where): stri
 }
 
 /**
- * Render every string inside a value (objects and lists deeply). A string that is exactly one
- * `{{ path }}` yields the referenced value itself, keeping its type.
+ * Render a template text with `data`, strictly (a missing name is an error, never an empty
+ * string) and without HTML escaping: the renderer tasks use for config files they write.
+ * `name` (e.g. the template's file) is the key errors carry.
  */
+export function renderTemplate(source: string, data: Vars, name?: string): string {
+  return renderString(source, data, name === undefined ? undefined : { key: name });
+}
+
+/**
+ * Render every string inside a value (objects and lists deeply). A string that is exactly one
+ * `{{ path }}` yields the referenced value itself, keeping its type; a mapping stays a mapping.
+ */
+export function renderValue(value: Vars, scope: Vars, where?: Where): Vars;
+export function renderValue(value: unknown, scope: Vars, where?: Where): unknown;
 export function renderValue(value: unknown, scope: Vars, where?: Where): unknown {
   if (typeof value === 'string') {
     if (!value.includes('{{')) return value;

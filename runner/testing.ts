@@ -3,14 +3,13 @@
 // or through a given transport, the way the engine does — params validated against the task's
 // schema with defaults filled in, precheck, read-only probe, then apply unless in check mode —
 // and returns the result instead of printing it. No playbook needed.
-import { Ajv } from 'ajv';
 import { tmpdir } from 'node:os';
-import type { TaskDefinition } from './task.js';
+import { withDefaults, type TaskDefinition } from './task.js';
+import { compileSchema } from './schema.js';
 import type { TaskResult, Vars } from './types.js';
 import type { Transport } from './transport/transport.js';
 import { LocalTransport } from './transport/local.js';
-import { probeThenApply } from './context.js';
-import { resolveFrom } from './paths.js';
+import { precheckContext, probeThenApply } from './context.js';
 import { loadInventory } from './inventory.js';
 import { mergedVars } from './vars.js';
 import { didYouMean } from './suggest.js';
@@ -62,18 +61,12 @@ export class ParamsError extends Error {
   }
 }
 
-// One validator per schema object: tests call runTask many times with the same task.
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
-
-/** Validates a copy of `params` and fills in schema defaults, as the playbook loader does. */
+/** Validates a copy of `params` with schema defaults filled in, with the engine's validator
+ * (formats included), as the playbook loader does. */
 export function prepareParams<P>(task: TaskDefinition<P, never>, params: unknown): P {
-  let validate = compiled.get(task.schema);
-  if (!validate) {
-    validate = ajv.compile(task.schema);
-    compiled.set(task.schema, validate);
-  }
-  const copy: unknown = structuredClone(params ?? {});
+  const validate = compileSchema(task.schema);
+  if (typeof validate === 'string') throw new ParamsError(task.id, [`invalid schema: ${validate}`]);
+  const copy = withDefaults(task.schema, structuredClone(params ?? {}));
   if (!validate(copy)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') + ' ' : ''}${e.message ?? 'is invalid'}`);
     throw new ParamsError(task.id, problems);
@@ -97,7 +90,7 @@ export async function runTask<P, S>(
   const playbookDir = opts.playbookDir ?? tmpdir();
   const where = opts.inventory !== undefined ? await inventoryTarget(opts, def, p) : localTarget(opts);
   if (def.precheck) {
-    const problems = await def.precheck(p, { host: where.host.name, vars: where.host.vars, playbookDir, resolve: (x) => resolveFrom(playbookDir, x) });
+    const problems = await def.precheck(p, precheckContext(where.host.name, where.host.vars, playbookDir));
     if (problems.length) throw new ParamsError(def.id, problems);
   }
   const logs: string[] = [];

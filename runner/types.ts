@@ -36,6 +36,13 @@ export interface ConnectionSpec {
   connect_timeout_ms: number;
   /** Display name (the inventory name or `user@host:port` for ad-hoc jump specs). */
   name: string;
+  /** Identity files in the order ssh tries them (after ~/.ssh/config; explicit ones first). */
+  identity_files?: string[];
+  /** Which of user/port the inventory wrote: those win over ~/.ssh/config; the others (and all,
+   * when absent) apply only where the config sets nothing. */
+  explicit?: { user: boolean; port: boolean };
+  /** Already resolved through ~/.ssh/config (resolution is not applied twice). */
+  resolved?: boolean;
 }
 
 export interface Host {
@@ -86,6 +93,12 @@ export interface TaskItem {
   delay_s: number;
   timeout_s?: number;
   become?: boolean;
+  /** false: runs for real under --check; true: only probes even without --check. */
+  check_mode?: boolean;
+  /** Decides the reported `changed` from the result (never whether the task runs). */
+  changed_when?: string | boolean;
+  /** Decides failure from the result. */
+  failed_when?: string | boolean;
   pos: SourcePos;
 }
 
@@ -144,6 +157,10 @@ export interface TaskEvent {
   task: string;
   id: string;
   host: string;
+  /** Position of the play in the playbook (0-based): a stable id, unlike its display name. */
+  play_index: number;
+  /** Position of the task in its play's `tasks:` (or, with `handler`, in `handlers:`), 0-based. */
+  task_index: number;
   status: Status;
   changed: boolean;
   msg: string;
@@ -170,13 +187,20 @@ export interface RecapEvent {
   hosts: Record<string, HostCounts>;
 }
 
-/** Events the renderers see but --json does not print (it prints only `task` and `recap`). */
+/** Events the renderers see but --json does not print (it prints only `task` and `recap`).
+ * Plays and tasks are identified by `play_index`/`task_index`: names repeat (two unnamed plays
+ * on the same hosts are both called after those hosts). */
 export type ProgressEvent =
-  | { event: 'play_start'; play: string; hosts: string[]; tasks: string[]; strategy: 'linear' | 'free' }
-  | { event: 'task_start'; play: string; task: string; id: string; host: string; index: number }
-  | { event: 'log'; play: string; task: string; host: string; line: string }
-  | { event: 'host_done'; play: string; host: string; reason: 'failed' | 'unreachable' | 'complete' }
-  | { event: 'play_end'; play: string };
+  | {
+    event: 'play_start'; play: string; play_index: number; hosts: string[]; strategy: 'linear' | 'free';
+    /** Names of the tasks that will run (after --tags), and their `task_index`es, in order. */
+    tasks: string[]; task_indexes: number[];
+  }
+  | { event: 'task_start'; play: string; play_index: number; task: string; task_index: number; id: string; host: string; handler?: boolean }
+  /** A task's log line; engine lines outside any task (ssh -v) carry no indexes. */
+  | { event: 'log'; play: string; play_index?: number; task: string; task_index?: number; handler?: boolean; host: string; line: string }
+  | { event: 'host_done'; play: string; play_index: number; host: string; reason: 'failed' | 'unreachable' | 'complete' }
+  | { event: 'play_end'; play: string; play_index: number };
 
 export type RunEvent = TaskEvent | RecapEvent | ProgressEvent;
 
@@ -191,4 +215,12 @@ export interface RunOptions {
   acceptNewHostKeys: boolean;
   verbose: boolean;
   tasksDir?: string;
+  /** -u: remote user for hosts whose inventory sets none. */
+  user?: string;
+  /** --private-key: key for hosts whose inventory sets none. */
+  privateKey?: string;
+  /** -b: become on every host (a host or task saying `become: false` still wins). */
+  become?: boolean;
+  /** --start-at-task: skip the tasks before the first one with this name (glob). */
+  startAtTask?: string;
 }

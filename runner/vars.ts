@@ -93,6 +93,33 @@ export function templateScope(inv: Inventory, host: string, vars: Vars, register
   return scope;
 }
 
+/** A member of an inventory group, as a task sees it through its vars. */
+export interface GroupHost {
+  name: string;
+  address: string;
+  vars: Vars;
+}
+
+const record = (v: unknown): Vars | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Vars) : undefined);
+
+/**
+ * The hosts of inventory group `group`, read from task vars: `groups` (name → host names) and
+ * `hostvars` (name → vars), as the engine's template scope holds them (a test passes them in).
+ * The address is the host's resolved `host.address`, else its `address`/`ansible_host` var, else
+ * its name.
+ */
+export function groupHosts(vars: Vars, group: string): GroupHost[] {
+  const members = record(vars.groups)?.[group];
+  if (!Array.isArray(members)) return [];
+  const all = record(vars.hostvars) ?? {};
+  return members.map((m) => {
+    const entry = record(m);
+    const name = entry ? String(entry.name ?? m) : String(m);
+    const hv = record(all[name]) ?? entry ?? {};
+    return { name, address: String(record(hv.host)?.address ?? hv.address ?? hv.ansible_host ?? entry?.address ?? name), vars: hv };
+  });
+}
+
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Parse `-e key=value` (value as YAML), `-e @file.yml` and `-e '{"k": v}'` arguments. */

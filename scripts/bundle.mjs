@@ -58,12 +58,10 @@ try {
     logLevel: 'warning',
     // ssh2's optional native speed-ups: it falls back to pure JS when they cannot be loaded.
     external: ['cpu-features', '*.node'],
+    // runner/version.ts: the bundle has no package.json to read the version from.
+    // The bundle has no package.json files to read versions from (the compile cache keys on jiti's).
+    define: { RANCHER_PLAY_VERSION: JSON.stringify(pkg.version), __RANCHER_PLAY_JITI_VERSION__: JSON.stringify(jitiPkg.version) },
     plugins: [noLab],
-    // The compile cache keys on these; the bundle has no package.json files to read them from.
-    define: {
-      __RANCHER_PLAY_VERSION__: JSON.stringify(pkg.version),
-      __RANCHER_PLAY_JITI_VERSION__: JSON.stringify(jitiPkg.version),
-    },
     banner: {
       js: [
         '#!/usr/bin/env node',

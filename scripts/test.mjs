@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, relative } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dirs = process.argv.slice(2).length ? process.argv.slice(2) : ['test/unit', 'test/lab'];
+const dirs = process.argv.slice(2).length ? process.argv.slice(2) : ['test/unit', 'test/compat', 'test/lab'];
 
 function collect(dir) {
   const abs = join(root, dir);

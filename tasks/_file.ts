@@ -1,8 +1,7 @@
 // Shared by copy and render-template: what a file looks like now, and writing it only when
 // content, mode or owner differ. One round trip for the metadata; content read only when needed.
 import { createHash } from 'node:crypto';
-import type { TaskContext } from '../runner/task.js';
-import type { FileDiff } from '../runner/types.js';
+import type { FileDiff, TaskContext } from '../runner/index.js';
 
 export interface FileWant {
   dest: string;

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { defineTask, type Applied, type Probe, type TaskContext } from '../runner/task.js';
+import { defineTask, type Applied, type Probe, type TaskContext } from '../runner/index.js';
 import { rkeOutputs } from './rke-up.js';
 
 const schema = {
@@ -95,7 +95,7 @@ export default defineTask({
   async probe(ctx, params) {
     const config = ctx.resolve(params.config);
     const root = params.dir ? ctx.resolve(params.dir) : join(dirname(config), 'backups');
-    const keep = params.keep ?? 5;
+    const keep = params.keep;
     const q = ctx.quote;
     if (params.upload) return probeUpload(ctx, root, params.upload.dest.replace(/\/+$/, '') || '/', keep);
     const list = await backups(ctx, root);

@@ -1,7 +1,8 @@
 // `command`: run a shell command. Not idempotent by itself — `creates`/`removes` make it so
-// (like Ansible), and `changed_when` tells whether a run changed anything.
+// (like Ansible). Like every task it only probes in check mode, so a command runs under --check
+// only with `check_mode: false` on its item; `changed_when`/`failed_when` are judged by the
+// executor over the result (rc, stdout, stderr) and change only the report.
 import { defineTask, type Probe, type Applied, type TaskContext } from '../runner/task.js';
-import { evalWhen } from '../runner/expr.js';
 
 interface CommandParams {
   cmd: string;
@@ -14,15 +15,12 @@ interface CommandParams {
 async function runCommand(ctx: TaskContext, p: CommandParams): Promise<Applied> {
   const r = await ctx.run(p.cmd, { cwd: p.chdir, env: p.env, onLine: (l) => ctx.log(l) });
   const data = { rc: r.code, stdout: r.stdout.replace(/\n$/, ''), stderr: r.stderr.replace(/\n$/, '') };
-  const failed = p.failed_when !== undefined ? evalWhen(p.failed_when, data) : r.code !== 0;
-  if (failed) {
+  if (r.code !== 0) {
     const why = data.stderr.split('\n').filter(Boolean).slice(-3).join(' | ') || data.stdout.split('\n').slice(-1)[0] || '';
     return { status: 'failed', msg: `rc=${r.code}${why ? `: ${why}` : ''}`, data };
   }
-  const changed = typeof p.changed_when === 'boolean' ? p.changed_when
-    : p.changed_when !== undefined ? evalWhen(p.changed_when, data) : true;
   const firstLine = data.stdout.split('\n')[0] ?? '';
-  return { changed, msg: firstLine ? `rc=${r.code}: ${firstLine.slice(0, 120)}` : `rc=${r.code}`, data };
+  return { changed: true, msg: firstLine ? `rc=${r.code}: ${firstLine.slice(0, 120)}` : `rc=${r.code}`, data };
 }
 
 export default defineTask({
@@ -40,7 +38,7 @@ export default defineTask({
       env: { type: 'object', additionalProperties: { type: 'string' }, description: 'Extra environment variables.' },
       changed_when: {
         anyOf: [{ type: 'string' }, { type: 'boolean' }],
-        description: 'Expression over rc, stdout, stderr deciding whether the run changed something (default true). `false` marks a read-only query: it also runs in check mode.',
+        description: 'Expression over rc, stdout, stderr deciding whether the run changed something (default true). Changes only the report: under --check the command still runs only with `check_mode: false` on its item.',
       },
       failed_when: { type: 'string', description: 'Expression over rc, stdout, stderr deciding failure (default rc != 0).' },
     },
@@ -52,12 +50,6 @@ export default defineTask({
     };
     if (p.creates && (await test(p.creates))) return { changed: false, msg: `skipped: ${p.creates} exists`, data: { rc: 0, stdout: '', stderr: '' } };
     if (p.removes && !(await test(p.removes))) return { changed: false, msg: `skipped: ${p.removes} does not exist`, data: { rc: 0, stdout: '', stderr: '' } };
-    // `changed_when: false` declares the command read-only (a query), so it runs while probing,
-    // in check mode too, and later tasks can use its registered output in a dry run.
-    if (p.changed_when === false || p.changed_when === 'false') {
-      const r = await runCommand(ctx, p);
-      return { changed: false, status: r.status === 'failed' ? 'failed' : 'ok', msg: r.msg ?? '', data: r.data };
-    }
     return { changed: true, msg: `would run: ${p.cmd}` };
   },
   async apply(ctx, p): Promise<Applied | void> {

@@ -3,12 +3,11 @@
 // through). The probe computes every file the mode needs and compares; apply writes them, runs
 // `nginx -t`, puts every old file back if the test fails (nginx never reloaded, so it keeps
 // serving the old config), and reloads only after a passing test.
-import { defineTask, type TaskContext } from '../runner/task.js';
-import type { FileDiff } from '../runner/types.js';
+import { defineTask, groupHosts, type FileDiff, type PrecheckContext, type TaskContext, type Vars } from '../runner/index.js';
 import { createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { certChainProblems, fqdnProblems, groupHosts, parseCertificates } from './rancher-rules.js';
+import { certChainProblems, fqdnProblems, parseCertificates } from './rancher-rules.js';
 import { renderShipped } from './templates/index.js';
+import { hidden } from './_file.js';
 
 // Paths inside conf_dir (Debian's nginx layout: conf.d/ is included inside `http`).
 const L7_CONF = 'conf.d/rancher.conf';
@@ -97,9 +96,20 @@ async function readState(ctx: TaskContext, want: Want): Promise<FileState> {
   return { ...want, before: await ctx.readFile(want.path), link };
 }
 
+/** The certificate and key files: the params, else the vars of the same names. */
+function tlsFiles(params: { tls_cert?: string; tls_key?: string }, vars: Vars): { cert?: string; key?: string } {
+  const fromVars = (k: string): string | undefined => (typeof vars[k] === 'string' ? vars[k] : undefined);
+  return { cert: params.tls_cert ?? fromVars('tls_cert'), key: params.tls_key ?? fromVars('tls_key') };
+}
+
+/** A controller file for a precheck; null when it is missing or cannot be read. */
+async function readable(ctx: PrecheckContext, path: string): Promise<Buffer | null> {
+  return ctx.readLocal(path).catch(() => null);
+}
+
 function shown(f: { content: string | null; secret?: boolean }, which: string | null): string | null {
   if (which === null) return null;
-  return f.secret ? `(secret, ${Buffer.byteLength(which)} bytes)\n` : which;
+  return f.secret ? hidden(which) : which;
 }
 
 export default defineTask({
@@ -108,29 +118,26 @@ export default defineTask({
   schema,
   runsOn: 'host',
   secretParams: [],
-  precheck(params, ctx) {
+  async precheck(params, ctx) {
     const out: string[] = [];
     if (params.fqdn !== undefined) out.push(...fqdnProblems(params.fqdn));
-    if ((params.mode ?? 'l7') !== 'l7') return out;
-    const cert = params.tls_cert ?? (typeof ctx.vars.tls_cert === 'string' ? ctx.vars.tls_cert : undefined);
-    const key = params.tls_key ?? (typeof ctx.vars.tls_key === 'string' ? ctx.vars.tls_key : undefined);
+    if (params.mode !== 'l7') return out;
+    const { cert, key } = tlsFiles(params, ctx.vars);
     if (!cert || !key) {
       out.push('mode l7 needs tls_cert and tls_key (files on the controller; params or vars)');
       return out;
     }
     // The chain order matters to clients: check it before anything connects.
-    let text: string;
-    try {
-      text = readFileSync(ctx.resolve(cert), 'utf8');
-    } catch {
-      return [...out, `tls_cert ${cert} cannot be read on the controller`];
-    }
+    const text = (await readable(ctx, cert))?.toString('utf8');
+    if (text === undefined) return [...out, `tls_cert ${cert} cannot be read on the controller`];
     const chain = certChainProblems(text, cert);
     out.push(...chain);
     if (chain.length) return out;
     // A key of another certificate would only show up as failed TLS handshakes: refuse it here.
+    const keyPem = await readable(ctx, key);
+    if (keyPem === null) return [...out, `tls_key ${key} cannot be read on the controller`];
     try {
-      const pk = createPrivateKey(readFileSync(ctx.resolve(key)));
+      const pk = createPrivateKey(keyPem);
       if (!parseCertificates(text)[0]!.checkPrivateKey(pk)) out.push(`tls_key ${key} does not belong to the certificate in ${cert}`);
     } catch (e) {
       out.push(`tls_key ${key} is not a readable private key (${(e as Error).message.split('\n')[0]})`);
@@ -139,13 +146,13 @@ export default defineTask({
   },
   async probe(ctx, params) {
     const host = ctx.host.name;
-    const mode = params.mode ?? 'l7';
+    const mode = params.mode;
     const fqdn = params.fqdn ?? (typeof ctx.vars.fqdn === 'string' ? ctx.vars.fqdn : '');
     const bad = fqdnProblems(fqdn);
     if (bad.length) return { changed: false, status: 'failed', msg: bad.join('; ') };
-    const upstreams = params.upstreams ?? groupHosts(ctx.vars, params.upstream_group ?? 'rancher').map((h) => h.address);
+    const upstreams = params.upstreams ?? groupHosts(ctx.vars, params.upstream_group).map((h) => h.address);
     if (upstreams.length === 0) {
-      return { changed: false, status: 'failed', msg: `no upstreams: group ${params.upstream_group ?? 'rancher'} is empty and no upstreams given` };
+      return { changed: false, status: 'failed', msg: `no upstreams: group ${params.upstream_group} is empty and no upstreams given` };
     }
     const nginx = await ctx.run('command -v nginx || ls /usr/sbin/nginx 2>/dev/null');
     if (nginx.code !== 0) return { changed: false, status: 'failed', msg: `nginx is not installed on ${host}: install it (apt-get install nginx)` };
@@ -153,19 +160,18 @@ export default defineTask({
     const read = (p: string) => ctx.readLocal(p);
     const data = {
       fqdn, upstreams, upstream_port: 80,
-      max_fails: params.max_fails ?? 3, fail_timeout: params.fail_timeout ?? '10s', read_timeout: params.read_timeout ?? '1800s',
+      max_fails: params.max_fails, fail_timeout: params.fail_timeout, read_timeout: params.read_timeout,
       tls_cert: '', tls_key: '',
     };
     const wants: Want[] = [];
-    const confDir = (params.conf_dir ?? '/etc/nginx').replace(/\/+$/, '');
+    const confDir = params.conf_dir.replace(/\/+$/, '');
     const l7Conf = `${confDir}/${L7_CONF}`;
     const l4Conf = `${confDir}/${L4_CONF}`;
     const mainConf = `${confDir}/nginx.conf`;
     const current = await ctx.readFile(mainConf);
     if (current === null) return { changed: false, status: 'failed', msg: `${mainConf} not found on ${host}: is nginx installed there (conf_dir)?` };
     if (mode === 'l7') {
-      const certPath = params.tls_cert ?? (typeof ctx.vars.tls_cert === 'string' ? ctx.vars.tls_cert : undefined);
-      const keyPath = params.tls_key ?? (typeof ctx.vars.tls_key === 'string' ? ctx.vars.tls_key : undefined);
+      const { cert: certPath, key: keyPath } = tlsFiles(params, ctx.vars);
       if (!certPath || !keyPath) return { changed: false, status: 'failed', msg: 'mode l7 needs tls_cert and tls_key' };
       const cert = await ctx.readLocal(ctx.resolve(certPath));
       const key = await ctx.readLocal(ctx.resolve(keyPath));
@@ -183,7 +189,7 @@ export default defineTask({
       wants.push({ path: l4Conf, content: await renderShipped('nginx-l4.conf.hbs', data, read), mode: 0o644 });
       wants.push({ path: mainConf, content: withStreamInclude(current, l4Conf, true), mode: 0o644 });
       wants.push({ path: l7Conf, content: null, mode: 0o644 });
-      if (params.disable_default_site ?? true) wants.push({ path: `${confDir}/${DEFAULT_SITE}`, content: null, mode: 0o644 });
+      if (params.disable_default_site) wants.push({ path: `${confDir}/${DEFAULT_SITE}`, content: null, mode: 0o644 });
     }
 
     const changes: FileState[] = [];
@@ -194,7 +200,7 @@ export default defineTask({
 
     // Active health check of the nodes from the LB (read-only; nodes may not be up yet before rke up).
     const warnings: string[] = [];
-    const hc = params.health_check ?? 'warn';
+    const hc = params.health_check;
     let unhealthy: string[] = [];
     if (hc !== 'off') {
       const q = ctx.quote;
@@ -246,7 +252,7 @@ export default defineTask({
       await restore();
       return { status: 'failed', msg: `${ctx.host.name}: ${(e as Error).message}; previous files restored` };
     }
-    const test = await ctx.run(`${params.test_cmd ?? 'nginx -t'} 2>&1`);
+    const test = await ctx.run(`${params.test_cmd} 2>&1`);
     if (test.code !== 0) {
       await restore();
       let out = (test.stdout + test.stderr).trim();
@@ -256,7 +262,7 @@ export default defineTask({
         msg: `${ctx.host.name}: nginx -t rejected the new config, the previous config was kept and nginx was not reloaded: ${out}`,
       };
     }
-    const reload = await ctx.run(`${params.reload_cmd ?? schema.properties.reload_cmd.default} 2>&1`);
+    const reload = await ctx.run(`${params.reload_cmd} 2>&1`);
     if (reload.code !== 0) {
       return { status: 'failed', msg: `${ctx.host.name}: config is valid but nginx did not reload: ${(reload.stdout + reload.stderr).trim()}` };
     }

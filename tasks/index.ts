@@ -1,5 +1,5 @@
 // Built-in tasks. To add one: one import line and one array entry.
-import type { AnyTask } from '../runner/task.js';
+import type { AnyTask } from '../runner/index.js';
 import command from './command.js';
 import copy from './copy.js';
 import waitFor from './wait-for.js';
@@ -12,14 +12,14 @@ import rkeUp from './rke-up.js';
 import backupKubeconfig from './backup-kubeconfig.js';
 
 export const builtinTasks: AnyTask[] = [
-  command as AnyTask,
-  copy as AnyTask,
-  waitFor as AnyTask,
-  renderTemplate as AnyTask,
-  checkDocker as AnyTask,
-  checkProxy as AnyTask,
-  configureNginxLb as AnyTask,
-  verifyDns as AnyTask,
-  rkeUp as AnyTask,
-  backupKubeconfig as AnyTask,
+  command,
+  copy,
+  waitFor,
+  renderTemplate,
+  checkDocker,
+  checkProxy,
+  configureNginxLb,
+  verifyDns,
+  rkeUp,
+  backupKubeconfig,
 ];

@@ -1,24 +1,11 @@
 // `render-template`: Handlebars `src` (controller file) → `dest`, written atomically and only
 // when content/mode/owner differ; optional `validate` command runs on a temp copy first, so a
 // bad render never replaces a good file. `delegate: controller` writes on the controller.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { defineTask, type Probe, type Applied } from '../runner/task.js';
-import { renderString } from '../runner/template.js';
-import { embeddedTemplate } from '../runner/embedded.js';
+import { defineTask, renderTemplate, type Probe, type Applied } from '../runner/index.js';
 import { modeSchema, parseMode, probeFile, writeWanted, type FileWant } from './_file.js';
-
-/** Shipped templates (tasks/templates), found from source or from dist/. */
-function shippedTemplate(src: string): string | undefined {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const dir of [join(here, 'templates'), join(here, '..', '..', 'tasks', 'templates')]) {
-    const p = join(dir, src);
-    if (existsSync(p)) return p;
-  }
-  return undefined;
-}
+import { shippedTemplate } from './templates/index.js';
 
 export default defineTask({
   id: 'render-template',
@@ -39,19 +26,10 @@ export default defineTask({
   },
   async probe(ctx, p): Promise<Probe<FileWant>> {
     const path = ctx.resolve(p.src);
-    let text = await ctx.readLocal(path);
-    if (text === null) {
-      const shipped = shippedTemplate(p.src);
-      if (shipped) text = await ctx.readLocal(shipped);
-    }
-    if (text === null) {
-      // The one-file bundle carries the shipped templates inside itself.
-      const embedded = embeddedTemplate(p.src);
-      if (embedded !== undefined) text = Buffer.from(embedded);
-    }
+    const text = (await ctx.readLocal(path))?.toString('utf8') ?? (await shippedTemplate(p.src, (f) => ctx.readLocal(f)));
     if (text === null) return { changed: false, status: 'failed', msg: `template ${path} not found on the controller` };
     const scope = { ...ctx.vars, ...(p.vars ?? {}), __dir: ctx.playbookDir };
-    const rendered = renderString(text.toString('utf8'), scope, { key: `render-template ${p.src}` });
+    const rendered = renderTemplate(text, scope, `render-template ${p.src}`);
     const dest = ctx.resolve(p.dest);
     const want: FileWant = { dest, content: Buffer.from(rendered), mode: p.mode, owner: p.owner };
     const f = await probeFile(ctx, want);

@@ -4,8 +4,8 @@
 // each target host of the play resolves the name itself (`getent ahostsv4`, i.e. its own
 // /etc/hosts and resolv.conf): the nodes must reach Rancher by that name too.
 import { Resolver } from 'node:dns/promises';
-import { defineTask, type TaskContext } from '../runner/task.js';
-import { fqdnProblems, groupHosts, isIPv4, listParam } from './rancher-rules.js';
+import { defineTask, groupHosts, type TaskContext } from '../runner/index.js';
+import { fqdnProblems, isIPv4, listParam } from './rancher-rules.js';
 
 const schema = {
   type: 'object',
@@ -51,14 +51,14 @@ export default defineTask({
     if (bad.length) return { changed: false, status: 'failed', msg: bad.join('; ') };
     const expect = params.expect !== undefined
       ? listParam(params.expect)
-      : groupHosts(ctx.vars, params.expect_group ?? 'lb').map((h) => (typeof h.vars.public_address === 'string' ? h.vars.public_address : h.address));
+      : groupHosts(ctx.vars, params.expect_group).map((h) => (typeof h.vars.public_address === 'string' ? h.vars.public_address : h.address));
     if (expect.length === 0) {
-      return { changed: false, status: 'failed', msg: `nothing to compare with: group ${params.expect_group ?? 'lb'} is empty and no expect given` };
+      return { changed: false, status: 'failed', msg: `nothing to compare with: group ${params.expect_group} is empty and no expect given` };
     }
     const onHost = params.delegate === 'host';
     const resolver = onHost ? undefined : params.resolver ?? (typeof ctx.vars.dns_resolver === 'string' ? ctx.vars.dns_resolver : undefined);
     const via = onHost ? ` on ${ctx.host.name}` : resolver ? ` (resolver ${resolver})` : '';
-    const { cnames, addrs, err } = onHost ? await onTarget(ctx, fqdn, params.timeout ?? 5) : await onController(fqdn, resolver, params.timeout ?? 5);
+    const { cnames, addrs, err } = onHost ? await onTarget(ctx, fqdn, params.timeout) : await onController(fqdn, resolver, params.timeout);
     const names = expect.filter((x) => !isIPv4(x)).map((x) => x.replace(/\.$/, '').toLowerCase());
     const ips = expect.filter(isIPv4);
     const cnameOk = cnames.some((c) => names.includes(c.replace(/\.$/, '').toLowerCase()));

@@ -1,7 +1,6 @@
 // `wait-for`: wait until a TCP port accepts connections or a URL answers 2xx/3xx, as seen from
 // the target host. Waiting only reads, so it happens in the probe; check mode tries once.
-import { defineTask, type Probe, type TaskContext } from '../runner/task.js';
-import { httpGet, redactProxy } from '../runner/proxy.js';
+import { defineTask, httpGet, redactProxy, type Probe, type TaskContext } from '../runner/index.js';
 
 async function up(ctx: TaskContext, p: { host?: string; port?: number; url?: string; delegate?: string }): Promise<boolean> {
   if (p.url && p.delegate === 'controller') {
@@ -58,16 +57,16 @@ export default defineTask({
     if (ctx.check) {
       return (await up(ctx, p))
         ? { changed: false, msg: `${what} is up` }
-        : { changed: false, msg: `${what} not up yet (check mode: would wait up to ${p.timeout ?? 60}s)` };
+        : { changed: false, msg: `${what} not up yet (check mode: would wait up to ${p.timeout}s)` };
     }
-    const until = Date.now() + (p.timeout ?? 60) * 1000;
+    const until = Date.now() + p.timeout * 1000;
     if (p.delay) await pause(p.delay * 1000, ctx.signal);
     for (let n = 1; ; n += 1) {
       if (await up(ctx, p)) return { changed: false, msg: `${what} is up (try ${n})` };
       if (Date.now() >= until || ctx.signal.aborted) {
-        return { changed: false, status: 'failed', msg: `${what} not up after ${p.timeout ?? 60}s` };
+        return { changed: false, status: 'failed', msg: `${what} not up after ${p.timeout}s` };
       }
-      await pause((p.interval ?? 1) * 1000, ctx.signal);
+      await pause(p.interval * 1000, ctx.signal);
     }
   },
 });

@@ -1,4 +1,5 @@
-// --json: NDJSON, only `task` and `recap` events, field names exactly as SPEC section 2.
+// --json: NDJSON, only `task` and `recap` events. Scripts parse these field names: add fields,
+// never rename or drop one.
 import type { RunEvent } from '../types.js';
 import { maskEvent, type RenderOptions, type Renderer } from './types.js';
 

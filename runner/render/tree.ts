@@ -1,6 +1,8 @@
 // Live Listr2 tree: play → task → host (linear) or play → host → task (free). Listr wants
 // promise-returning tasks, so every leaf waits on a deferred that executor events resolve; the
 // executor stays ignorant of the renderer. Log lines become the running leaf's output.
+// Leaves are keyed by the events' play and task indexes (listr2 style ids), never by display
+// names, which repeat: two unnamed plays on the same hosts share a name.
 import { Listr, type ListrTask } from 'listr2';
 import type { RecapEvent, RunEvent, TaskEvent } from '../types.js';
 import { unifiedDiff } from '../diff.js';
@@ -24,28 +26,28 @@ function deferred(): Leaf {
 }
 
 export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 'default'): Renderer {
-  const leaves = new Map<string, Leaf>();
-  const current = new Map<string, number>();
-  const handlers = new Map<string, TaskEvent[]>();
-  const playEnd = new Map<string, Leaf>();
+  /** play_index → `task_index\0host` → leaf. */
+  const leaves = new Map<number, Map<string, Leaf>>();
+  const handlers = new Map<number, TaskEvent[]>();
+  const playEnd = new Map<number, Leaf>();
   let chain: Promise<void> = Promise.resolve();
   let recap: RecapEvent | undefined;
-  const key = (play: string, idx: number, host: string): string => `${play}\0${idx}\0${host}`;
-  const leaf = (play: string, idx: number, host: string): Leaf => {
-    const k = key(play, idx, host);
-    let l = leaves.get(k);
-    if (!l) { l = deferred(); leaves.set(k, l); }
+  const leaf = (play: number, task: number, host: string): Leaf => {
+    let ofPlay = leaves.get(play);
+    if (!ofPlay) { ofPlay = new Map(); leaves.set(play, ofPlay); }
+    const k = `${task}\0${host}`;
+    let l = ofPlay.get(k);
+    if (!l) { l = deferred(); ofPlay.set(k, l); }
     return l;
   };
-  const settleAll = (play: string, host?: string): void => {
-    for (const [k, l] of leaves) {
-      const [p, , h] = k.split('\0');
-      if (p === play && (host === undefined || h === host)) l.resolve(null);
+  const settleAll = (play: number, host?: string): void => {
+    for (const [k, l] of leaves.get(play) ?? []) {
+      if (host === undefined || k.slice(k.indexOf('\0') + 1) === host) l.resolve(null);
     }
   };
 
   /** A leaf node: waits for its event, then shows `host: status — msg` (or `task: …` in free plays). */
-  const leafTask = (play: string, idx: number, host: string, title: string, label: string): ListrTask => ({
+  const leafTask = (play: number, idx: number, host: string, title: string, label: string): ListrTask => ({
     title,
     task: async (_ctx, t) => {
       const l = leaf(play, idx, host);
@@ -69,7 +71,7 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
     t.title = text;
   };
 
-  const handlersNode = (play: string): ListrTask => ({
+  const handlersNode = (play: number): ListrTask => ({
     title: 'handlers',
     task: async (_ctx, t) => {
       await playEnd.get(play)?.done;
@@ -83,19 +85,20 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
   });
 
   const buildPlay = (e: Extract<RunEvent, { event: 'play_start' }>) => {
-    const { play } = e;
+    const play = e.play_index;
     const sub = { concurrent: true, exitOnError: false } as const;
+    const tasks = e.tasks.map((name, i) => ({ name, index: e.task_indexes[i]! }));
     const children: ListrTask[] = e.strategy === 'free'
       ? e.hosts.map((host) => ({
         title: host,
-        task: (_c, t) => t.newListr(e.tasks.map((name, i) => leafTask(play, i, host, name, name)), { concurrent: false, exitOnError: false }),
+        task: (_c, t) => t.newListr(tasks.map((k) => leafTask(play, k.index, host, k.name, k.name)), { concurrent: false, exitOnError: false }),
       }))
-      : e.tasks.map((name, i) => ({
-        title: name,
-        task: (_c, t) => t.newListr(e.hosts.map((host) => leafTask(play, i, host, host, host)), sub),
+      : tasks.map((k) => ({
+        title: k.name,
+        task: (_c, t) => t.newListr(e.hosts.map((host) => leafTask(play, k.index, host, host, host)), sub),
       }));
     return new Listr([{
-      title: `PLAY [${play}]`,
+      title: `PLAY [${e.play}]`,
       task: (_c, t) => t.newListr([...children, handlersNode(play)], { concurrent: e.strategy === 'free', exitOnError: false }),
     }], {
       renderer,
@@ -109,34 +112,32 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
     event(e: RunEvent) {
       switch (e.event) {
         case 'play_start': {
-          playEnd.set(e.play, deferred());
+          playEnd.set(e.play_index, deferred());
           const listr = buildPlay(e);
           chain = chain.then(() => listr.run().then(() => undefined, () => undefined));
           break;
         }
-        case 'task_start':
-          current.set(`${e.play}\0${e.host}`, e.index);
-          break;
         case 'task':
           if (e.handler) {
-            const list = handlers.get(e.play) ?? [];
+            const list = handlers.get(e.play_index) ?? [];
             list.push(e);
-            handlers.set(e.play, list);
+            handlers.set(e.play_index, list);
           } else {
-            leaf(e.play, current.get(`${e.play}\0${e.host}`) ?? -1, e.host).resolve(e);
+            leaf(e.play_index, e.task_index, e.host).resolve(e);
           }
           break;
-        case 'log': {
-          const l = leaves.get(key(e.play, current.get(`${e.play}\0${e.host}`) ?? -1, e.host));
-          l?.output?.(e.line);
+        case 'log':
+          // Handlers have no leaf of their own; engine lines (ssh -v) belong to no task.
+          if (e.play_index !== undefined && e.task_index !== undefined && !e.handler) {
+            leaves.get(e.play_index)?.get(`${e.task_index}\0${e.host}`)?.output?.(e.line);
+          }
           break;
-        }
         case 'host_done':
-          if (e.reason !== 'complete') settleAll(e.play, e.host);
+          if (e.reason !== 'complete') settleAll(e.play_index, e.host);
           break;
         case 'play_end':
-          settleAll(e.play);
-          playEnd.get(e.play)?.resolve(null);
+          settleAll(e.play_index);
+          playEnd.get(e.play_index)?.resolve(null);
           break;
         case 'recap':
           recap = e;

@@ -19,7 +19,7 @@ import type { ExecOptions, ExecResult, WriteOptions } from '../task.js';
 import { UnreachableError, type Transport, type UnreachableReason } from './transport.js';
 import { shQuote } from '../quote.js';
 import { addKnownHost, checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, loadKnownHosts } from './known-hosts.js';
-import { applySshConfig } from './ssh-config.js';
+import { resolveConnection } from './ssh-config.js';
 
 export interface SshPoolOptions {
   acceptNewHostKeys: boolean;
@@ -500,6 +500,7 @@ export class SshPool {
     // Key and known_hosts first: a failure there must not leave a socket open behind it.
     const entries = await loadKnownHosts(c.known_hosts);
     const auth = await this.authConfig(c);
+    const more = await this.moreKeys(c);
     const sock: Duplex = via ? await forwardOut(via.client, via.spec, c) : await tcpConnect(c);
     let failure: UnreachableError | undefined;
     const client = new Client();
@@ -511,6 +512,14 @@ export class SshPool {
       keepaliveCountMax: 4,
       algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, c.address, c.port)) as never },
       ...auth,
+      // Further IdentityFiles of ~/.ssh/config are offered in order, as ssh does, before the agent.
+      ...(more.length ? {
+        authHandler: [
+          ...(auth.privateKey ? [{ type: 'publickey', username: c.user, key: auth.privateKey, ...(auth.passphrase !== undefined ? { passphrase: auth.passphrase } : {}) }] : []),
+          ...more.map((m) => ({ type: 'publickey', username: c.user, key: m.key })),
+          ...(auth.agent ? [{ type: 'agent', username: c.user, agent: auth.agent }] : []),
+        ] as ConnectConfig['authHandler'],
+      } : {}),
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
         const verdict = checkHostKey(entries, c.address, c.port, key);
         const id = `${c.name} (${where(c)})`;
@@ -567,7 +576,8 @@ export class SshPool {
         sock.destroy();
         if (failure) return reject(failure);
         if (e.level === 'client-authentication') {
-          const how = [auth.privateKey ? `key ${c.ssh_key_path}` : '', auth.agent ? 'ssh-agent' : ''].filter(Boolean).join(' and ');
+          const keys = [...(auth.privateKey ? [c.ssh_key_path] : []), ...more.map((m) => m.path)];
+          const how = [keys.length ? `key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}` : '', auth.agent ? 'ssh-agent' : ''].filter(Boolean).join(' and ');
           return reject(new UnreachableError(c.name, 'auth', `authentication failed for ${hopId(c)} (tried ${how || 'no key and no agent'})`));
         }
         if (e.level === 'client-timeout') {
@@ -583,6 +593,22 @@ export class SshPool {
       });
       client.connect(cfg);
     });
+  }
+
+  /** The identity files after the first that can be used without a passphrase (an encrypted one is skipped). */
+  private async moreKeys(c: ConnectionSpec): Promise<{ path: string; key: Buffer }[]> {
+    const out: { path: string; key: Buffer }[] = [];
+    for (const path of c.identity_files ?? []) {
+      if (path === c.ssh_key_path) continue;
+      const key = await readFile(path).catch(() => undefined);
+      if (!key) continue;
+      if (utils.parseKey(key) instanceof Error) {
+        this.log(c.name, `skipping identity ${path}: not an unencrypted private key`);
+        continue;
+      }
+      out.push({ path, key });
+    }
+    return out;
   }
 
   private async authConfig(c: ConnectionSpec): Promise<Pick<ConnectConfig, 'privateKey' | 'passphrase' | 'agent'>> {
@@ -659,9 +685,10 @@ class SshTransport implements Transport {
   private connection(): Promise<Connected> {
     if (!this.conn) {
       this.closed = false;
-      const resolved = applySshConfig(this.spec, { home: this.pool.home });
-      const hops = [...resolved.jump, { ...resolved, jump: [], name: this.spec.name }];
-      this.conn = this.pool.acquire(hops, this.spec.name).then((r) => ({ ...r, spec: resolved }));
+      this.conn = resolveConnection(this.spec, { home: this.pool.home }).then(async (resolved) => {
+        const hops = [...resolved.jump, { ...resolved, jump: [], name: this.spec.name }];
+        return { ...(await this.pool.acquire(hops, this.spec.name)), spec: resolved };
+      });
       this.conn.catch(() => {
         this.conn = undefined;
       });

@@ -2,50 +2,44 @@
 // source, in the package's tasks/templates/ when run from dist/) and how tasks render the ones
 // they use internally (nginx, Docker drop-in). Playbooks reach the RKE ones through
 // `render-template` with `src: ../tasks/templates/...`.
-import Handlebars from 'handlebars';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { embeddedTemplate } from '../../runner/embedded.js';
+import { embeddedTemplate, renderTemplate } from '../../runner/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const candidates = [here, join(here, '..', '..', '..', 'tasks', 'templates')];
 
+/** Absolute path of a shipped template, e.g. `nginx-l7.conf.hbs`, or undefined. */
+function findShipped(name: string): string | undefined {
+  return candidates.map((dir) => join(dir, name)).find((p) => existsSync(p));
+}
+
 /** Absolute path of a shipped template, e.g. `nginx-l7.conf.hbs`. */
 export function templatePath(name: string): string {
-  for (const dir of candidates) {
-    const p = join(dir, name);
-    if (existsSync(p)) return p;
-  }
-  throw new Error(`shipped template ${name} not found (looked in ${candidates.join(', ')})`);
+  const p = findShipped(name);
+  if (p === undefined) throw new Error(`shipped template ${name} not found (looked in ${candidates.join(', ')})`);
+  return p;
 }
 
-// A private environment: these templates get task-computed data only, and must fail loudly on a
-// missing field rather than write an incomplete config.
-const hb = Handlebars.create();
-const compiled = new Map<string, Handlebars.TemplateDelegate>();
-
-/** Render template text with strict lookups and no HTML escaping. */
-export function renderText(source: string, data: Record<string, unknown>): string {
-  let fn = compiled.get(source);
-  if (!fn) {
-    fn = hb.compile(source, { strict: true, noEscape: true });
-    compiled.set(source, fn);
-  }
-  return fn(data);
+/** The text of a shipped template (a name, or a path ending in `templates/NAME`), read through
+ * `read` (the task's controller reader); null when rancher-play ships no such template. */
+export async function shippedTemplate(name: string, read: (path: string) => Promise<Buffer | null>): Promise<string | null> {
+  // The one-file bundle carries the shipped templates inside itself.
+  const embedded = embeddedTemplate(name);
+  if (embedded !== undefined) return embedded;
+  const path = findShipped(name);
+  const text = path === undefined ? null : await read(path);
+  return text === null ? null : text.toString('utf8');
 }
 
-/** Read a shipped template through `read` (the task's controller reader) and render it. */
+/** Read a shipped template through `read` and render it (strict: a missing field fails). */
 export async function renderShipped(
   name: string,
   data: Record<string, unknown>,
   read: (path: string) => Promise<Buffer | null>,
 ): Promise<string> {
-  // The one-file bundle carries the shipped templates inside itself.
-  const embedded = embeddedTemplate(name);
-  if (embedded !== undefined) return renderText(embedded, data);
-  const path = templatePath(name);
-  const src = await read(path);
-  if (src === null) throw new Error(`cannot read shipped template ${path}`);
-  return renderText(src.toString('utf8'), data);
+  const text = await shippedTemplate(name, read);
+  if (text === null) throw new Error(`cannot read shipped template ${name} (looked in ${candidates.join(', ')})`);
+  return renderTemplate(text, data, name);
 }

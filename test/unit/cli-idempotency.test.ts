@@ -87,7 +87,7 @@ test('--check after a run reports 0 changed; --diff shows what a change would do
   assert.is(readFileSync(join(p.work, 'h1', 'app.conf'), 'utf8'), 'old line\n', 'check did not write');
 });
 
-test('check mode: commands do not run, except read-only queries (changed_when: false) whose output later tasks use', () => {
+test('check mode: commands do not run, except read-only queries (check_mode: false) whose output later tasks use', () => {
   const p = project(1);
   const pb = p.write('q.yml', `name: q
 plays:
@@ -96,6 +96,7 @@ plays:
     tasks:
       - command: { cmd: "touch {{work}}/mutated" }
       - command: { cmd: "echo 42", changed_when: false }
+        check_mode: false
         register: answer
       - copy: { content: "{{answer.stdout}}", dest: "{{work}}/answer" }
 `);
