@@ -261,6 +261,7 @@ Examples:
   rancher-play run playbooks/ha-l7.yml -i hosts.ini -C -D -l lb -u ops -b   (Ansible spellings)
   rancher-play inventory -i inventory/lab.yml --json
   rancher-play tasks render-template
+  rancher-play test tasks/ensure-motd.test.ts
 
 Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5 invalid input.`);
 
@@ -356,6 +357,16 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--tasks-dir <dir>', 'where to write it', 'tasks')
     .action(async (name: string, f: { tasksDir: string }) => {
       setCode(await guarded(io, () => newTask(name, f.tasksDir)));
+    });
+
+  program.command('test [paths...]')
+    .description('run custom-task tests (uvu; default: the *.test.ts files of the tasks directory); nothing else to install')
+    .option('--tasks-dir <dir>', 'directory of custom tasks whose tests run (default: tasks/ as for run)')
+    .addOption(new Option('--worker <file>', 'internal: run one test file in this process').hideHelp())
+    .action(async (paths: string[], f: { tasksDir?: string; worker?: string }) => {
+      // Loaded on demand: only this command needs uvu.
+      const { testCommand, testWorker } = await import('./test-command.js');
+      setCode(f.worker ? await testWorker(f.worker, io) : await testCommand(paths, { tasksDir: f.tasksDir }, io));
     });
 
   program.command('schema')

@@ -15,3 +15,8 @@ export function embeddedTemplate(nameOrPath: string): string | undefined {
   const m = /(?:^|[\\/])templates[\\/]([^\\/]+)$/.exec(nameOrPath);
   return m ? files.get(m[1]!) : undefined;
 }
+
+/** True inside the one-file bundle (`rancher-play test` starts the bundle file itself again). */
+export function isBundled(): boolean {
+  return files.size > 0;
+}

@@ -1,7 +1,8 @@
 // Loads custom tasks (`tasks/*.ts` beside the playbook, or --tasks-dir) with no build step.
 // jiti (babel type-stripping, pure JS) rather than tsx (native esbuild binary) or Node's own
 // type stripping (Node >= 22.6): it runs on plain Node 20 and esbuild can bundle it into the
-// single-file CLI. The static entry imports its babel transform statically so the bundle has it.
+// single-file CLI. Compiles go through a content-keyed cache (./task-compiler.ts), so babel is
+// loaded only when a file changed.
 // `rancher-play` and `rancher-play/testing` are virtual modules bound to THIS copy of the
 // package, so a task dir needs no node_modules and `defineTask` is the one the engine knows.
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { InputError, type InputProblem } from './errors.js';
 import type { Registry } from './registry.js';
 import { isTask, type AnyTask } from './task.js';
 import { compileSchema } from './schema.js';
+import { cachedTransform, CompilerNeeded, loadCompiler, takeCompilerMiss } from './task-compiler.js';
 
 const TASK_FILE = /\.(ts|mts|js|mjs)$/;
 const SKIP_FILE = /(\.test\.[cm]?[jt]s|\.d\.[cm]?ts)$/;
@@ -89,6 +91,39 @@ export function loadProblem(file: string, e: unknown): InputProblem {
   return { key: shown(file), message: `error while loading: ${firstLine}` };
 }
 
+/**
+ * An importer of TypeScript/ESM files under `dir`, as custom tasks see the world:
+ * `'rancher-play'`, `'rancher-play/testing'` (and `extra`) are this process's modules.
+ * By default babel is loaded only on a cache miss, and the import is then retried: modules
+ * that were evaluated before the miss are evaluated again, as every load (moduleCache off) does.
+ * `compiler: 'loaded'` loads it up front, for files that must be evaluated exactly once.
+ */
+export async function taskImporter(
+  dir: string,
+  opts: { extra?: Record<string, unknown>; compiler?: 'lazy' | 'loaded' } = {},
+): Promise<(file: string) => Promise<unknown>> {
+  const [{ createJiti }, api, testing] = await Promise.all([import('jiti'), import('./index.js'), import('./testing.js')]);
+  if (opts.compiler === 'loaded') await loadCompiler();
+  const jiti = createJiti(join(dir, '_index.js'), {
+    // jiti's path-keyed cache is off (ours is content-keyed); moduleCache off: edits show at once.
+    fsCache: false,
+    moduleCache: false,
+    interopDefault: false,
+    transform: cachedTransform,
+    virtualModules: { 'rancher-play': api, 'rancher-play/testing': testing, ...opts.extra },
+  });
+  return async (file) => {
+    try {
+      return await jiti.import(file);
+    } catch (e) {
+      if (!(e instanceof CompilerNeeded) && !takeCompilerMiss()) throw e;
+      takeCompilerMiss();
+      await loadCompiler();
+      return jiti.import(file);
+    }
+  };
+}
+
 /** The tasks a module exports: its default export and named exports made by `defineTask`. */
 function exportedTasks(mod: unknown): AnyTask[] {
   if (typeof mod !== 'object' || mod === null) return [];
@@ -132,20 +167,12 @@ export async function loadCustomTasks(dir: string, registry: Registry): Promise<
   const files = taskFiles(abs);
   if (!files.length) return;
 
-  const [{ createJiti }, api, testing] = await Promise.all([import('jiti/static'), import('./index.js'), import('./testing.js')]);
-  const jiti = createJiti(join(abs, '_index.js'), {
-    // No cache files: check mode must leave the controller untouched, and edits show at once.
-    fsCache: false,
-    moduleCache: false,
-    interopDefault: false,
-    virtualModules: { 'rancher-play': api, 'rancher-play/testing': testing },
-  });
-
+  const load = await taskImporter(abs);
   const problems: InputProblem[] = [];
   for (const file of files) {
     let mod: unknown;
     try {
-      mod = await jiti.import(file);
+      mod = await load(file);
     } catch (e) {
       problems.push(loadProblem(file, e));
       continue;

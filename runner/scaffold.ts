@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
+import { invocation } from './test-command.js';
 
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
@@ -58,7 +59,9 @@ export default defineTask({
 
 /** The uvu test: check mode writes nothing; apply changes once, then reports ok. */
 export function testSource(name: string): string {
-  return `// Tests for the ${name} task. Run: node --import tsx tasks/${name}.test.ts
+  return `// Tests for the ${name} task. Run: rancher-play test tasks/${name}.test.ts (npx rancher-play …
+// in a project that has it installed). 'rancher-play', 'rancher-play/testing' and 'uvu' are
+// provided by rancher-play itself.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
@@ -75,19 +78,19 @@ test.after.each(async () => { await rm(dir, { recursive: true, force: true }); }
 test('check mode reports the change and writes nothing', async () => {
   const path = join(dir, 'motd');
   const r = await runTask(task, { path, line: 'hello' }, { check: true });
-  assert.is(r.status, 'changed');
-  assert.is(existsSync(path), false);
+  assert.is(r.status, 'changed', 'check mode reports the would-be change');
+  assert.is(existsSync(path), false, 'check mode must not create the file');
 });
 
 test('apply adds the line once, then reports ok', async () => {
   const path = join(dir, 'motd');
   await writeFile(path, 'first\\n');
   const first = await runTask(task, { path, line: 'hello' });
-  assert.is(first.status, 'changed');
-  assert.is(await readFile(path, 'utf8'), 'first\\nhello\\n');
+  assert.is(first.status, 'changed', first.msg);
+  assert.is(await readFile(path, 'utf8'), 'first\\nhello\\n', 'the line is appended after the existing content');
   const second = await runTask(task, { path, line: 'hello' });
-  assert.is(second.status, 'ok');
-  assert.is(await readFile(path, 'utf8'), 'first\\nhello\\n');
+  assert.is(second.status, 'ok', 'a second run changes nothing (idempotent)');
+  assert.is(await readFile(path, 'utf8'), 'first\\nhello\\n', 'the second run leaves the file as it was');
 });
 
 test.run();
@@ -133,7 +136,7 @@ export async function newTask(name: string, dir: string): Promise<number> {
   await writeNew(files[0]!, taskSource(name));
   await writeNew(files[1]!, testSource(name));
   for (const f of files) process.stdout.write(`created ${relative(process.cwd(), f) || f}\n`);
-  process.stdout.write(`run its test: node --import tsx ${relative(process.cwd(), files[1]!) || files[1]}\n`);
+  process.stdout.write(`run its test: ${invocation()} test ${relative(process.cwd(), files[1]!) || files[1]}\n`);
   return 0;
 }
 

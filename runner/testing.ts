@@ -1,7 +1,8 @@
 // Test helper for task authors (`import { runTask } from 'rancher-play/testing'`): runs one task
-// on this machine (or a given transport) the way the engine does — params validated against the
-// task's schema with defaults filled in, precheck, read-only probe, then apply unless in check
-// mode — and returns the result instead of printing it. No inventory or playbook needed.
+// on this machine, on a host of an inventory (over SSH through its jump chain, as `run` connects)
+// or through a given transport, the way the engine does — params validated against the task's
+// schema with defaults filled in, precheck, read-only probe, then apply unless in check mode —
+// and returns the result instead of printing it. No playbook needed.
 import { tmpdir } from 'node:os';
 import { withDefaults, type TaskDefinition } from './task.js';
 import { compileSchema } from './schema.js';
@@ -9,6 +10,11 @@ import type { TaskResult, Vars } from './types.js';
 import type { Transport } from './transport/transport.js';
 import { LocalTransport } from './transport/local.js';
 import { precheckContext, probeThenApply } from './context.js';
+import { loadInventory } from './inventory.js';
+import { mergedVars } from './vars.js';
+import { didYouMean } from './suggest.js';
+import { createTransportFactory } from './transport/index.js';
+import { UnreachableError } from './transport/transport.js';
 
 export type { TaskResult, Status } from './types.js';
 
@@ -21,11 +27,22 @@ export interface RunTaskOptions {
   vars?: Vars;
   /** Directory relative paths resolve against (`ctx.resolve`, `readLocal`); default the OS temp dir. */
   playbookDir?: string;
-  /** Host name/address the task sees; default `localhost` / `127.0.0.1`. */
-  host?: { name?: string; address?: string; groups?: string[] };
-  /** Run commands and writes through `sudo -n`. */
+  /**
+   * Host name/address the task sees; default `localhost` / `127.0.0.1`. With `inventory`, the
+   * name of the inventory host to run on (e.g. `'node1'`).
+   */
+  host?: string | { name?: string; address?: string; groups?: string[] };
+  /**
+   * An inventory file: the task runs on its `host` over that host's connection (SSH through
+   * its jump hosts, with its user, key and known_hosts; or local), and sees its vars and groups
+   * (`vars` are merged on top). A controller task (`runsOn: 'controller'`) still runs here.
+   */
+  inventory?: string;
+  /** With `inventory`: trust and record host keys not yet in known_hosts. */
+  acceptNewHostKeys?: boolean;
+  /** Run commands and writes through `sudo -n`; with `inventory`, default the host's `become`. */
   become?: boolean;
-  /** Where the task acts; default this machine (a local transport). */
+  /** Where the task acts; default this machine (a local transport), or the inventory host. */
   transport?: Transport;
   /** Receives every `ctx.log` line (they are also collected in `logs`). */
   onLog?: (line: string) => void;
@@ -71,30 +88,86 @@ export async function runTask<P, S>(
   const def = task as unknown as TaskDefinition<P, never>;
   const p = prepareParams(def, params);
   const playbookDir = opts.playbookDir ?? tmpdir();
-  const vars = opts.vars ?? {};
-  const hostName = opts.host?.name ?? 'localhost';
+  const where = opts.inventory !== undefined ? await inventoryTarget(opts, def, p) : localTarget(opts);
   if (def.precheck) {
-    const problems = await def.precheck(p, precheckContext(hostName, vars, playbookDir));
+    const problems = await def.precheck(p, precheckContext(where.host.name, where.host.vars, playbookDir));
     if (problems.length) throw new ParamsError(def.id, problems);
   }
   const logs: string[] = [];
-  const transport = opts.transport ?? new LocalTransport(hostName, opts.become ?? false);
   const ctxIn = {
-    transport,
-    host: { name: hostName, address: opts.host?.address ?? '127.0.0.1', groups: opts.host?.groups ?? [], vars },
-    vars,
+    host: where.host,
+    vars: where.host.vars,
     check: opts.check ?? false,
     diff: opts.diff ?? false,
     playbookDir,
     signal: new AbortController().signal,
-    become: opts.become ?? false,
+    become: where.become,
     log: (line: string) => { logs.push(line); opts.onLog?.(line); },
   };
+  const failed = (e: unknown, status: 'failed' | 'unreachable' = 'failed'): RunTaskResult => ({
+    status, changed: false, msg: e instanceof Error ? e.message : String(e), logs,
+  });
   try {
-    return { ...(await probeThenApply(def, p, ctxIn)), logs };
+    let transport: Transport;
+    try {
+      transport = await where.transport();
+    } catch (e) {
+      return failed(e, e instanceof UnreachableError ? 'unreachable' : 'failed');
+    }
+    return { ...(await probeThenApply(def, p, { ...ctxIn, transport })), logs };
   } catch (e) {
-    return { status: 'failed', changed: false, msg: e instanceof Error ? e.message : String(e), logs };
+    return failed(e);
   } finally {
-    if (!opts.transport) await transport.close();
+    await where.close();
   }
+}
+
+interface Target {
+  host: { name: string; address: string; groups: string[]; vars: Vars };
+  become: boolean;
+  transport(): Promise<Transport>;
+  close(): Promise<void>;
+}
+
+function localTarget(opts: RunTaskOptions): Target {
+  const h = typeof opts.host === 'string' ? { name: opts.host } : opts.host ?? {};
+  const name = h.name ?? 'localhost';
+  const own = opts.transport ? undefined : new LocalTransport(name, opts.become ?? false);
+  return {
+    host: { name, address: h.address ?? '127.0.0.1', groups: h.groups ?? [], vars: opts.vars ?? {} },
+    become: opts.become ?? false,
+    transport: async () => opts.transport ?? own!,
+    close: async () => { await own?.close(); },
+  };
+}
+
+/** The inventory host `opts.host`: its vars, and a connection made the way `run` makes it. */
+async function inventoryTarget(opts: RunTaskOptions, task: TaskDefinition<unknown, never>, params: unknown): Promise<Target> {
+  const inv = loadInventory(opts.inventory!);
+  const name = typeof opts.host === 'string' ? opts.host : opts.host?.name;
+  const entry = name === undefined ? undefined : inv.hosts.get(name);
+  if (!entry) {
+    const hint = name === undefined ? undefined : didYouMean(name, [...inv.hosts.keys()]);
+    throw new Error(`runTask: ${name === undefined ? 'give `host`, the inventory host to run on' : `no host "${name}" in ${opts.inventory}`}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  }
+  const vars = mergedVars(inv, entry.name, {}, {}, opts.vars ?? {});
+  // As the engine decides: controller tasks run here unless a `delegate: host` param sends them out.
+  const delegate = (params as { delegate?: unknown } | null)?.delegate;
+  const here = delegate === 'controller' || (task.runsOn === 'controller' && delegate !== 'host');
+  const factory = createTransportFactory({ acceptNewHostKeys: opts.acceptNewHostKeys === true });
+  const local = here ? new LocalTransport('controller') : undefined;
+  return {
+    host: { name: entry.name, address: entry.conn.address, groups: entry.groups, vars },
+    become: opts.become ?? (here ? false : entry.conn.become),
+    transport: async () => {
+      if (local) return local;
+      const t = opts.transport ?? (await factory.get(entry.conn));
+      await t.connect();
+      return t;
+    },
+    close: async () => {
+      await local?.close();
+      await factory.closeAll();
+    },
+  };
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bundle`: one self-contained ESM file, bundle/rancher-play.mjs, for jump hosts that
-// have only `node` (>= 20): every command, built-in task and shipped template (embedded), and
-// jiti for custom TypeScript tasks. The lab (root-only rehearsal tooling) is left out.
+// have only `node` (>= 20): every command, built-in task and shipped template (embedded), jiti
+// (with babel, loaded only when a custom task is not in the compile cache) for custom TypeScript
+// tasks, and uvu for `rancher-play test`. The lab (root-only rehearsal tooling) is left out.
 // Usage: node scripts/bundle.mjs [--outfile PATH]
 import { build } from 'esbuild';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -13,6 +14,7 @@ const args = process.argv.slice(2);
 const oi = args.indexOf('--outfile');
 const outfile = resolve(oi >= 0 && args[oi + 1] ? args[oi + 1] : join(root, 'bundle', 'rancher-play.mjs'));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const jitiPkg = JSON.parse(readFileSync(join(root, 'node_modules', 'jiti', 'package.json'), 'utf8'));
 
 const templatesDir = join(root, 'tasks', 'templates');
 const templates = Object.fromEntries(
@@ -57,7 +59,8 @@ try {
     // ssh2's optional native speed-ups: it falls back to pure JS when they cannot be loaded.
     external: ['cpu-features', '*.node'],
     // runner/version.ts: the bundle has no package.json to read the version from.
-    define: { RANCHER_PLAY_VERSION: JSON.stringify(pkg.version) },
+    // The bundle has no package.json files to read versions from (the compile cache keys on jiti's).
+    define: { RANCHER_PLAY_VERSION: JSON.stringify(pkg.version), __RANCHER_PLAY_JITI_VERSION__: JSON.stringify(jitiPkg.version) },
     plugins: [noLab],
     banner: {
       js: [
@@ -73,10 +76,14 @@ try {
       ].join('\n'),
     },
   });
-  renameSync(tmp, outfile);
   const inputs = Object.keys(result.metafile.inputs);
   const labInputs = inputs.filter((p) => /^lab\//.test(p));
   if (labInputs.length) throw new Error(`lab code leaked into the bundle: ${labInputs.join(', ')}`);
+  // `rancher-play test` imports these; a bundle without them would fail only at test time.
+  for (const need of ['node_modules/uvu/dist/index.mjs', 'node_modules/uvu/assert/index.mjs', 'node_modules/jiti/dist/babel.cjs']) {
+    if (!inputs.includes(need)) throw new Error(`${need} is missing from the bundle`);
+  }
+  renameSync(tmp, outfile);
   const bytes = result.metafile.outputs[relative(root, tmp)]?.bytes ?? 0;
   console.log(`bundle: ${relative(process.cwd(), outfile) || outfile} (${(bytes / 1024 / 1024).toFixed(1)} MiB, ${inputs.length} modules, ${Object.keys(templates).length} templates embedded)`);
 } catch (e) {

@@ -24,6 +24,8 @@ test.before(async () => {
   await build({
     entryPoints: [join(fixtures, 'bundle-entry.ts')],
     bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: bundle, logLevel: 'silent',
+    // As scripts/bundle.mjs: ssh2 (reached through runTask's inventory mode) falls back to pure JS.
+    external: ['cpu-features', '*.node'],
     // CJS dependencies (jiti among them) call require(); give the ESM bundle one.
     banner: { js: "import { createRequire as __rpCreateRequire } from 'node:module'; const require = __rpCreateRequire(import.meta.url);" },
   });
