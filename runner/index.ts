@@ -18,3 +18,5 @@ export { groupHosts, type GroupHost } from './vars.js';
 // Shell quoting (also `ctx.quote`) and user-written paths.
 export { shQuote } from './quote.js';
 export { expandHome } from './paths.js';
+export { renderString } from './template.js';
+export { MASK } from './vars.js';

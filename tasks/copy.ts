@@ -1,6 +1,6 @@
 // `copy`: put a file on the target from inline `content` or a controller file `src`; writes only
 // when content, mode or owner differ.
-import { defineTask, type Probe, type Applied } from '../runner/task.js';
+import { defineTask, type Probe, type Applied } from '../runner/index.js';
 import { modeSchema, probeFile, writeWanted, type FileWant } from './_file.js';
 
 export default defineTask({

@@ -3,8 +3,7 @@
 // connection) and probes (task failed) can report them unchanged.
 import { X509Certificate } from 'node:crypto';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import type { Vars } from '../runner/types.js';
-import { expandHome } from '../runner/paths.js';
+import { expandHome } from '../runner/index.js';
 
 // ------------------------------------------------------------------ versions
 
@@ -185,32 +184,9 @@ export function checkRkeConfig(text: string, file: string): RkeConfigCheck {
 
 // ------------------------------------------------------------ inventory view
 
-export interface GroupHost {
-  name: string;
-  address: string;
-  vars: Vars;
-}
 
-function rec(v: unknown): Record<string, unknown> | undefined {
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-/**
- * Hosts of an inventory group as seen from task vars (`groups` maps names to host names,
- * `hostvars` names to their vars). The address comes from the host's `host.address` when the
- * engine provides it, else `address`/`ansible_host` vars, else the name itself.
- */
-export function groupHosts(vars: Vars, group: string): GroupHost[] {
-  const names = rec(vars.groups)?.[group];
-  if (!Array.isArray(names)) return [];
-  const hostvars = rec(vars.hostvars) ?? {};
-  return names.map((entry) => {
-    const name = typeof entry === 'string' ? entry : String(rec(entry)?.name ?? entry);
-    const hv = rec(hostvars[name]) ?? rec(entry) ?? {};
-    const addr = rec(hv.host)?.address ?? hv.address ?? hv.ansible_host ?? rec(entry)?.address ?? name;
-    return { name, address: String(addr), vars: hv };
-  });
-}
+// Group lookups are part of the SDK; re-exported for the tasks that import them from here.
+export { groupHosts, type GroupHost } from '../runner/index.js';
 
 /** A list param given as a YAML list or a comma-separated string. */
 export function listParam(v: unknown): string[] {
