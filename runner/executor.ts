@@ -167,6 +167,8 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
         transport, host: ctxHost, vars: scope, check: opt.check, diff: opt.diff,
         playbookDir: pb.dir, signal: ac.signal, become, deadline,
         log: (line: string) => emit({ event: 'log', play: play.name, task: item.name, host: s.name, line }),
+        progress: (done: number, total: number, elapsed_ms: number) =>
+          emit({ event: 'transfer', play: play.name, task: item.name, host: s.name, done, total, elapsed_ms }),
       };
       try {
         const racers: Promise<TaskResult>[] = [probeThenApply(task, params, ctxIn)];

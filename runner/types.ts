@@ -175,6 +175,7 @@ export type ProgressEvent =
   | { event: 'play_start'; play: string; hosts: string[]; tasks: string[]; strategy: 'linear' | 'free' }
   | { event: 'task_start'; play: string; task: string; id: string; host: string; index: number }
   | { event: 'log'; play: string; task: string; host: string; line: string }
+  | { event: 'transfer'; play: string; task: string; host: string; done: number; total: number; elapsed_ms: number }
   | { event: 'host_done'; play: string; host: string; reason: 'failed' | 'unreachable' | 'complete' }
   | { event: 'play_end'; play: string };
 

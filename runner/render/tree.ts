@@ -4,6 +4,7 @@
 import { Listr, type ListrTask } from 'listr2';
 import type { RecapEvent, RunEvent, TaskEvent } from '../types.js';
 import { unifiedDiff } from '../diff.js';
+import { progressBar } from '../bytes.js';
 import { paint, recapLines, statusWord } from './plain.js';
 import type { RenderOptions, Renderer } from './types.js';
 
@@ -129,6 +130,11 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
         case 'log': {
           const l = leaves.get(key(e.play, current.get(`${e.play}\0${e.host}`) ?? -1, e.host));
           l?.output?.(e.line);
+          break;
+        }
+        case 'transfer': {
+          const l = leaves.get(key(e.play, current.get(`${e.play}\0${e.host}`) ?? -1, e.host));
+          l?.output?.(progressBar(e.done, e.total, e.elapsed_ms));
           break;
         }
         case 'host_done':
