@@ -9,13 +9,12 @@
 //                      [--keep-lab] [--profile DIR] [--json FILE]
 //
 // Not a test: nothing here asserts a time. Needs Linux and root (the lab does).
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem, release } from 'node:os';
-import { dirname, join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+import { die, ensureBuild, fmtMB, fmtS, machine, median, ROOT, sh, treeRss } from './lib.mjs';
 const ANSIBLE = '/usr/bin/ansible-playbook'; // Debian's, not whatever a pyenv shim points at
 const TIME = '/usr/bin/time';
 const LAB = 'bench';
@@ -53,41 +52,8 @@ function parseArgs(argv) {
   return o;
 }
 
-function die(msg) {
-  console.error(`bench: ${msg}`);
-  process.exit(5);
-}
-
 // ------------------------------------------------------------------------------------------
 // Preparation: build, ansible-core, lab
-
-function sh(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
-  return { code: r.status ?? 1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-}
-
-/** Newest mtime under a source dir (to decide whether dist/ is stale). */
-function newest(dir) {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newest(p));
-    else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-function ensureBuild() {
-  const cli = join(ROOT, 'dist', 'runner', 'cli.js');
-  const lab = join(ROOT, 'dist', 'lab', 'lab.js');
-  const src = Math.max(...['runner', 'tasks', 'lab'].map((d) => newest(join(ROOT, d))));
-  if (existsSync(cli) && existsSync(lab) && statSync(cli).mtimeMs >= src) return;
-  console.log('bench: building (tsc)…');
-  // tsc emits even when some file has type errors; what matters is that dist/ is there.
-  const r = sh(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')]);
-  if (!existsSync(cli) || !existsSync(lab)) die(`build failed:\n${r.out.slice(-3000)}`);
-  if (r.code !== 0) console.log('bench: tsc reported type errors (dist/ was emitted anyway)');
-}
 
 function ensureAnsible() {
   if (existsSync(ANSIBLE) && existsSync(TIME)) return;
@@ -111,15 +77,6 @@ function versions() {
     openssh: first('ssh', ['-V']),
     rancherPlay: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version,
     git: sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).out.trim(),
-  };
-}
-
-function machine() {
-  return {
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? '?',
-    memGiB: +(totalmem() / 2 ** 30).toFixed(1),
-    kernel: release(),
   };
 }
 
@@ -225,36 +182,6 @@ function verify(tool, kind, r, recap, hostNames) {
     throw new Error(`${tool} ${kind} run did not do the workload (exit ${r.code}; want ok=${TASKS} changed=${want} on ${hostNames.length} hosts):\n` +
       `${(r.stdout + r.stderr).trim().split('\n').slice(-25).join('\n')}`);
   }
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-/** Summed RSS (KiB) of pid and all its descendants, from /proc. */
-function treeRss(root) {
-  const kids = new Map();
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
-      (kids.get(ppid) ?? kids.set(ppid, []).get(ppid)).push(Number(p));
-    } catch { /* gone */ }
-  }
-  let sum = 0;
-  const todo = [root];
-  while (todo.length) {
-    const pid = todo.pop();
-    try {
-      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) sum += Number(m[1]);
-    } catch { /* gone */ }
-    todo.push(...(kids.get(pid) ?? []));
-  }
-  return sum;
 }
 
 /**
@@ -381,9 +308,6 @@ async function scenario(n, runs, first, opts, labApi) {
     rmSync(tmp, { recursive: true, force: true });
   }
 }
-
-const fmtS = (ms) => `${(ms / 1000).toFixed(2)}s`;
-const fmtMB = (kib) => `${(kib / 1024).toFixed(0)} MB`;
 
 function table(results) {
   const rows = [

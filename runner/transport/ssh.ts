@@ -782,12 +782,23 @@ class SshTransport implements Transport {
     try {
       const sftp = await this.sftp(conn.client);
       await new Promise<void>((resolve, reject) => {
+        // fastPut never calls back when the channel ends under it (its clean-up waits for a
+        // reply that cannot come): the end of the channel or the connection settles it.
+        const cut = (): void => settle(new Error('the connection ended during the upload'));
+        const settle = (e?: Error | null): void => {
+          sftp.off('end', cut).off('close', cut);
+          conn.client.off('close', cut);
+          if (e) reject(e);
+          else resolve();
+        };
+        sftp.once('end', cut).once('close', cut);
+        conn.client.once('close', cut);
         sftp.fastPut(local, stage, {
           concurrency: 64,
           chunkSize: 64 * 1024,
           mode: 0o600,
           step: (done, _n, size) => opts.onProgress?.(done, size),
-        }, (e) => (e ? reject(e) : resolve()));
+        }, settle);
       }).catch(async (e: Error) => {
         await new Promise((res) => setTimeout(res, 50));
         const lost = conn.chain.find((p) => p.lost)?.lost;
