@@ -39,6 +39,9 @@ export function ensureBuild() {
   const r = sh(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')]);
   if (!existsSync(cli) || !existsSync(lab)) die(`build failed:\n${r.out.slice(-3000)}`);
   if (r.code !== 0) console.log('bench: tsc reported type errors (dist/ was emitted anyway)');
+  // The prebuilt validators, as `npm run build` makes them (without, start-up compiles them).
+  const v = sh(process.execPath, [join(ROOT, 'scripts', 'validators.mjs')]);
+  if (v.code !== 0) console.log(`bench: scripts/validators.mjs failed; schemas compile at run time:\n${v.out.slice(-1000)}`);
 }
 
 export const median = (xs) => {
