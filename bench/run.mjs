@@ -6,7 +6,10 @@
 // ratio ansible/rancher-play, and the controller's peak RSS. Traffic goes only to the lab's hosts.
 //
 //   node bench/run.mjs [--hosts 10] [--scale 50 | --no-scale] [--runs 5] [--scale-runs 3]
-//                      [--keep-lab] [--profile DIR] [--json FILE]
+//                      [--forks N] [--keep-lab] [--profile DIR] [--json FILE]
+//
+// --scale accepts up to 200 hosts (the lab's limit). --forks sets both tools' forks in every
+// scenario (default: as many as hosts); at 200 hosts, Ansible's 200 workers need several GB.
 //
 // Not a test: nothing here asserts a time. Needs Linux and root (the lab does).
 import { spawn } from 'node:child_process';
@@ -28,7 +31,7 @@ const CHANGING = 4;                 // mkdir, marker, copy, template change on a
 
 function parseArgs(argv) {
   // Ansible needs about a minute per run on 50 hosts here: 3 runs keep the default within ~15 min.
-  const o = { hosts: 10, scale: 50, runs: 5, scaleRuns: 3, keepLab: false, profile: undefined, json: undefined };
+  const o = { hosts: 10, scale: 50, runs: 5, scaleRuns: 3, forks: undefined, keepLab: false, profile: undefined, json: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (name) => {
@@ -41,6 +44,7 @@ function parseArgs(argv) {
     else if (a === '--no-scale') o.scale = 0;
     else if (a === '--runs') o.runs = num('--runs');
     else if (a === '--scale-runs') o.scaleRuns = num('--scale-runs');
+    else if (a === '--forks') o.forks = num('--forks');
     else if (a === '--keep-lab') o.keepLab = true;
     else if (a === '--profile') o.profile = argv[++i] ?? die('--profile needs a directory');
     else if (a === '--json') o.json = argv[++i] ?? die('--json needs a file');
@@ -49,6 +53,7 @@ function parseArgs(argv) {
       process.exit(0);
     } else die(`unknown option ${a} (see --help)`);
   }
+  if (o.scale > 200 || o.hosts > 200) die('the lab has at most 200 plain hosts');
   return o;
 }
 
@@ -199,11 +204,12 @@ async function freshHomes(hostNames, labApi) {
 }
 
 async function scenario(n, runs, first, opts, labApi) {
-  console.log(`\n== ${n} hosts: ${runs} timed runs per tool and kind ==`);
+  const forks = Math.min(opts.forks ?? n, n);
+  console.log(`\n== ${n} hosts, forks ${forks}: ${runs} timed runs per tool and kind ==`);
   const info = await labApi.labUp({ name: LAB, plainHosts: n, log: (m) => console.log(`bench: ${m}`) });
   const hostNames = info.nodes.map((h) => h.name);
   await freshHomes(hostNames, labApi);
-  const ans = ansibleSetup(info, n);
+  const ans = ansibleSetup(info, forks);
   const tmp = ans.dir;
   const baseEnv = { ...process.env, NO_COLOR: '1', CI: '1' };
   delete baseEnv.SSH_AUTH_SOCK; // both tools use the lab key only
@@ -211,7 +217,7 @@ async function scenario(n, runs, first, opts, labApi) {
   const cli = join(ROOT, 'bin', 'rancher-play.js');
   const rpArgs = (playbook, nodeFlags = []) => [
     ...nodeFlags, cli, 'run', playbook, '-i', info.inventory,
-    '-e', `bench_dir=${RP_DIR}`, '--forks', String(n), '--json',
+    '-e', `bench_dir=${RP_DIR}`, '--forks', String(forks), '--json',
   ];
   const ansArgs = (extra = []) => [join(ROOT, 'bench', 'ansible', 'bench.yml'), '-e', `bench_dir=${ANS_DIR}`, ...extra];
   const builtin = join(ROOT, 'bench', 'playbooks', 'bench.yml');
@@ -234,7 +240,7 @@ async function scenario(n, runs, first, opts, labApi) {
   };
   const samples = {};
   const add = (key, kind, v) => ((samples[key] ??= { cold: [], warm: [], rss: [] })[kind]).push(v);
-  const res = { hosts: n, runs, tools: {} };
+  const res = { hosts: n, forks, runs, tools: {} };
   try {
     // Warm-up (untimed): page cache, Python bytecode, sshd, Ansible's ControlPersist masters.
     // Its cold runs also sample the whole process tree's memory.
@@ -340,6 +346,15 @@ function table(results) {
       const ta = a.tools[name];
       const tb = b.tools[name];
       rows.push(`- ${name}: cold time x${(tb.coldMedianMs / ta.coldMedianMs).toFixed(2)}, warm time x${(tb.warmMedianMs / ta.warmMedianMs).toFixed(2)}, peak RSS x${(tb.peakRssKiB / ta.peakRssKiB).toFixed(2)} (${fmtMB(ta.peakRssKiB)} → ${fmtMB(tb.peakRssKiB)}), whole tree ${fmtMB(ta.treePeakRssKiB)} → ${fmtMB(tb.treePeakRssKiB)}`);
+    }
+    // What each host beyond the first scenario's adds (differences over the added hosts).
+    const added = b.hosts - a.hosts;
+    rows.push('', `Per added host (${a.hosts} → ${b.hosts}, forks ${a.forks} / ${b.forks}):`, '| tool | cold time | warm time | peak RSS (largest process) | whole tree RSS (sampled) |', '|---|---|---|---|---|');
+    for (const name of ['rancher-play', 'ansible']) {
+      const ta = a.tools[name];
+      const tb = b.tools[name];
+      const per = (x, y) => (y - x) / added;
+      rows.push(`| ${name} | ${per(ta.coldMedianMs, tb.coldMedianMs).toFixed(1)} ms | ${per(ta.warmMedianMs, tb.warmMedianMs).toFixed(1)} ms | ${per(ta.peakRssKiB, tb.peakRssKiB).toFixed(0)} KiB | ${per(ta.treePeakRssKiB, tb.treePeakRssKiB).toFixed(0)} KiB |`);
     }
   }
   return rows.join('\n');
