@@ -1,7 +1,7 @@
 // Shared by the benchmarks (bench/run.mjs, bench/transfer.mjs, bench/startup.mjs): building
 // dist/, running and sampling processes, medians, what machine this ran on.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,3 +106,19 @@ export function machine() {
 export const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
 export const fmtS = (ms) => `${(ms / 1000).toFixed(2)}s`;
 export const fmtMB = (kib) => `${(kib / 1024).toFixed(0)} MB`;
+
+/** Results as JSON, written beside the target and renamed (never half a file). */
+export function writeJson(file, value) {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  renameSync(tmp, file);
+  console.log(`bench: results written to ${file}`);
+}
+
+/** The end of every benchmark script: a failure prints its stack and exits 1. */
+export function runMain(main) {
+  main().catch((e) => {
+    console.error(`bench: ${e.stack ?? e}`);
+    process.exit(1);
+  });
+}

@@ -13,11 +13,11 @@
 //
 // Not a test: nothing here asserts a time. Needs Linux and root (the lab does).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { die, ensureBuild, fmtMB, fmtS, machine, median, ROOT, sh, treeRss } from './lib.mjs';
+import { die, ensureBuild, fmtMB, fmtS, machine, median, ROOT, runMain, sh, treeRss, writeJson } from './lib.mjs';
 const ANSIBLE = '/usr/bin/ansible-playbook'; // Debian's, not whatever a pyenv shim points at
 const TIME = '/usr/bin/time';
 const LAB = 'bench';
@@ -382,15 +382,7 @@ async function main() {
   meta.seconds = Math.round((Date.now() - started) / 1000);
   console.log(`\n${table(results)}\n`);
   console.log(`bench: ${meta.seconds}s in all; load average before ${meta.loadBefore.map((x) => x.toFixed(1)).join(' ')}, after ${meta.loadAfter.map((x) => x.toFixed(1)).join(' ')}`);
-  if (opts.json) {
-    const tmpFile = `${opts.json}.tmp-${process.pid}`;
-    writeFileSync(tmpFile, JSON.stringify({ ...meta, results }, null, 2) + '\n');
-    renameSync(tmpFile, opts.json);
-    console.log(`bench: results written to ${opts.json}`);
-  }
+  if (opts.json) writeJson(opts.json, { ...meta, results });
 }
 
-main().catch((e) => {
-  console.error(`bench: ${e.stack ?? e}`);
-  process.exit(1);
-});
+runMain(main);

@@ -12,11 +12,11 @@
 // `rancher-play lab up` (default), or a tagged lab's .lab/<tag>rp/inventory.yml.
 //
 // Not a test: nothing here asserts a time.
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { die, ensureBuild, load, machine, median, ROOT, sampled, sh } from './lib.mjs';
+import { die, ensureBuild, load, machine, median, ROOT, runMain, sampled, sh, writeJson } from './lib.mjs';
 
 const ANSIBLE = '/usr/bin/ansible-playbook';
 
@@ -91,15 +91,7 @@ async function main() {
     rows.push(`| ${name} | ${(med / 1000).toFixed(3)}s | ${(Math.min(...samples[name]) / 1000).toFixed(3)}s | ${name === 'node -e 0' ? '—' : `${((med - floor) / 1000).toFixed(3)}s`} |`);
   }
   console.log(`\n${rows.join('\n')}\n\nload average at the end: ${result.loadAfter}`);
-  if (o.json) {
-    const t = `${o.json}.tmp-${process.pid}`;
-    writeFileSync(t, JSON.stringify(result, null, 2) + '\n');
-    renameSync(t, o.json);
-    console.log(`bench: results written to ${o.json}`);
-  }
+  if (o.json) writeJson(o.json, result);
 }
 
-main().catch((e) => {
-  console.error(`bench: ${e.stack ?? e}`);
-  process.exit(1);
-});
+runMain(main);

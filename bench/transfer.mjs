@@ -11,10 +11,10 @@
 // Not a test: nothing here asserts a time. Needs Linux and root (the lab does). Traffic goes
 // only to the lab's hosts.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { die, ensureBuild, fmtMB, fmtS, load, machine, median, ROOT, sampled } from './lib.mjs';
+import { die, ensureBuild, fmtMB, fmtS, load, machine, median, ROOT, runMain, sampled, writeJson } from './lib.mjs';
 
 const LAB = 'xfer';
 const DEST_RP = '/var/tmp/bench-rp.bin';
@@ -156,15 +156,7 @@ async function main() {
     ...(result.big ? [`rancher-play peak RSS with ${o.mb} MiB: ${fmtMB(rp.peakRssKiB)}; with ${result.big.mb} MiB: ${fmtMB(result.big.peakRssKiB)}`] : []),
     `load average at the end: ${load()}`,
   ].join('\n'));
-  if (o.json) {
-    const tmp = `${o.json}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(result, null, 2) + '\n');
-    renameSync(tmp, o.json);
-    console.log(`bench: results written to ${o.json}`);
-  }
+  if (o.json) writeJson(o.json, result);
 }
 
-main().catch((e) => {
-  console.error(`bench: ${e.stack ?? e}`);
-  process.exit(1);
-});
+runMain(main);
