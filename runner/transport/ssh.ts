@@ -759,6 +759,7 @@ class SshTransport implements Transport {
    * way attributes are set before the one rename, so the target is the old file or the new one.
    */
   async upload(local: string, path: string, opts: UploadOptions = {}): Promise<UploadResult> {
+    checkOwner(opts.owner); // before sending anything
     const started = Date.now();
     const total = (await stat(local)).size;
     const conn = await this.connection();
@@ -869,6 +870,11 @@ function targetWords(path: string): { p: string; t: string; tmpName: string } {
   return { p: pathWord(path), t, tmpName };
 }
 
+/** `user` or `user:group` with plain names only: it is put in a shell command. */
+function checkOwner(owner: string | undefined): void {
+  if (owner !== undefined && !/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/.test(owner)) throw new Error(`invalid owner "${owner}"`);
+}
+
 /** A remote path as SFTP sees it: relative paths (and `~/x`) start at the login home. */
 function sftpPath(p: string): string {
   if (p === '~') return '.';
@@ -881,9 +887,7 @@ function sftpPath(p: string): string {
  * rename, and it is removed on any failure.
  */
 function placeScript(o: { p: string; t: string; fill: string; size: number; mode?: number; owner?: string; asRoot: boolean }): string {
-  if (o.owner !== undefined && !/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/.test(o.owner)) {
-    throw new Error(`invalid owner "${o.owner}"`);
-  }
+  checkOwner(o.owner);
   const mode = o.mode !== undefined ? o.mode.toString(8).padStart(4, '0') : undefined;
   // A connection that drops mid-upload ends stdin early and `cat` succeeds on the prefix: only
   // a temp file of the full size may replace the destination. Removed before saying so: with the
