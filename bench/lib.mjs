@@ -122,3 +122,9 @@ export function runMain(main) {
     process.exit(1);
   });
 }
+
+/** `--help`: the script's header comment (its first `lines` lines after the shebang), then exit. */
+export function usage(metaUrl, lines) {
+  console.log(readFileSync(fileURLToPath(metaUrl), 'utf8').split('\n').slice(1, 1 + lines).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}

@@ -16,8 +16,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { die, ensureBuild, fmtMB, fmtS, machine, median, ROOT, runMain, sh, treeRss, writeJson } from './lib.mjs';
+import { die, ensureBuild, fmtMB, fmtS, machine, median, ROOT, runMain, sh, treeRss, writeJson, usage } from './lib.mjs';
 const ANSIBLE = '/usr/bin/ansible-playbook'; // Debian's, not whatever a pyenv shim points at
 const TIME = '/usr/bin/time';
 const LAB = 'bench';
@@ -48,10 +47,8 @@ function parseArgs(argv) {
     else if (a === '--keep-lab') o.keepLab = true;
     else if (a === '--profile') o.profile = argv[++i] ?? die('--profile needs a directory');
     else if (a === '--json') o.json = argv[++i] ?? die('--json needs a file');
-    else if (a === '-h' || a === '--help') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-      process.exit(0);
-    } else die(`unknown option ${a} (see --help)`);
+    else if (a === '-h' || a === '--help') usage(import.meta.url, 11);
+    else die(`unknown option ${a} (see --help)`);
   }
   if (o.scale > 200 || o.hosts > 200) die('the lab has at most 200 plain hosts');
   return o;

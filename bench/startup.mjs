@@ -12,11 +12,10 @@
 // `rancher-play lab up` (default), or a tagged lab's .lab/<tag>rp/inventory.yml.
 //
 // Not a test: nothing here asserts a time.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { die, ensureBuild, load, machine, median, ROOT, runMain, sampled, sh, writeJson } from './lib.mjs';
+import { die, ensureBuild, load, machine, median, ROOT, runMain, sampled, sh, writeJson, usage } from './lib.mjs';
 
 const ANSIBLE = '/usr/bin/ansible-playbook';
 
@@ -30,10 +29,8 @@ function parseArgs(argv) {
     } else if (a === '-i' || a === '--inventory') o.inventory = argv[++i] ?? die('-i needs a file');
     else if (a === '--no-bundle') o.bundle = false;
     else if (a === '--json') o.json = argv[++i] ?? die('--json needs a file');
-    else if (a === '-h' || a === '--help') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 14).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-      process.exit(0);
-    } else die(`unknown option ${a} (see --help)`);
+    else if (a === '-h' || a === '--help') usage(import.meta.url, 13);
+    else die(`unknown option ${a} (see --help)`);
   }
   return o;
 }

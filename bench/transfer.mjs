@@ -11,10 +11,9 @@
 // Not a test: nothing here asserts a time. Needs Linux and root (the lab does). Traffic goes
 // only to the lab's hosts.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { die, ensureBuild, fmtMB, fmtS, load, machine, median, ROOT, runMain, sampled, writeJson } from './lib.mjs';
+import { die, ensureBuild, fmtMB, fmtS, load, machine, median, ROOT, runMain, sampled, writeJson, usage } from './lib.mjs';
 
 const LAB = 'xfer';
 const DEST_RP = '/var/tmp/bench-rp.bin';
@@ -34,10 +33,8 @@ function parseArgs(argv) {
     else if (a === '--big-mb') o.bigMb = num('--big-mb', 0);
     else if (a === '--keep-lab') o.keepLab = true;
     else if (a === '--json') o.json = argv[++i] ?? die('--json needs a file');
-    else if (a === '-h' || a === '--help') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-      process.exit(0);
-    } else die(`unknown option ${a} (see --help)`);
+    else if (a === '-h' || a === '--help') usage(import.meta.url, 11);
+    else die(`unknown option ${a} (see --help)`);
   }
   return o;
 }
