@@ -6,16 +6,17 @@
 // ratio ansible/rancher-play, and the controller's peak RSS. Traffic goes only to the lab's hosts.
 //
 //   node bench/run.mjs [--hosts 10] [--scale 50 | --no-scale] [--runs 5] [--scale-runs 3]
-//                      [--keep-lab] [--profile DIR] [--json FILE]
+//                      [--forks N] [--keep-lab] [--profile DIR] [--json FILE]
+//
+// --scale accepts up to 200 hosts (the lab's limit). --forks sets both tools' forks in every
+// scenario (default: as many as hosts); at 200 hosts, Ansible's 200 workers need several GB.
 //
 // Not a test: nothing here asserts a time. Needs Linux and root (the lab does).
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem, release } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { die, ensureBuild, fmtMB, fmtS, machine, median, ROOT, runMain, sh, treeRss, writeJson, usage } from './lib.mjs';
 const ANSIBLE = '/usr/bin/ansible-playbook'; // Debian's, not whatever a pyenv shim points at
 const TIME = '/usr/bin/time';
 const LAB = 'bench';
@@ -29,7 +30,7 @@ const CHANGING = 4;                 // mkdir, marker, copy, template change on a
 
 function parseArgs(argv) {
   // Ansible needs about a minute per run on 50 hosts here: 3 runs keep the default within ~15 min.
-  const o = { hosts: 10, scale: 50, runs: 5, scaleRuns: 3, keepLab: false, profile: undefined, json: undefined };
+  const o = { hosts: 10, scale: 50, runs: 5, scaleRuns: 3, forks: undefined, keepLab: false, profile: undefined, json: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (name) => {
@@ -42,52 +43,19 @@ function parseArgs(argv) {
     else if (a === '--no-scale') o.scale = 0;
     else if (a === '--runs') o.runs = num('--runs');
     else if (a === '--scale-runs') o.scaleRuns = num('--scale-runs');
+    else if (a === '--forks') o.forks = num('--forks');
     else if (a === '--keep-lab') o.keepLab = true;
     else if (a === '--profile') o.profile = argv[++i] ?? die('--profile needs a directory');
     else if (a === '--json') o.json = argv[++i] ?? die('--json needs a file');
-    else if (a === '-h' || a === '--help') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-      process.exit(0);
-    } else die(`unknown option ${a} (see --help)`);
+    else if (a === '-h' || a === '--help') usage(import.meta.url, 11);
+    else die(`unknown option ${a} (see --help)`);
   }
+  if (o.scale > 200 || o.hosts > 200) die('the lab has at most 200 plain hosts');
   return o;
-}
-
-function die(msg) {
-  console.error(`bench: ${msg}`);
-  process.exit(5);
 }
 
 // ------------------------------------------------------------------------------------------
 // Preparation: build, ansible-core, lab
-
-function sh(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
-  return { code: r.status ?? 1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-}
-
-/** Newest mtime under a source dir (to decide whether dist/ is stale). */
-function newest(dir) {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newest(p));
-    else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
-  }
-  return t;
-}
-
-function ensureBuild() {
-  const cli = join(ROOT, 'dist', 'runner', 'cli.js');
-  const lab = join(ROOT, 'dist', 'lab', 'lab.js');
-  const src = Math.max(...['runner', 'tasks', 'lab'].map((d) => newest(join(ROOT, d))));
-  if (existsSync(cli) && existsSync(lab) && statSync(cli).mtimeMs >= src) return;
-  console.log('bench: building (tsc)…');
-  // tsc emits even when some file has type errors; what matters is that dist/ is there.
-  const r = sh(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')]);
-  if (!existsSync(cli) || !existsSync(lab)) die(`build failed:\n${r.out.slice(-3000)}`);
-  if (r.code !== 0) console.log('bench: tsc reported type errors (dist/ was emitted anyway)');
-}
 
 function ensureAnsible() {
   if (existsSync(ANSIBLE) && existsSync(TIME)) return;
@@ -111,15 +79,6 @@ function versions() {
     openssh: first('ssh', ['-V']),
     rancherPlay: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version,
     git: sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).out.trim(),
-  };
-}
-
-function machine() {
-  return {
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? '?',
-    memGiB: +(totalmem() / 2 ** 30).toFixed(1),
-    kernel: release(),
   };
 }
 
@@ -227,36 +186,6 @@ function verify(tool, kind, r, recap, hostNames) {
   }
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-/** Summed RSS (KiB) of pid and all its descendants, from /proc. */
-function treeRss(root) {
-  const kids = new Map();
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
-      (kids.get(ppid) ?? kids.set(ppid, []).get(ppid)).push(Number(p));
-    } catch { /* gone */ }
-  }
-  let sum = 0;
-  const todo = [root];
-  while (todo.length) {
-    const pid = todo.pop();
-    try {
-      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) sum += Number(m[1]);
-    } catch { /* gone */ }
-    todo.push(...(kids.get(pid) ?? []));
-  }
-  return sum;
-}
-
 /**
  * The plain hosts overlay the controller's /root, so root's login shell on them would source
  * the controller's ~/.bashrc (here: `pyenv init`, which spawns processes and can wait 60 s on
@@ -272,11 +201,12 @@ async function freshHomes(hostNames, labApi) {
 }
 
 async function scenario(n, runs, first, opts, labApi) {
-  console.log(`\n== ${n} hosts: ${runs} timed runs per tool and kind ==`);
+  const forks = Math.min(opts.forks ?? n, n);
+  console.log(`\n== ${n} hosts, forks ${forks}: ${runs} timed runs per tool and kind ==`);
   const info = await labApi.labUp({ name: LAB, plainHosts: n, log: (m) => console.log(`bench: ${m}`) });
   const hostNames = info.nodes.map((h) => h.name);
   await freshHomes(hostNames, labApi);
-  const ans = ansibleSetup(info, n);
+  const ans = ansibleSetup(info, forks);
   const tmp = ans.dir;
   const baseEnv = { ...process.env, NO_COLOR: '1', CI: '1' };
   delete baseEnv.SSH_AUTH_SOCK; // both tools use the lab key only
@@ -284,7 +214,7 @@ async function scenario(n, runs, first, opts, labApi) {
   const cli = join(ROOT, 'bin', 'rancher-play.js');
   const rpArgs = (playbook, nodeFlags = []) => [
     ...nodeFlags, cli, 'run', playbook, '-i', info.inventory,
-    '-e', `bench_dir=${RP_DIR}`, '--forks', String(n), '--json',
+    '-e', `bench_dir=${RP_DIR}`, '--forks', String(forks), '--json',
   ];
   const ansArgs = (extra = []) => [join(ROOT, 'bench', 'ansible', 'bench.yml'), '-e', `bench_dir=${ANS_DIR}`, ...extra];
   const builtin = join(ROOT, 'bench', 'playbooks', 'bench.yml');
@@ -307,7 +237,7 @@ async function scenario(n, runs, first, opts, labApi) {
   };
   const samples = {};
   const add = (key, kind, v) => ((samples[key] ??= { cold: [], warm: [], rss: [] })[kind]).push(v);
-  const res = { hosts: n, runs, tools: {} };
+  const res = { hosts: n, forks, runs, tools: {} };
   try {
     // Warm-up (untimed): page cache, Python bytecode, sshd, Ansible's ControlPersist masters.
     // Its cold runs also sample the whole process tree's memory.
@@ -382,9 +312,6 @@ async function scenario(n, runs, first, opts, labApi) {
   }
 }
 
-const fmtS = (ms) => `${(ms / 1000).toFixed(2)}s`;
-const fmtMB = (kib) => `${(kib / 1024).toFixed(0)} MB`;
-
 function table(results) {
   const rows = [
     '| hosts | run | rancher-play median | ansible-playbook median | ratio ansible/rancher-play |',
@@ -417,6 +344,15 @@ function table(results) {
       const tb = b.tools[name];
       rows.push(`- ${name}: cold time x${(tb.coldMedianMs / ta.coldMedianMs).toFixed(2)}, warm time x${(tb.warmMedianMs / ta.warmMedianMs).toFixed(2)}, peak RSS x${(tb.peakRssKiB / ta.peakRssKiB).toFixed(2)} (${fmtMB(ta.peakRssKiB)} → ${fmtMB(tb.peakRssKiB)}), whole tree ${fmtMB(ta.treePeakRssKiB)} → ${fmtMB(tb.treePeakRssKiB)}`);
     }
+    // What each host beyond the first scenario's adds (differences over the added hosts).
+    const added = b.hosts - a.hosts;
+    rows.push('', `Per added host (${a.hosts} → ${b.hosts}, forks ${a.forks} / ${b.forks}):`, '| tool | cold time | warm time | peak RSS (largest process) | whole tree RSS (sampled) |', '|---|---|---|---|---|');
+    for (const name of ['rancher-play', 'ansible']) {
+      const ta = a.tools[name];
+      const tb = b.tools[name];
+      const per = (x, y) => (y - x) / added;
+      rows.push(`| ${name} | ${per(ta.coldMedianMs, tb.coldMedianMs).toFixed(1)} ms | ${per(ta.warmMedianMs, tb.warmMedianMs).toFixed(1)} ms | ${per(ta.peakRssKiB, tb.peakRssKiB).toFixed(0)} KiB | ${per(ta.treePeakRssKiB, tb.treePeakRssKiB).toFixed(0)} KiB |`);
+    }
   }
   return rows.join('\n');
 }
@@ -443,15 +379,7 @@ async function main() {
   meta.seconds = Math.round((Date.now() - started) / 1000);
   console.log(`\n${table(results)}\n`);
   console.log(`bench: ${meta.seconds}s in all; load average before ${meta.loadBefore.map((x) => x.toFixed(1)).join(' ')}, after ${meta.loadAfter.map((x) => x.toFixed(1)).join(' ')}`);
-  if (opts.json) {
-    const tmpFile = `${opts.json}.tmp-${process.pid}`;
-    writeFileSync(tmpFile, JSON.stringify({ ...meta, results }, null, 2) + '\n');
-    renameSync(tmpFile, opts.json);
-    console.log(`bench: results written to ${opts.json}`);
-  }
+  if (opts.json) writeJson(opts.json, { ...meta, results });
 }
 
-main().catch((e) => {
-  console.error(`bench: ${e.stack ?? e}`);
-  process.exit(1);
-});
+runMain(main);

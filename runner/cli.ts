@@ -1,16 +1,9 @@
 // Command line (commander). Every command returns an exit code instead of calling process.exit,
 // so tests can call `main` in-process; usage errors are exit 5 like any other bad input.
+// Each command imports what it needs in its action: `--version` or `inventory` do not pay for
+// loading the engine, ajv, the tasks or SSH.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { stringify } from 'yaml';
 import { EXIT, InputError } from './errors.js';
-import { applyLimit, loadInventory, resolveInventory, selectHosts } from './inventory.js';
-import { maskSecrets, mergedVars, parseExtraVars } from './vars.js';
-import { inventorySchema, playbookSchema } from './schema.js';
-import { didYouMean } from './suggest.js';
-import { buildRegistry, loadAll, printProblems, runPlaybook } from './run.js';
-import { tasksToRun } from './executor.js';
-import { defaultSchemaPath, newTask, writeSchemaFile } from './scaffold.js';
-import { redactUrlCredentials } from './redact.js';
 import { packageVersion } from './version.js';
 import type { ConnectionSpec, Inventory, RunOptions } from './types.js';
 import type { Registry } from './registry.js';
@@ -57,6 +50,7 @@ async function guarded(io: Io, fn: () => Promise<number>): Promise<number> {
     return await fn();
   } catch (e) {
     if (e instanceof InputError) {
+      const { printProblems } = await import('./run.js');
       printProblems(e, io.stderr);
       return EXIT.input;
     }
@@ -64,7 +58,8 @@ async function guarded(io: Io, fn: () => Promise<number>): Promise<number> {
   }
 }
 
-function runOptions(f: RunFlags, check: boolean): RunOptions & { json: boolean } {
+async function runOptions(f: RunFlags, check: boolean): Promise<RunOptions & { json: boolean }> {
+  const { parseExtraVars } = await import('./vars.js');
   return {
     check: check || f.check === true,
     diff: f.diff === true,
@@ -137,6 +132,7 @@ function graph(inv: Inventory): string {
 
 /** --list-hosts / --list-tasks / --syntax-check: everything is checked, nothing runs (ansible-playbook's layout). */
 async function listOnly(playbook: string, f: RunFlags, opt: RunOptions, io: Io): Promise<number> {
+  const [{ loadAll }, { tasksToRun }, { applyLimit, selectHosts }] = await Promise.all([import('./run.js'), import('./executor.js'), import('./inventory.js')]);
   const { playbook: pb, inventory: inv } = await loadAll(playbook, f.inventory, opt);
   if (!f.listHosts && !f.listTasks) {
     io.stdout.write(`\nplaybook: ${playbook}\n`);
@@ -170,7 +166,8 @@ function connectionView(c: ConnectionSpec): Record<string, unknown> {
   };
 }
 
-function inventoryJson(inv: Inventory): unknown {
+async function inventoryJson(inv: Inventory): Promise<unknown> {
+  const { maskSecrets, mergedVars } = await import('./vars.js');
   const hosts: Record<string, unknown> = {};
   for (const [name, h] of inv.hosts) {
     hosts[name] = { ...connectionView(h.conn), groups: h.groups, vars: maskSecrets(mergedVars(inv, name, {}, {}, {}), inv.secrets) };
@@ -179,7 +176,8 @@ function inventoryJson(inv: Inventory): unknown {
   return { hosts, groups };
 }
 
-function inventoryView(inv: Inventory): unknown {
+async function inventoryView(inv: Inventory): Promise<unknown> {
+  const { maskSecrets, mergedVars } = await import('./vars.js');
   const hosts: Record<string, unknown> = {};
   for (const [name, h] of [...inv.hosts].sort(([a], [b]) => a.localeCompare(b))) {
     hosts[name] = {
@@ -226,9 +224,10 @@ function runsOnText(t: AnyTask): string {
   return `${base} (delegate: ${other} runs it on ${other === 'host' ? 'each target host' : 'the controller'})`;
 }
 
-function taskInfo(registry: Registry, id: string, io: Io): number {
+async function taskInfo(registry: Registry, id: string, io: Io): Promise<number> {
   const t = registry.get(id);
   if (!t) {
+    const { didYouMean } = await import('./suggest.js');
     const hint = didYouMean(id, registry.ids());
     io.stderr.write(`unknown task "${id}"${hint ? ` (did you mean "${hint}"?)` : ''}; \`rancher-play tasks\` lists them\n`);
     return EXIT.input;
@@ -269,12 +268,15 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     addRunOptions(program.command(`${name} <playbook>`).description(desc))
       .action(async (playbook: string, f: RunFlags) => {
         if (f.listHosts || f.listTasks || f.syntaxCheck) {
-          setCode(await guarded(io, () => listOnly(playbook, f, runOptions(f, check), io)));
+          setCode(await guarded(io, async () => listOnly(playbook, f, await runOptions(f, check), io)));
           return;
         }
         const intr = interruptible(io);
         try {
-          setCode(await guarded(io, () => runPlaybook(playbook, f.inventory, runOptions(f, check), { ...io, signal: intr.signal })));
+          setCode(await guarded(io, async () => {
+            const { runPlaybook } = await import('./run.js');
+            return runPlaybook(playbook, f.inventory, await runOptions(f, check), { ...io, signal: intr.signal });
+          }));
         } finally {
           intr.dispose();
         }
@@ -291,6 +293,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--tasks-dir <dir>', 'directory of custom tasks')
     .action(async (playbook: string, f: { inventory: string; extraVars: string[]; limit?: string[]; tasksDir?: string }) => {
       setCode(await guarded(io, async () => {
+        const [{ loadAll }, { parseExtraVars }] = await Promise.all([import('./run.js'), import('./vars.js')]);
         const { playbook: pb, inventory } = await loadAll(playbook, f.inventory, {
           extraVars: parseExtraVars(f.extraVars, process.cwd()), limit: f.limit, tasksDir: f.tasksDir,
         });
@@ -309,6 +312,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--forks <n>', 'hosts connected to in parallel', positiveInt, 10)
     .action(async (f: { inventory: string; limit?: string[]; acceptNewHostKeys?: boolean; json?: boolean; forks: number }) => {
       setCode(await guarded(io, async () => {
+        const { loadInventory, resolveInventory, selectHosts } = await import('./inventory.js');
         const inv = loadInventory(f.inventory);
         await resolveInventory(inv, f.limit?.length ? selectHosts(inv, f.limit, undefined, '--limit') : undefined);
         // Loaded on demand: ssh2 is only needed by commands that connect.
@@ -324,13 +328,14 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--json', 'hosts with their connection as it will be made (after ~/.ssh/config), groups, vars, as JSON')
     .action(async (f: { inventory: string; graph?: boolean; json?: boolean }) => {
       setCode(await guarded(io, async () => {
+        const [{ loadInventory, resolveInventory }, { stringify }, { redactUrlCredentials }] = await Promise.all([import('./inventory.js'), import('yaml'), import('./redact.js')]);
         const inv = loadInventory(f.inventory);
         if (f.json) {
           await resolveInventory(inv);
-          io.stdout.write(`${redactUrlCredentials(JSON.stringify(inventoryJson(inv), null, 2))}\n`);
+          io.stdout.write(`${redactUrlCredentials(JSON.stringify(await inventoryJson(inv), null, 2))}\n`);
           return EXIT.ok;
         }
-        io.stdout.write(f.graph ? `${graph(inv)}\n` : redactUrlCredentials(stringify(inventoryView(inv))));
+        io.stdout.write(f.graph ? `${graph(inv)}\n` : redactUrlCredentials(stringify(await inventoryView(inv))));
         return EXIT.ok;
       }));
     });
@@ -340,6 +345,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--tasks-dir <dir>', 'directory of custom tasks')
     .action(async (id: string | undefined, f: { tasksDir?: string }) => {
       setCode(await guarded(io, async () => {
+        const { buildRegistry } = await import('./run.js');
         const registry = await buildRegistry({ tasksDir: f.tasksDir });
         if (id) return taskInfo(registry, id, io);
         const all = registry.list();
@@ -356,7 +362,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .description('scaffold tasks/NAME.ts with a test')
     .option('--tasks-dir <dir>', 'where to write it', 'tasks')
     .action(async (name: string, f: { tasksDir: string }) => {
-      setCode(await guarded(io, () => newTask(name, f.tasksDir)));
+      setCode(await guarded(io, async () => (await import('./scaffold.js')).newTask(name, f.tasksDir)));
     });
 
   program.command('test [paths...]')
@@ -376,6 +382,8 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--write [file]', 'write it to a file instead (default .rancher-play/KIND.schema.json) for `# yaml-language-server: $schema=`')
     .action(async (kind: string, f: { tasksDir?: string; write?: string | boolean }) => {
       setCode(await guarded(io, async () => {
+        const [{ inventorySchema, playbookSchema }, { buildRegistry }, { defaultSchemaPath, writeSchemaFile }] =
+          await Promise.all([import('./schema.js'), import('./run.js'), import('./scaffold.js')]);
         const schema = kind === 'inventory' ? inventorySchema() : playbookSchema((await buildRegistry({ tasksDir: f.tasksDir })).list());
         if (f.write === undefined) {
           io.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
@@ -421,7 +429,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       return EXIT.input;
     }
     if (e instanceof InputError) {
-      printProblems(e, io.stderr);
+      (await import('./run.js')).printProblems(e, io.stderr);
       return EXIT.input;
     }
     io.stderr.write(`internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);

@@ -20,6 +20,8 @@ export interface ContextInput {
   /** Remaining time of the task's `timeout`, applied to every command. */
   deadline?: number;
   log(line: string): void;
+  /** Byte progress of a transfer (drawn by renderers that can). */
+  progress?(done: number, total: number, elapsedMs: number): void;
 }
 
 /** A controller file, `~` and relative paths resolved against `dir`; `null` when it does not exist. */
@@ -40,6 +42,10 @@ export function precheckContext(host: string, vars: Vars, playbookDir: string): 
     readLocal: (p) => readLocalFrom(playbookDir, p),
   };
 }
+
+/** Transfers smaller than this finish too fast for a progress bar to mean anything. */
+const PROGRESS_MIN_BYTES = 4 << 20;
+
 
 export function buildContext(input: ContextInput, phase: 'probe' | 'apply'): TaskContext {
   const { transport, signal } = input;
@@ -75,6 +81,23 @@ export function buildContext(input: ContextInput, phase: 'probe' | 'apply'): Tas
       }
       aborted();
       await transport.writeFile(path, content, { ...opts, become: opts.become ?? input.become });
+    },
+    async upload(localPath: string, dest: string, opts: WriteOptions = {}): Promise<{ bytes: number; ms: number }> {
+      if (phase === 'probe' || input.check) {
+        throw new Error(`upload(${dest}) refused: tasks may only read while probing${input.check ? ' (check mode)' : ''}`);
+      }
+      aborted();
+      const started = Date.now();
+      let last = 0;
+      const onProgress = (done: number, total: number): void => {
+        if (!input.progress || total < PROGRESS_MIN_BYTES) return;
+        const now = Date.now();
+        // A few redraws a second are enough; the last one always goes out.
+        if (done < total && now - last < 200) return;
+        last = now;
+        input.progress(done, total, now - started);
+      };
+      return transport.upload(resolveFrom(input.playbookDir, localPath), dest, { ...opts, become: opts.become ?? input.become, onProgress });
     },
     readLocal: (path) => readLocalFrom(input.playbookDir, path),
     log: (line) => input.log(line),

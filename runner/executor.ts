@@ -192,6 +192,8 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
         transport, host: ctxHost, vars: scope, check, diff: opt.diff,
         playbookDir: pb.dir, signal: ac.signal, become, deadline,
         log,
+        progress: (done: number, total: number, elapsed_ms: number) =>
+          emit({ event: 'transfer', ...ids, host: s.name, done, total, elapsed_ms }),
       };
       try {
         const racers: Promise<TaskResult>[] = [probeThenApply(task, params, ctxIn)];

@@ -20,3 +20,4 @@ export { shQuote } from './quote.js';
 export { expandHome } from './paths.js';
 export { renderString } from './template.js';
 export { MASK } from './vars.js';
+export { formatBytes, formatRate } from './bytes.js';

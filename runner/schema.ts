@@ -1,15 +1,13 @@
 // JSON Schemas: the single source of truth for inventory and playbook input. The same schemas are
 // printed by `rancher-play schema` for editors and used (with ajv) to validate files, with every
 // ajv error mapped back to file:line:column and a dotted key.
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { AnyTask } from './task.js';
 import type { InputProblem } from './errors.js';
 import type { YamlPath, YamlSource } from './yamlsrc.js';
 import { suggestion } from './suggest.js';
-
-// ajv-formats is CommonJS; under NodeNext its callable export sits on `.default`.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => Ajv;
 
 const DRAFT = 'http://json-schema.org/draft-07/schema#';
 
@@ -228,8 +226,48 @@ export function playbookStructureSchema(): Schema {
 
 // --------------------------------------------------------------- validation
 
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, addUsedSchema: false, validateSchema: false });
-addFormats(ajv);
+/** The one ajv configuration, shared with the build-time generator (scripts/validators.mjs). */
+export const AJV_OPTIONS = { allErrors: true, strict: false, verbose: true, addUsedSchema: false, validateSchema: false } as const;
+
+const requireHere = createRequire(import.meta.url);
+let ajvInstance: Ajv | undefined;
+
+/** ajv, loaded on first use: with the prebuilt validators `validate` of built-in tasks never
+ * needs it (loading and compiling with it was most of the start-up). Both packages are CommonJS;
+ * the plain `require` (defined in the one-file bundle) lets the bundler include them. */
+function ajv(): Ajv {
+  if (!ajvInstance) {
+    const load = (id: 'ajv' | 'ajv-formats'): unknown =>
+      typeof require === 'function' ? (id === 'ajv' ? require('ajv') : require('ajv-formats')) : requireHere(id);
+    const { Ajv: AjvClass } = load('ajv') as { Ajv: new (o: object) => Ajv };
+    const formats = load('ajv-formats') as { default?: (a: Ajv) => Ajv } & ((a: Ajv) => Ajv);
+    ajvInstance = new AjvClass(AJV_OPTIONS);
+    (formats.default ?? formats)(ajvInstance);
+  }
+  return ajvInstance;
+}
+
+/** Content key of a schema: validators generated at build time are found by it, so a schema
+ * changed since the build simply misses and is compiled at run time. */
+export function schemaKey(schema: object): string {
+  return createHash('sha256').update(JSON.stringify(stripUndefined(schema))).digest('hex');
+}
+
+let prebuilt: Record<string, ValidateFunction> | undefined;
+
+function prebuiltFor(schema: object): ValidateFunction | undefined {
+  if (prebuilt === undefined) {
+    try {
+      // Next to this file in dist/ (written by scripts/validators.mjs after tsc); absent when
+      // running from the sources or in the bundle, which then compile.
+      prebuilt = (requireHere('./validators.cjs') as { byKey: Record<string, ValidateFunction> }).byKey;
+    } catch {
+      prebuilt = {};
+    }
+  }
+  return Object.keys(prebuilt).length ? prebuilt[schemaKey(schema)] : undefined;
+}
+
 const compiled = new WeakMap<object, ValidateFunction>();
 
 /** Compile (once per schema object); a broken schema is reported, not thrown. */
@@ -237,7 +275,7 @@ export function compileSchema(schema: object): ValidateFunction | string {
   const hit = compiled.get(schema);
   if (hit) return hit;
   try {
-    const fn = ajv.compile(stripUndefined(schema) as Schema);
+    const fn = prebuiltFor(schema) ?? ajv().compile(stripUndefined(schema) as Schema);
     compiled.set(schema, fn);
     return fn;
   } catch (e) {
@@ -245,7 +283,13 @@ export function compileSchema(schema: object): ValidateFunction | string {
   }
 }
 
-function stripUndefined(v: unknown): unknown {
+/** The schemas every run validates against (inventory, playbook structure, built-in task
+ * params), for the build-time generator. */
+export function builtinSchemas(tasks: AnyTask[]): object[] {
+  return [inventorySchema(), playbookStructureSchema(), ...tasks.map((t) => t.schema)];
+}
+
+export function stripUndefined(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stripUndefined);
   if (v && typeof v === 'object') {
     return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, stripUndefined(x)]));

@@ -61,6 +61,9 @@ export interface TaskContext {
   readFile(path: string): Promise<string | null>;
   /** Write a file on the target atomically (temp file + rename). Refused inside `probe`. */
   writeFile(path: string, content: string | Buffer, opts?: WriteOptions): Promise<void>;
+  /** Stream a controller file to the target atomically, in constant memory, showing byte progress
+   * for big files. Refused inside `probe`. Returns the bytes sent and the time taken. */
+  upload(localPath: string, dest: string, opts?: WriteOptions): Promise<{ bytes: number; ms: number }>;
   /** Read a file on the controller (templates, sources); `null` when it does not exist. */
   readLocal(path: string): Promise<Buffer | null>;
   /** A line for the progress tree and -v output. */

@@ -199,6 +199,7 @@ export type ProgressEvent =
   | { event: 'task_start'; play: string; play_index: number; task: string; task_index: number; id: string; host: string; handler?: boolean }
   /** A task's log line; engine lines outside any task (ssh -v) carry no indexes. */
   | { event: 'log'; play: string; play_index?: number; task: string; task_index?: number; handler?: boolean; host: string; line: string }
+  | { event: 'transfer'; play: string; play_index: number; task: string; task_index: number; handler?: boolean; host: string; done: number; total: number; elapsed_ms: number }
   | { event: 'host_done'; play: string; play_index: number; host: string; reason: 'failed' | 'unreachable' | 'complete' }
   | { event: 'play_end'; play: string; play_index: number };
 

@@ -1,6 +1,9 @@
 // Shared by copy and render-template: what a file looks like now, and writing it only when
 // content, mode or owner differ. One round trip for the metadata; content read only when needed.
+// Big controller files are never held in memory: hashed and uploaded as streams.
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import type { FileDiff, TaskContext } from '../runner/index.js';
 
 export interface FileWant {
@@ -9,6 +12,32 @@ export interface FileWant {
   /** Octal string like "0644". */
   mode?: string;
   owner?: string;
+}
+
+/** A controller file too big to hold in memory, known by its size and sha256. */
+export interface LocalSource {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** A file wanted on the target with the content of a controller file (streamed). */
+export interface SourceWant {
+  dest: string;
+  source: LocalSource;
+  mode?: string;
+  owner?: string;
+}
+
+/** From this size on a controller file is streamed instead of read into memory (smaller ones
+ * ride in the same round trip as the write, and keep a text diff). */
+export const STREAM_MIN_BYTES = 1 << 20;
+
+/** sha256 of a controller file, read as a stream. */
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  await pipeline(createReadStream(path), h);
+  return h.digest('hex');
 }
 
 export interface FileProbe {
@@ -35,11 +64,13 @@ export function isPrivateMode(mode: number): boolean {
 }
 
 /** What a diff shows of a private file: its size only. */
-export function hidden(content: Buffer | string): string {
-  return `(secret, ${Buffer.byteLength(content)} bytes)\n`;
+export function hidden(content: Buffer | string | number): string {
+  return `(secret, ${typeof content === 'number' ? content : Buffer.byteLength(content)} bytes)\n`;
 }
 
-export async function probeFile(ctx: TaskContext, want: FileWant): Promise<FileProbe> {
+export async function probeFile(ctx: TaskContext, want: FileWant | SourceWant): Promise<FileProbe> {
+  const content = 'content' in want ? want.content : undefined;
+  const size = content ? content.length : (want as SourceWant).source.size;
   const q = ctx.quote(want.dest);
   const r = await ctx.run(`if [ -e ${q} ]; then stat -c '%a %U %G' ${q} && sha256sum < ${q}; else echo absent; fi`);
   if (r.code !== 0) throw new Error(`cannot inspect ${want.dest}: ${r.stderr.trim() || `exit ${r.code}`}`);
@@ -51,16 +82,16 @@ export async function probeFile(ctx: TaskContext, want: FileWant): Promise<FileP
   // The mode the file will have: the wanted one, else the current one (kept by writeFile), else 0644.
   const finalMode = want.mode ? parseMode(want.mode) : exists ? parseInt(mode, 8) : 0o644;
   const secret = isPrivateMode(finalMode) || (exists && isPrivateMode(parseInt(mode, 8)));
-  const after = secret ? hidden(want.content) : isText(want.content) ? want.content.toString('utf8') : '(binary)';
+  const after = secret ? hidden(size) : content && isText(content) ? content.toString('utf8') : '(binary)';
   if (!exists) {
     changes.push('create');
     diff = [{ path: want.dest, before: null, after }];
   } else {
-    const wantSum = createHash('sha256').update(want.content).digest('hex');
+    const wantSum = content ? createHash('sha256').update(content).digest('hex') : (want as SourceWant).source.sha256;
     if (sum.split(/\s/)[0] !== wantSum) {
       changes.push('content');
       // A private file is not even read: only its size would be shown.
-      const cur = !secret && isText(want.content) ? await ctx.readFile(want.dest) : null;
+      const cur = !secret && content && isText(content) ? await ctx.readFile(want.dest) : null;
       diff = [{ path: want.dest, before: secret ? '(secret, previous content)\n' : cur ?? '(binary)', after }];
     }
     if (want.mode && parseMode(want.mode) !== parseInt(mode, 8)) changes.push(`mode ${mode} → ${want.mode.replace(/^0?/, '0')}`);
@@ -72,9 +103,9 @@ export async function probeFile(ctx: TaskContext, want: FileWant): Promise<FileP
   return { exists, changes, diff };
 }
 
-export async function writeWanted(ctx: TaskContext, want: FileWant): Promise<void> {
-  await ctx.writeFile(want.dest, want.content, {
-    mode: want.mode ? parseMode(want.mode) : undefined,
-    owner: want.owner,
-  });
+/** Puts the wanted file in place; for a streamed source, says how many bytes went at what rate. */
+export async function writeWanted(ctx: TaskContext, want: FileWant | SourceWant): Promise<{ bytes: number; ms: number } | void> {
+  const opts = { mode: want.mode ? parseMode(want.mode) : undefined, owner: want.owner };
+  if ('source' in want) return ctx.upload(want.source.path, want.dest, opts);
+  await ctx.writeFile(want.dest, want.content, opts);
 }

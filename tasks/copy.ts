@@ -1,7 +1,10 @@
 // `copy`: put a file on the target from inline `content` or a controller file `src`; writes only
-// when content, mode or owner differ.
+// when content, mode or owner differ. A big `src` is hashed and uploaded as a stream, so its size
+// is bounded by the disks, not by the controller's memory.
+import { stat } from 'node:fs/promises';
 import { defineTask, type Probe, type Applied } from '../runner/index.js';
-import { modeSchema, probeFile, writeWanted, type FileWant } from './_file.js';
+import { formatBytes, formatRate } from '../runner/index.js';
+import { modeSchema, probeFile, sha256File, STREAM_MIN_BYTES, writeWanted, type FileWant, type SourceWant } from './_file.js';
 
 export default defineTask({
   id: 'copy',
@@ -19,21 +22,32 @@ export default defineTask({
       owner: { type: 'string', description: 'user or user:group.' },
     },
   },
-  async probe(ctx, p): Promise<Probe<FileWant>> {
-    let content: Buffer;
-    if (p.content !== undefined) content = Buffer.from(p.content);
+  async probe(ctx, p): Promise<Probe<FileWant | SourceWant>> {
+    const attrs = { dest: p.dest, mode: p.mode, owner: p.owner };
+    let want: FileWant | SourceWant;
+    if (p.content !== undefined) want = { ...attrs, content: Buffer.from(p.content) };
     else {
       const src = ctx.resolve(p.src ?? '');
-      const b = await ctx.readLocal(src);
-      if (b === null) return { changed: false, status: 'failed', msg: `src ${src} not found on the controller` };
-      content = b;
+      const st = await stat(src).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return null;
+        throw e;
+      });
+      if (st === null) return { changed: false, status: 'failed', msg: `src ${src} not found on the controller` };
+      if (st.isDirectory()) return { changed: false, status: 'failed', msg: `src ${src} is a directory` };
+      if (st.size >= STREAM_MIN_BYTES) want = { ...attrs, source: { path: src, size: st.size, sha256: await sha256File(src) } };
+      else {
+        const b = await ctx.readLocal(src);
+        if (b === null) return { changed: false, status: 'failed', msg: `src ${src} not found on the controller` };
+        want = { ...attrs, content: b };
+      }
     }
-    const want: FileWant = { dest: p.dest, content, mode: p.mode, owner: p.owner };
     const f = await probeFile(ctx, want);
     if (!f.changes.length) return { changed: false, msg: `${p.dest} up to date` };
     return { changed: true, msg: `${p.dest}: ${f.changes.join(', ')}`, diff: f.diff, state: want };
   },
   async apply(ctx, _p, probe): Promise<Applied | void> {
-    await writeWanted(ctx, probe.state!);
+    const sent = await writeWanted(ctx, probe.state!);
+    // Plain and JSON output have no progress bar: the result says how the transfer went.
+    if (sent) return { msg: `${probe.msg} (${formatBytes(sent.bytes)} in ${(sent.ms / 1000).toFixed(1)}s, ${formatRate(sent.bytes, sent.ms)})` };
   },
 });

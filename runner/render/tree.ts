@@ -6,6 +6,7 @@
 import { Listr, type ListrTask } from 'listr2';
 import type { RecapEvent, RunEvent, TaskEvent } from '../types.js';
 import { unifiedDiff } from '../diff.js';
+import { progressBar } from '../bytes.js';
 import { paint, recapLines, statusWord } from './plain.js';
 import type { RenderOptions, Renderer } from './types.js';
 
@@ -131,6 +132,9 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
           if (e.play_index !== undefined && e.task_index !== undefined && !e.handler) {
             leaves.get(e.play_index)?.get(`${e.task_index}\0${e.host}`)?.output?.(e.line);
           }
+          break;
+        case 'transfer':
+          if (!e.handler) leaves.get(e.play_index)?.get(`${e.task_index}\0${e.host}`)?.output?.(progressBar(e.done, e.total, e.elapsed_ms));
           break;
         case 'host_done':
           if (e.reason !== 'complete') settleAll(e.play_index, e.host);

@@ -2,11 +2,14 @@
 // env via quoted assignments, cwd via `cd`, become via `sudo -n`, atomic writes.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, chown, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { basename, dirname, join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { ExecOptions, ExecResult, WriteOptions } from '../task.js';
-import type { Transport } from './transport.js';
+import type { Transport, UploadOptions, UploadResult } from './transport.js';
 import { shQuote } from '../quote.js';
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -88,34 +91,67 @@ export class LocalTransport implements Transport {
   }
 
   async writeFile(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<void> {
-    const become = (opts.become ?? this.become) && !isRoot();
-    if (become) {
-      // Write as root through sudo: temp file beside the target, then mv (atomic on one filesystem).
-      const tmp = join(dirname(path), `.${basename(path)}.rp-${randomBytes(4).toString('hex')}`);
-      const mode = opts.mode !== undefined ? ` && chmod ${(opts.mode & 0o7777).toString(8)} ${shQuote(tmp)}` : '';
-      const own = opts.owner ? ` && chown ${shQuote(opts.owner)} ${shQuote(tmp)}` : '';
-      const r = await this.exec(`cat > ${shQuote(tmp)}${mode}${own} && mv -f ${shQuote(tmp)} ${shQuote(path)} || { rm -f ${shQuote(tmp)}; exit 1; }`, { become: true, stdin: data });
-      if (r.code !== 0) throw new Error(`cannot write ${path}: ${r.stderr.trim()}`);
-      return;
+    if ((opts.become ?? this.become) && !isRoot()) {
+      return this.placeAsRoot(path, 'cat > "$t"', opts, data);
     }
+    await placeLocal(path, opts, (tmp) => writeFile(tmp, data, { mode: 0o600, flag: 'wx' }));
+  }
+
+  /** The same as writeFile for a controller file, copied as a stream (constant memory). */
+  async upload(local: string, path: string, opts: UploadOptions = {}): Promise<UploadResult> {
+    const started = Date.now();
+    const total = (await stat(local)).size;
+    if ((opts.become ?? this.become) && !isRoot()) {
+      // root reads the source itself: no bytes pass through this process.
+      await this.placeAsRoot(path, `cp -- ${shQuote(local)} "$t"`, opts);
+      opts.onProgress?.(total, total);
+    } else {
+      let done = 0;
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          done += chunk.length;
+          opts.onProgress?.(done, total);
+          cb(null, chunk);
+        },
+      });
+      await placeLocal(path, opts, (tmp) => pipeline(createReadStream(local), count, createWriteStream(tmp, { mode: 0o600, flags: 'wx' })));
+    }
+    return { bytes: total, ms: Date.now() - started };
+  }
+
+  /** Write as root through sudo: `fill` makes the temp file "$t" beside the target, then mv
+   * (atomic on one filesystem). */
+  private async placeAsRoot(path: string, fill: string, opts: WriteOptions, stdin?: string | Buffer): Promise<void> {
     const tmp = join(dirname(path), `.${basename(path)}.rp-${randomBytes(4).toString('hex')}`);
-    // Without an explicit mode/owner a replaced file keeps its own (as the SSH transport does):
-    // rewriting a 0600 credentials file must not leave it world-readable.
-    const prev = await stat(path).catch(() => undefined);
-    const mode = opts.mode ?? (prev ? prev.mode & 0o7777 : 0o644);
-    try {
-      await writeFile(tmp, data, { mode: 0o600, flag: 'wx' });
-      await chmod(tmp, mode); // umask would otherwise narrow it
-      if (opts.owner) await chownByName(tmp, opts.owner);
-      else if (prev && isRoot() && (prev.uid !== userInfo().uid || prev.gid !== userInfo().gid)) await chown(tmp, prev.uid, prev.gid);
-      await rename(tmp, path);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
+    // As for a plain write: without a wanted mode the target keeps its own (0644 when new).
+    const mode = opts.mode !== undefined
+      ? ` && chmod ${(opts.mode & 0o7777).toString(8)} "$t"`
+      : ` && { if [ -e ${shQuote(path)} ]; then chmod --reference=${shQuote(path)} "$t"; else chmod 0644 "$t"; fi; }`;
+    const own = opts.owner ? ` && chown ${shQuote(opts.owner)} "$t"` : '';
+    const r = await this.exec(`t=${shQuote(tmp)}; umask 077; ${fill}${mode}${own} && mv -f "$t" ${shQuote(path)} || { rm -f "$t"; exit 1; }`, { become: true, stdin });
+    if (r.code !== 0) throw new Error(`cannot write ${path}: ${r.stderr.trim()}`);
   }
 
   async close(): Promise<void> {}
+}
+
+/** Temp file beside `path` made by `fill`, given the wanted mode and owner, renamed over `path`.
+ * Without an explicit mode/owner a replaced file keeps its own (as the SSH transport does):
+ * rewriting a 0600 credentials file must not leave it world-readable. */
+async function placeLocal(path: string, opts: WriteOptions, fill: (tmp: string) => Promise<unknown>): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.rp-${randomBytes(4).toString('hex')}`);
+  const prev = await stat(path).catch(() => undefined);
+  const mode = opts.mode ?? (prev ? prev.mode & 0o7777 : 0o644);
+  try {
+    await fill(tmp);
+    await chmod(tmp, mode); // umask would otherwise narrow it
+    if (opts.owner) await chownByName(tmp, opts.owner);
+    else if (prev && isRoot() && (prev.uid !== userInfo().uid || prev.gid !== userInfo().gid)) await chown(tmp, prev.uid, prev.gid);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
 }
 
 /** chown by user[:group] name; uses `id`/`getent` so names work without native bindings. */

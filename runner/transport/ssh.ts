@@ -1,22 +1,22 @@
 // SSH transport on ssh2: one connection per host for the run (jump connections shared by every
 // host behind them), host keys verified against known_hosts, and commands run through one
 // long-lived remote `sh` per host (and one `sudo -n sh` for become) so a command costs a round
-// trip instead of a session setup. Files travel through the same shell (cat/base64), so a file
-// write is one round trip too.
+// trip instead of a session setup. Small files travel through the same shell (base64), so a file
+// write is one round trip too; big controller files stream over SFTP on the same connection.
 import { connect as netConnect, type Socket } from 'node:net';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable, type Duplex } from 'node:stream';
-import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
+import ssh2, { type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 
 // ssh2 is CommonJS: its named exports are only reachable through the default import under ESM.
 const { Client, utils } = ssh2;
 type Client = InstanceType<typeof Client>;
 import type { ConnectionSpec } from '../types.js';
 import type { ExecOptions, ExecResult, WriteOptions } from '../task.js';
-import { UnreachableError, type Transport, type UnreachableReason } from './transport.js';
+import { UnreachableError, type Transport, type UnreachableReason, type UploadOptions, type UploadResult } from './transport.js';
 import { shQuote } from '../quote.js';
 import { addKnownHost, checkHostKey, fingerprint, keyTypeOf, knownKeyTypes, loadKnownHosts } from './known-hosts.js';
 import { resolveConnection } from './ssh-config.js';
@@ -760,14 +760,6 @@ class SshTransport implements Transport {
   }
 
   async writeFile(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<void> {
-    if (opts.owner !== undefined && !/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/.test(opts.owner)) {
-      throw new Error(`invalid owner "${opts.owner}"`);
-    }
-    const dir = posix.dirname(path);
-    const tmpName = `.${posix.basename(path)}.rp-${randomBytes(6).toString('hex')}.tmp`;
-    const p = pathWord(path);
-    const t = dir === '.' ? shQuote(tmpName) : `${pathWord(dir)}/${shQuote(tmpName)}`;
-    const mode = opts.mode !== undefined ? opts.mode.toString(8).padStart(4, '0') : undefined;
     const bytes = toBuf(data)!;
     const { spec } = await this.connection();
     const asRoot = (opts.become ?? this.spec.become) || spec.user === 'root';
@@ -778,27 +770,7 @@ class SshTransport implements Transport {
       this.mode === 'shell'
         ? `base64 -d > "$t" <<'${eof}' || exit 1\n${bytes.toString('base64').replace(/.{1,76}/g, '$&\n')}${eof}`
         : `cat > "$t" || exit 1`;
-    // A connection that drops mid-upload ends stdin early and `cat` succeeds on the prefix: only
-    // a temp file of the full size may replace the destination. Removed before saying so: with the
-    // connection gone, writing to stderr kills the shell (SIGPIPE) before its EXIT trap runs.
-    const size = `[ "$(wc -c < "$t")" -eq ${bytes.length} ] || { rm -f "$t"; echo "upload cut short" >&2; exit 1; }`;
-    // Temp file in the same directory, attributes set before the rename, removed on failure.
-    const script = [
-      `p=${p}; t=${t}`,
-      `trap 'rm -f "$t"' EXIT`,
-      `umask 077`,
-      fill,
-      size,
-      mode
-        ? `chmod ${mode} "$t" || exit 1`
-        : `if [ -e "$p" ]; then chmod --reference="$p" "$t"; else chmod 0644 "$t"; fi || exit 1`,
-      opts.owner
-        ? `chown ${shQuote(opts.owner)} "$t" || exit 1`
-        : asRoot
-          ? `if [ -e "$p" ]; then chown --reference="$p" "$t" 2>/dev/null; fi`
-          : '', // a plain user cannot give files away: the temp file is already theirs
-      `mv -f "$t" "$p"`,
-    ].join('\n');
+    const script = placeScript({ ...targetWords(path), fill, size: bytes.length, mode: opts.mode, owner: opts.owner, asRoot });
     const r =
       this.mode === 'shell'
         ? await this.raw(script, { become: opts.become, trusted: true })
@@ -806,11 +778,106 @@ class SshTransport implements Transport {
     if (r.code !== 0) throw new Error(`${this.name}: cannot write ${path}: ${r.stderr.toString().trim() || `exit ${r.code}`}`);
   }
 
+  /**
+   * Streams a controller file to `path` over SFTP on the connection already held (through the
+   * jump chain), with parallel requests; the controller holds only the requests in flight.
+   * SFTP runs as the login user: without become the file lands in a temp file beside the target;
+   * with become in a private temp directory, from which root copies it beside the target. Either
+   * way attributes are set before the one rename, so the target is the old file or the new one.
+   */
+  async upload(local: string, path: string, opts: UploadOptions = {}): Promise<UploadResult> {
+    checkOwner(opts.owner); // before sending anything
+    const started = Date.now();
+    const total = (await stat(local)).size;
+    const conn = await this.connection();
+    const sudo = (opts.become ?? this.spec.become) === true && conn.spec.user !== 'root';
+    const words = targetWords(path);
+    let stage: string; // where SFTP writes (a path for SFTP, relative ones from the login home)
+    let privDir: string | undefined;
+    if (sudo) {
+      const r = await this.raw('mktemp -d "${TMPDIR:-/tmp}/.rp-upload.XXXXXXXX"', { become: false, trusted: true });
+      privDir = r.stdout.toString().trim();
+      if (r.code !== 0 || !privDir.startsWith('/')) throw new Error(`${this.name}: cannot make a temp directory for ${path}: ${r.stderr.toString().trim() || `exit ${r.code}`}`);
+      stage = `${privDir}/data`;
+    } else {
+      stage = sftpPath(posix.join(posix.dirname(path), words.tmpName));
+    }
+    // A cut connection kills no remote shell: it reads end-of-file. This guard waits for exactly
+    // that (or for us to end it once the file is in place) and then removes what is left over,
+    // which SFTP alone could not do after the link is gone.
+    const leftovers = privDir ? `rm -rf ${shQuote(privDir)}; rm -f ${words.t}` : `rm -f ${words.t}`;
+    const guard = await openGuard(conn.client, `${sudo ? 'sudo -n ' : ''}sh -c ${shQuote(`cat >/dev/null; ${leftovers}`)}`);
+    try {
+      const sftp = await this.sftp(conn.client);
+      await new Promise<void>((resolve, reject) => {
+        // fastPut never calls back when the channel ends under it (its clean-up waits for a
+        // reply that cannot come): the end of the channel or the connection settles it.
+        const cut = (): void => settle(new Error('the connection ended during the upload'));
+        const settle = (e?: Error | null): void => {
+          sftp.off('end', cut).off('close', cut);
+          conn.client.off('close', cut);
+          if (e) reject(e);
+          else resolve();
+        };
+        sftp.once('end', cut).once('close', cut);
+        conn.client.once('close', cut);
+        sftp.fastPut(local, stage, {
+          concurrency: 64,
+          chunkSize: 64 * 1024,
+          mode: 0o600,
+          step: (done, _n, size) => opts.onProgress?.(done, size),
+        }, settle);
+      }).catch(async (e: Error) => {
+        await new Promise((res) => setTimeout(res, 50));
+        const lost = conn.chain.find((p) => p.lost)?.lost;
+        if (lost) throw new UnreachableError(this.name, 'network', lost);
+        throw new Error(`${this.name}: cannot upload ${path}: ${e.message}`);
+      });
+      const script = placeScript({
+        ...words,
+        fill: privDir ? `cp -- ${shQuote(stage)} "$t" || exit 1\nrm -rf ${shQuote(privDir)}` : '',
+        size: total,
+        mode: opts.mode,
+        owner: opts.owner,
+        asRoot: sudo || conn.spec.user === 'root',
+      });
+      const r = await this.raw(script, { become: opts.become, trusted: true });
+      if (r.code !== 0) throw new Error(`${this.name}: cannot write ${path}: ${r.stderr.toString().trim() || `exit ${r.code}`}`);
+    } finally {
+      await guard.end();
+    }
+    return { bytes: total, ms: Date.now() - started };
+  }
+
+  private sftpFor?: { client: Client; session: Promise<SFTPWrapper> };
+
+  /** One SFTP session per connection, opened on first use. */
+  private sftp(client: Client): Promise<SFTPWrapper> {
+    if (this.sftpFor?.client === client) return this.sftpFor.session;
+    const session = new Promise<SFTPWrapper>((resolve, reject) => {
+      client.sftp((e, s) => {
+        if (e) return reject(new Error(`SFTP not available (${e.message})`));
+        s.on('close', () => {
+          if (this.sftpFor?.session === session) this.sftpFor = undefined;
+        });
+        resolve(s);
+      });
+    });
+    session.catch(() => {
+      if (this.sftpFor?.session === session) this.sftpFor = undefined;
+    });
+    this.sftpFor = { client, session };
+    return session;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.shells.values()) s.kill();
     this.shells.clear();
+    const sftp = this.sftpFor;
+    this.sftpFor = undefined;
+    sftp?.session.then((s) => s.end(), () => undefined);
     const c = this.conn;
     this.conn = undefined;
     const got = await c?.catch(() => undefined);
@@ -820,4 +887,74 @@ class SshTransport implements Transport {
 
 function toBuf(d: string | Buffer | undefined): Buffer | undefined {
   return d === undefined ? undefined : typeof d === 'string' ? Buffer.from(d) : d;
+}
+
+/** The target and a temp name beside it, as shell words. */
+function targetWords(path: string): { p: string; t: string; tmpName: string } {
+  const dir = posix.dirname(path);
+  const tmpName = `.${posix.basename(path)}.rp-${randomBytes(6).toString('hex')}.tmp`;
+  const t = dir === '.' ? shQuote(tmpName) : `${pathWord(dir)}/${shQuote(tmpName)}`;
+  return { p: pathWord(path), t, tmpName };
+}
+
+/** `user` or `user:group` with plain names only: it is put in a shell command. */
+function checkOwner(owner: string | undefined): void {
+  if (owner !== undefined && !/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/.test(owner)) throw new Error(`invalid owner "${owner}"`);
+}
+
+/** A remote path as SFTP sees it: relative paths (and `~/x`) start at the login home. */
+function sftpPath(p: string): string {
+  if (p === '~') return '.';
+  return p.startsWith('~/') ? p.slice(2) : p;
+}
+
+/**
+ * The script that puts a file in place: `fill` writes the temp file "$t" beside the target "$p";
+ * only a temp file of the full size replaces the target, its mode and owner set before the
+ * rename, and it is removed on any failure.
+ */
+function placeScript(o: { p: string; t: string; fill: string; size: number; mode?: number; owner?: string; asRoot: boolean }): string {
+  checkOwner(o.owner);
+  const mode = o.mode !== undefined ? o.mode.toString(8).padStart(4, '0') : undefined;
+  // A connection that drops mid-upload ends stdin early and `cat` succeeds on the prefix: only
+  // a temp file of the full size may replace the destination. Removed before saying so: with the
+  // connection gone, writing to stderr kills the shell (SIGPIPE) before its EXIT trap runs.
+  const size = `[ "$(wc -c < "$t")" -eq ${o.size} ] || { rm -f "$t"; echo "upload cut short" >&2; exit 1; }`;
+  return [
+    `p=${o.p}; t=${o.t}`,
+    `trap 'rm -f "$t"' EXIT`,
+    `umask 077`,
+    o.fill,
+    size,
+    mode
+      ? `chmod ${mode} "$t" || exit 1`
+      : `if [ -e "$p" ]; then chmod --reference="$p" "$t"; else chmod 0644 "$t"; fi || exit 1`,
+    o.owner
+      ? `chown ${shQuote(o.owner)} "$t" || exit 1`
+      : o.asRoot
+        ? `if [ -e "$p" ]; then chown --reference="$p" "$t" 2>/dev/null; fi`
+        : '', // a plain user cannot give files away: the temp file is already theirs
+    `mv -f "$t" "$p"`,
+  ].filter(Boolean).join('\n');
+}
+
+/** A remote command that runs until we end its stdin (or the connection drops). `end` waits for
+ * it to finish, so its clean-up is done when `end` returns. */
+function openGuard(client: Client, line: string): Promise<{ end(): Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    client.exec(line, (e, ch) => {
+      if (e) return reject(e);
+      let closed = false;
+      const done = new Promise<void>((res) => ch.on('close', () => { closed = true; res(); }));
+      ch.on('data', () => undefined);
+      ch.stderr.on('data', () => undefined);
+      resolve({
+        end: async () => {
+          if (!closed) ch.end();
+          // A dead connection never reports the close: do not hang on it.
+          await Promise.race([done, new Promise((res) => setTimeout(res, 10_000).unref())]);
+        },
+      });
+    });
+  });
 }

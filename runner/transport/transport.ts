@@ -13,8 +13,20 @@ export interface Transport {
   readFile(path: string, opts?: { become?: boolean }): Promise<Buffer | null>;
   /** Atomic write: temp file in the same directory, chmod/chown, rename. */
   writeFile(path: string, data: string | Buffer, opts?: WriteOptions): Promise<void>;
+  /** Atomic write of a controller file, streamed (constant memory whatever its size). */
+  upload(localPath: string, path: string, opts?: UploadOptions): Promise<UploadResult>;
   /** Close the connection; safe to call twice. */
   close(): Promise<void>;
+}
+
+export interface UploadOptions extends WriteOptions {
+  /** Bytes sent so far, of `total`; called as the transfer advances. */
+  onProgress?(done: number, total: number): void;
+}
+
+export interface UploadResult {
+  bytes: number;
+  ms: number;
 }
 
 export type UnreachableReason = 'refused' | 'timeout' | 'auth' | 'host-key' | 'dns' | 'network' | 'other';
