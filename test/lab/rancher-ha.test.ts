@@ -45,14 +45,17 @@ const totals = (r: Run) => Object.values(r.recap?.hosts ?? {}).reduce((a, h) => 
 const failures = (r: Run) => r.tasks.filter((t) => t.status === 'failed');
 const show = (r: Run) => `exit ${r.code}\n${r.tasks.map((t) => `${t.status} ${t.host} ${t.id}: ${t.msg}`).join('\n')}\n${r.stderr}`;
 
-/** Checksums of every file (content, mode) and link under a tree; logs written by sshd logins excluded. */
+/**
+ * Checksums of every file (content, mode) and link under a tree; logs written by sshd logins and
+ * dockerd's own log (journald's job on a real host; the daemon writes it whenever it likes) excluded.
+ */
 function treeSums(root: string): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (dir: string) => {
     for (const e of readdirSync(dir)) {
       const p = join(dir, e);
       const rel = p.slice(root.length);
-      if (/\/var\/log\/(wtmp|btmp|lastlog)$|\/run\/(utmp|sshd)/.test(rel)) continue;
+      if (/\/var\/log\/(wtmp|btmp|lastlog|docker\.log)$|\/run\/(utmp|sshd)/.test(rel)) continue;
       const st = lstatSync(p);
       if (st.isSymbolicLink()) out.set(rel, `link ${readlinkSync(p)}`);
       else if (st.isDirectory()) { out.set(rel, `dir ${st.mode}`); walk(p); }

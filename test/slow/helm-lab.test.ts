@@ -14,7 +14,7 @@ import https from 'node:https';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lab, useLab, type LabInfo } from './_lab.js';
+import { lab, useLab, type LabInfo } from '../lab/_lab.js';
 
 const NAME = 'hl';
 let info: LabInfo;

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { sshConfig, sshVia, useLab, type LabInfo } from './_lab.js';
+import { sshConfig, sshVia, useLab, type LabInfo } from '../lab/_lab.js';
 import { cliShell } from '../unit/cli-helpers.js';
 
 const NAME = 'xf';
