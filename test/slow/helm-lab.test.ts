@@ -3,7 +3,9 @@
 // the lab CA), the second run changes nothing, another rancher_version upgrades with exactly one
 // helm upgrade, and a Rancher installed by hand with the chart's default `tls: ingress` behind the
 // TLS-terminating L7 LB fails the final check with the redirect loop, which the playbook repairs.
-// Rancher 2.7.5+ because its chart admits the lab cluster's Kubernetes 1.26 (chart kubeVersion).
+// The install is the inventory's own rancher_version (v2.0.6, whose server-chart has no
+// kubeVersion), as `run playbooks/ha-helm.yml -i inventory/lab.yml` does; the upgrade goes to 2.7.6,
+// the newer charts admitting the lab cluster's Kubernetes 1.26 from 2.7.5 on (chart kubeVersion).
 // The lab's helm/kubectl are the fixtures (lab/fixtures/helm-fixture, kubectl-fixture); the
 // ingress nginx and the Rancher stand-in behind it are real processes (lab/fixtures/cluster.mjs).
 import { test } from 'uvu';
@@ -34,8 +36,9 @@ function cli(args: string[]): Run {
     stdout: r.stdout ?? '', stderr: r.stderr ?? '',
   };
 }
-const helmPlay = (verb: 'run' | 'check', version: string, extra: string[] = []) =>
-  cli([verb, 'playbooks/ha-helm.yml', '-i', info.inventory, '-e', `rancher_version=${version}`, '-e', `work_dir=${work}`, ...extra]);
+/** ha-helm on the lab; no version: the inventory's rancher_version. */
+const helmPlay = (verb: 'run' | 'check', version?: string, extra: string[] = []) =>
+  cli([verb, 'playbooks/ha-helm.yml', '-i', info.inventory, ...(version ? ['-e', `rancher_version=${version}`] : []), '-e', `work_dir=${work}`, ...extra]);
 const changedIds = (r: Run) => r.tasks.filter((t) => t.changed).map((t) => `${t.id}@${t.host}`).sort();
 const totalChanged = (r: Run) => Object.values(r.recap?.hosts ?? {}).reduce((n, h) => n + h.changed, 0);
 const show = (r: Run) => `exit ${r.code}\n${r.tasks.map((t) => `${t.status} ${t.host} ${t.id}: ${t.msg}`).join('\n')}\n${r.stderr}`;
@@ -74,17 +77,18 @@ test.after(async () => {
 });
 
 test('fresh lab: check predicts, run is green and ends with /ping → pong through the LB', async () => {
-  const check = helmPlay('check', 'v2.7.5');
+  assert.match(readFileSync(info.inventory, 'utf8'), /rancher_version: v2\.0\.6/);
+  const check = helmPlay('check');
   assert.is(check.code, 0, show(check));
   const predicted = changedIds(check);
   assert.ok(predicted.includes('helm-release@localhost'), show(check));
-  assert.match(task(check, 'helm-release')!.msg, /would install rancher \(rancher-2\.7\.5\) in cattle-system/);
+  assert.match(task(check, 'helm-release')!.msg, /would install rancher \(rancher-2\.0\.6\) in cattle-system/);
   assert.is(helm('status', 'rancher', '-n', 'cattle-system').code, 1, 'check mode installed nothing');
 
-  const run = helmPlay('run', 'v2.7.5');
+  const run = helmPlay('run');
   assert.is(run.code, 0, show(run));
   assert.equal(changedIds(run), predicted, 'check predicted exactly what the run changed');
-  assert.match(task(run, 'helm-release')!.msg, /installed rancher rancher-2\.7\.5 in cattle-system \(revision 1\)/);
+  assert.match(task(run, 'helm-release')!.msg, /installed rancher rancher-2\.0\.6 in cattle-system \(revision 1\)/);
   assert.match(run.tasks.find((t) => t.task === 'Rancher rolled out')!.msg, /deployment "rancher" successfully rolled out/);
   const last = run.tasks[run.tasks.length - 1]!;
   assert.is(last.id, 'verify-rancher');
@@ -104,23 +108,23 @@ test('fresh lab: check predicts, run is green and ends with /ping → pong throu
 });
 
 test('second run: 0 changed', () => {
-  const again = helmPlay('run', 'v2.7.5');
+  const again = helmPlay('run');
   assert.is(again.code, 0, show(again));
   assert.is(totalChanged(again), 0, show(again));
-  assert.match(task(again, 'helm-release')!.msg, /rancher-2\.7\.5 deployed in cattle-system with the wanted values/);
+  assert.match(task(again, 'helm-release')!.msg, /rancher-2\.0\.6 deployed in cattle-system with the wanted values/);
 });
 
 test('another rancher_version: check predicts the upgrade, the run makes exactly one', async () => {
   const check = helmPlay('check', 'v2.7.6');
   assert.is(check.code, 0, show(check));
   assert.equal(changedIds(check), ['helm-release@localhost'], show(check));
-  assert.match(task(check, 'helm-release')!.msg, /would upgrade rancher: version 2\.7\.5 → 2\.7\.6/);
+  assert.match(task(check, 'helm-release')!.msg, /would upgrade rancher: version 2\.0\.6 → 2\.7\.6/);
 
   const up = helmPlay('run', 'v2.7.6');
   assert.is(up.code, 0, show(up));
   assert.equal(changedIds(up), ['helm-release@localhost'], show(up));
   const hist = JSON.parse(helm('history', 'rancher', '-n', 'cattle-system', '-o', 'json').stdout) as { revision: number; chart: string; status: string }[];
-  assert.equal(hist.map((h) => `${h.revision} ${h.chart} ${h.status}`), ['1 rancher-2.7.5 superseded', '2 rancher-2.7.6 deployed'], 'one upgrade');
+  assert.equal(hist.map((h) => `${h.revision} ${h.chart} ${h.status}`), ['1 rancher-2.0.6 superseded', '2 rancher-2.7.6 deployed'], 'one upgrade');
   const ping = await get('/ping');
   assert.equal([ping.status, ping.body], [200, 'pong']);
   assert.is(totalChanged(helmPlay('run', 'v2.7.6')), 0);
