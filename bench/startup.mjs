@@ -4,23 +4,36 @@
 // playbook — beside the baselines of the same run: `node -e 0` (the floor for any Node
 // program) and ansible-playbook's `--version` and `--syntax-check` of the benchmark playbook.
 // Commands run round-robin (one of each, N times), so a change in machine load hits all alike;
-// medians are printed. Connects to nothing.
+// medians are printed, of wall time and of CPU time (user + system, from /usr/bin/time: on a
+// machine shared with other work, waiting for a core inflates the wall time, far less the CPU
+// time). Connects to nothing.
 //
 //   node bench/startup.mjs [--runs 15] [-i INVENTORY] [--no-bundle] [--json FILE]
 //
-// `validate` needs an inventory whose key and certificate files exist: inventory/lab.yml after
-// `rancher-play lab up` (default), or a tagged lab's .lab/<tag>rp/inventory.yml.
+// `validate` needs an inventory whose key and certificate files exist: `-i` with a lab's
+// inventory (e.g. .lab/<tag>rp/inventory.yml); without -i, inventory/lab.yml when its lab is up,
+// else a copy of it whose key and certificates are made afresh in a temp dir (no lab needed).
 //
 // Not a test: nothing here asserts a time.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { die, ensureBuild, load, machine, median, ROOT, runMain, sampled, sh, writeJson, usage } from './lib.mjs';
 
 const ANSIBLE = '/usr/bin/ansible-playbook';
+const TIME = '/usr/bin/time';
+
+/** One run: wall time (ms) and, when /usr/bin/time is there, CPU time (user + system, ms). */
+async function measure(cmd, args, env, tmp) {
+  if (!existsSync(TIME)) return { ...(await sampled(cmd, args, { env })), cpuMs: NaN };
+  const out = join(tmp, 'time.out');
+  const r = await sampled(TIME, ['-f', '%U %S', '-o', out, cmd, ...args], { env });
+  const [user, sys] = readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+  return { ...r, cpuMs: (user + sys) * 1000 };
+}
 
 function parseArgs(argv) {
-  const o = { runs: 15, bundle: true, json: undefined, inventory: join(ROOT, 'inventory', 'lab.yml') };
+  const o = { runs: 15, bundle: true, json: undefined, inventory: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--runs') {
@@ -29,10 +42,36 @@ function parseArgs(argv) {
     } else if (a === '-i' || a === '--inventory') o.inventory = argv[++i] ?? die('-i needs a file');
     else if (a === '--no-bundle') o.bundle = false;
     else if (a === '--json') o.json = argv[++i] ?? die('--json needs a file');
-    else if (a === '-h' || a === '--help') usage(import.meta.url, 13);
+    else if (a === '-h' || a === '--help') usage(import.meta.url, 16);
     else die(`unknown option ${a} (see --help)`);
   }
   return o;
+}
+
+/**
+ * The lab inventory (inventory/lab.yml) when the files it names exist; else the same inventory
+ * with its SSH key, known_hosts, TLS chain and work dir made in `tmp` (validate reads the
+ * certificates; it connects to nothing, so the addresses need not exist).
+ */
+async function labInventory(tmp) {
+  const committed = join(ROOT, 'inventory', 'lab.yml');
+  const text = readFileSync(committed, 'utf8');
+  const paths = [...text.matchAll(/"(\/[^"]+)"/g)].map((m) => m[1]);
+  if (paths.every(existsSync)) return committed;
+  const { makePki, makeSshKey } = await import(join(ROOT, 'dist', 'lab', 'pki.js'));
+  const ssh = join(tmp, 'ssh');
+  const { key } = await makeSshKey(ssh);
+  writeFileSync(join(ssh, 'known_hosts'), '');
+  const pki = await makePki(join(tmp, 'pki'), 'rancher.lab.test', ['198.18.1.20']);
+  mkdirSync(join(tmp, 'work'));
+  const swap = { id_ed25519: key, known_hosts: join(ssh, 'known_hosts'), 'ca.pem': pki.caCert, 'server-chain.pem': pki.serverChain, 'server.key': pki.serverKey, 'rke-fixture': join(ROOT, 'lab', 'fixtures', 'rke-fixture'), work: join(tmp, 'work') };
+  const out = join(tmp, 'inventory.yml');
+  writeFileSync(out, text.replace(/"(\/[^"]+)"/g, (all, p) => {
+    const to = swap[p.split('/').pop()];
+    if (!to) die(`inventory/lab.yml names ${p}, which bench/startup.mjs does not know how to stand in for (pass -i)`);
+    return JSON.stringify(to);
+  }));
+  return out;
 }
 
 async function main() {
@@ -47,7 +86,7 @@ async function main() {
   const ansInv = join(tmp, 'hosts.ini');
   writeFileSync(ansInv, '[bench]\nh01 ansible_host=127.0.0.1\n');
   const pb = join(ROOT, 'playbooks', 'ha-l7.yml');
-  const inv = o.inventory;
+  const inv = o.inventory ?? await labInventory(tmp);
   const cli = join(ROOT, 'bin', 'rancher-play.js');
   const node = process.execPath;
   const cmds = [
@@ -65,29 +104,39 @@ async function main() {
   ];
   const env = { ...process.env, NO_COLOR: '1', CI: '1', ANSIBLE_HOME: join(tmp, 'ansible'), ANSIBLE_LOCAL_TEMP: join(tmp, 'ansible-tmp') };
   const m = machine();
+  const loadBefore = load();
   console.log(`bench: ${m.cpus} CPUs (${m.cpuModel}); node ${process.version}; ${o.runs} runs of each, round-robin; load ${load()}`);
   const samples = Object.fromEntries(cmds.map(([name]) => [name, []]));
+  const cpu = Object.fromEntries(cmds.map(([name]) => [name, []]));
   try {
     // One untimed round: page cache, Python bytecode.
     for (const [name, cmd, args] of cmds) {
-      const r = await sampled(cmd, args, { env });
+      const r = await measure(cmd, args, env, tmp);
       if (r.code !== 0) die(`${name} failed (exit ${r.code}):\n${(r.stdout + r.stderr).slice(-2000)}${name.includes('validate') ? '\n(bring a lab up, or pass -i with an inventory whose files exist)' : ''}`);
     }
     for (let i = 0; i < o.runs; i++) {
-      for (const [name, cmd, args] of cmds) samples[name].push((await sampled(cmd, args, { env })).ms);
+      for (const [name, cmd, args] of cmds) {
+        const r = await measure(cmd, args, env, tmp);
+        samples[name].push(r.ms);
+        cpu[name].push(r.cpuMs);
+      }
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
   const floor = median(samples['node -e 0']);
-  const rows = ['| command | median | min | minus `node -e 0` |', '|---|---|---|---|'];
-  const result = { date: new Date().toISOString(), machine: m, node: process.version, runs: o.runs, loadAfter: load(), medians: {} };
+  const cpuFloor = median(cpu['node -e 0']);
+  const rows = ['| command | median | min | minus `node -e 0` | CPU median | CPU minus `node -e 0` |', '|---|---|---|---|---|---|'];
+  const result = { date: new Date().toISOString(), machine: m, node: process.version, runs: o.runs, loadBefore, loadAfter: load(), medians: {} };
+  const s3 = (ms) => `${(ms / 1000).toFixed(3)}s`;
   for (const [name] of cmds) {
     const med = median(samples[name]);
-    result.medians[name] = { medianMs: med, minMs: Math.min(...samples[name]), samples: samples[name] };
-    rows.push(`| ${name} | ${(med / 1000).toFixed(3)}s | ${(Math.min(...samples[name]) / 1000).toFixed(3)}s | ${name === 'node -e 0' ? '—' : `${((med - floor) / 1000).toFixed(3)}s`} |`);
+    const cmed = median(cpu[name]);
+    result.medians[name] = { medianMs: med, minMs: Math.min(...samples[name]), cpuMedianMs: cmed, samples: samples[name], cpuSamples: cpu[name] };
+    const base = name === 'node -e 0';
+    rows.push(`| ${name} | ${s3(med)} | ${s3(Math.min(...samples[name]))} | ${base ? '—' : s3(med - floor)} | ${s3(cmed)} | ${base ? '—' : s3(cmed - cpuFloor)} |`);
   }
-  console.log(`\n${rows.join('\n')}\n\nload average at the end: ${result.loadAfter}`);
+  console.log(`\n${rows.join('\n')}\n\nload average before: ${loadBefore}; at the end: ${result.loadAfter}`);
   if (o.json) writeJson(o.json, result);
 }
 

@@ -2,12 +2,15 @@
 // `npm run bundle`: one self-contained ESM file, bundle/rancher-play.mjs, for jump hosts that
 // have only `node` (>= 20): every command, built-in task and shipped template (embedded), jiti
 // (with babel, loaded only when a custom task is not in the compile cache) for custom TypeScript
-// tasks, and uvu for `rancher-play test`. The lab (root-only rehearsal tooling) is left out.
+// tasks, uvu for `rancher-play test`, and the prebuilt ajv validators of the built-in schemas (as
+// `npm run build` makes for dist/, so the bundle starts without loading ajv). The lab
+// (root-only rehearsal tooling) is left out.
 // Usage: node scripts/bundle.mjs [--outfile PATH]
 import { build } from 'esbuild';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { validatorsCode } from './validators.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -29,6 +32,52 @@ embedShipped(${JSON.stringify(templates)});
 runFromProcess();
 `;
 
+// runner/version.ts: the bundle has no package.json to read the version from; the compile
+// cache keys on jiti's version, which the bundle cannot read either.
+const define = { RANCHER_PLAY_VERSION: JSON.stringify(pkg.version), __RANCHER_PLAY_JITI_VERSION__: JSON.stringify(jitiPkg.version) };
+
+/**
+ * The prebuilt validators, generated from the same sources the bundle is built from (not from
+ * dist/, which may be stale): the schema module and the built-in tasks are bundled to a
+ * temporary module (dependencies left in node_modules) and imported.
+ */
+async function prebuiltValidators(dir) {
+  const mod = join(dir, `validators-src-${process.pid}.mjs`);
+  try {
+    await build({
+      stdin: {
+        contents: "export * as schema from './runner/schema.ts';\nexport { builtinTasks } from './tasks/index.ts';\n",
+        resolveDir: root, sourcefile: 'validators-entry.ts', loader: 'ts',
+      },
+      bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external',
+      outfile: mod, define, plugins: [noLab], logLevel: 'warning',
+    });
+    const { schema, builtinTasks } = await import(pathToFileURL(mod).href);
+    return validatorsCode(schema, builtinTasks);
+  } finally {
+    rmSync(mod, { force: true });
+  }
+}
+
+/**
+ * runner/schema.ts loads dist/runner/validators.cjs with a require made from its own URL,
+ * which a bundler cannot follow; in the bundle, that one call becomes a plain require() of
+ * the generated module, so it is bundled in. Fails the build if the call is not found.
+ */
+function embedValidators(file) {
+  const call = "requireHere('./validators.cjs')";
+  return {
+    name: 'embed-validators',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]runner[\\/]schema\.ts$/ }, (a) => {
+        const src = readFileSync(a.path, 'utf8');
+        if (src.split(call).length !== 2) throw new Error(`${relative(root, a.path)} no longer loads its validators with ${call}; update scripts/bundle.mjs`);
+        return { contents: src.replace(call, `require(${JSON.stringify(file)})`), loader: 'ts' };
+      });
+    },
+  };
+}
+
 /** Leaves the lab out: `rancher-play lab` then says it is not in this build. */
 const noLab = {
   name: 'no-lab',
@@ -44,7 +93,13 @@ const noLab = {
 // Write beside the target, then rename: a failed build never leaves a half-written bundle.
 mkdirSync(dirname(outfile), { recursive: true });
 const tmp = `${outfile}.tmp-${process.pid}`;
+// Scratch files stay inside the checkout, where their imports of node_modules resolve.
+const scratch = join(root, 'node_modules', '.cache', 'rancher-play-bundle');
+mkdirSync(scratch, { recursive: true });
+const validatorsFile = join(scratch, `validators-${process.pid}.cjs`);
 try {
+  const validators = await prebuiltValidators(scratch);
+  writeFileSync(validatorsFile, validators.code);
   const result = await build({
     stdin: { contents: entry, resolveDir: root, sourcefile: 'bundle-entry.ts', loader: 'ts' },
     bundle: true,
@@ -60,10 +115,8 @@ try {
     logLevel: 'warning',
     // ssh2's optional native speed-ups: it falls back to pure JS when they cannot be loaded.
     external: ['cpu-features', '*.node'],
-    // runner/version.ts: the bundle has no package.json to read the version from.
-    // The bundle has no package.json files to read versions from (the compile cache keys on jiti's).
-    define: { RANCHER_PLAY_VERSION: JSON.stringify(pkg.version), __RANCHER_PLAY_JITI_VERSION__: JSON.stringify(jitiPkg.version) },
-    plugins: [noLab],
+    define,
+    plugins: [noLab, embedValidators(validatorsFile)],
     banner: {
       js: [
         '#!/usr/bin/env node',
@@ -85,11 +138,14 @@ try {
   for (const need of ['node_modules/uvu/dist/index.mjs', 'node_modules/uvu/assert/index.mjs', 'node_modules/jiti/dist/babel.cjs']) {
     if (!inputs.includes(need)) throw new Error(`${need} is missing from the bundle`);
   }
+  if (!inputs.includes(relative(root, validatorsFile))) throw new Error('the prebuilt validators are missing from the bundle');
   renameSync(tmp, outfile);
   const bytes = result.metafile.outputs[relative(root, tmp)]?.bytes ?? 0;
-  console.log(`bundle: ${relative(process.cwd(), outfile) || outfile} (${(bytes / 1024 / 1024).toFixed(1)} MiB, ${inputs.length} modules, ${Object.keys(templates).length} templates embedded)`);
+  console.log(`bundle: ${relative(process.cwd(), outfile) || outfile} (${(bytes / 1024 / 1024).toFixed(1)} MiB, ${inputs.length} modules, ${Object.keys(templates).length} templates and ${validators.count} prebuilt validators embedded)`);
 } catch (e) {
   rmSync(tmp, { force: true });
   console.error(`bundle failed: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 1;
+} finally {
+  rmSync(validatorsFile, { force: true });
 }
