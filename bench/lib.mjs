@@ -1,8 +1,8 @@
 // Shared by the benchmarks (bench/run.mjs, bench/transfer.mjs, bench/startup.mjs): building
 // dist/, running and sampling processes, medians, what machine this ran on.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -92,6 +92,26 @@ export function sampled(cmd, args, opts = {}) {
       resolve({ code, ms: Number(process.hrtime.bigint() - t0) / 1e6, peakKiB, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
   });
+}
+
+export const TIME = '/usr/bin/time';
+
+/**
+ * sampled(), plus the CPU time (user + system, ms) of the command and the children it waited
+ * for, from /usr/bin/time (NaN without it). On a machine shared with other work, waiting for a
+ * core inflates the wall time, far less the CPU time. The sampled tree includes time(1) itself
+ * (about 2 MB).
+ */
+export async function cpuTimed(cmd, args, opts = {}) {
+  if (!existsSync(TIME)) return { ...(await sampled(cmd, args, opts)), cpuMs: NaN };
+  const out = join(opts.tmp ?? tmpdir(), `time-${process.pid}-${process.hrtime.bigint()}`);
+  const r = await sampled(TIME, ['-f', '%U %S', '-o', out, cmd, ...args], opts);
+  try {
+    const [user, sys] = readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    return { ...r, cpuMs: (user + sys) * 1000 };
+  } finally {
+    rmSync(out, { force: true });
+  }
 }
 
 export function machine() {

@@ -18,20 +18,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { die, ensureBuild, load, machine, median, ROOT, runMain, sampled, sh, writeJson, usage } from './lib.mjs';
+import { cpuTimed, die, ensureBuild, load, machine, median, ROOT, runMain, sh, writeJson, usage } from './lib.mjs';
 
 const ANSIBLE = '/usr/bin/ansible-playbook';
-const TIME = '/usr/bin/time';
-
-/** One run: wall time (ms) and, when /usr/bin/time is there, CPU time (user + system, ms). */
-async function measure(cmd, args, env, tmp) {
-  if (!existsSync(TIME)) return { ...(await sampled(cmd, args, { env })), cpuMs: NaN };
-  const out = join(tmp, 'time.out');
-  const r = await sampled(TIME, ['-f', '%U %S', '-o', out, cmd, ...args], { env });
-  const [user, sys] = readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number);
-  return { ...r, cpuMs: (user + sys) * 1000 };
-}
-
 function parseArgs(argv) {
   const o = { runs: 15, bundle: true, json: undefined, inventory: undefined };
   for (let i = 0; i < argv.length; i++) {
@@ -111,12 +100,12 @@ async function main() {
   try {
     // One untimed round: page cache, Python bytecode.
     for (const [name, cmd, args] of cmds) {
-      const r = await measure(cmd, args, env, tmp);
+      const r = await cpuTimed(cmd, args, { env, tmp });
       if (r.code !== 0) die(`${name} failed (exit ${r.code}):\n${(r.stdout + r.stderr).slice(-2000)}${name.includes('validate') ? '\n(bring a lab up, or pass -i with an inventory whose files exist)' : ''}`);
     }
     for (let i = 0; i < o.runs; i++) {
       for (const [name, cmd, args] of cmds) {
-        const r = await measure(cmd, args, env, tmp);
+        const r = await cpuTimed(cmd, args, { env, tmp });
         samples[name].push(r.ms);
         cpu[name].push(r.cpuMs);
       }

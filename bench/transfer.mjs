@@ -4,7 +4,9 @@
 // Brings up a lab (bastion + nodes, network namespaces), writes a random file, and prints the
 // median wall time of each (whole command: start-up, connection, transfer), the ratio, and the
 // controller's peak RSS (the whole process tree, sampled from /proc). One more rancher-play run
-// with a file several times bigger shows whether that RSS depends on the file size.
+// with a file several times bigger shows whether that RSS depends on the file size. CPU time
+// (user + system, with the children waited for: scp's ssh) is printed beside the wall time:
+// on a machine shared with other work it is the steadier figure.
 //
 //   node bench/transfer.mjs [--mb 100] [--runs 3] [--big-mb 400] [--keep-lab] [--json FILE]
 //
@@ -13,7 +15,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { die, ensureBuild, fmtMB, fmtS, load, machine, median, ROOT, runMain, sampled, writeJson, usage } from './lib.mjs';
+import { cpuTimed, die, ensureBuild, fmtMB, fmtS, load, machine, median, ROOT, runMain, writeJson, usage } from './lib.mjs';
 
 const LAB = 'xfer';
 const DEST_RP = '/var/tmp/bench-rp.bin';
@@ -33,7 +35,7 @@ function parseArgs(argv) {
     else if (a === '--big-mb') o.bigMb = num('--big-mb', 0);
     else if (a === '--keep-lab') o.keepLab = true;
     else if (a === '--json') o.json = argv[++i] ?? die('--json needs a file');
-    else if (a === '-h' || a === '--help') usage(import.meta.url, 11);
+    else if (a === '-h' || a === '--help') usage(import.meta.url, 13);
     else die(`unknown option ${a} (see --help)`);
   }
   return o;
@@ -96,14 +98,14 @@ async function main() {
   };
   const remoteSum = async (path) => (await labApi.labExec(node.name, `sha256sum < ${path} | cut -d' ' -f1`, LAB)).stdout.trim();
   const tools = {
-    'rancher-play': (src) => sampled(process.execPath, [cli, 'run', playbook(src), '-i', info.inventory], { env, sampleMs: 20 }),
-    'scp -J': (src) => sampled('scp', ['-q', '-F', cfg, '-J', `rancher@${info.bastion.address}`, join(work, src), `rancher@${node.address}:${DEST_SCP}`], { env, sampleMs: 20 }),
+    'rancher-play': (src) => cpuTimed(process.execPath, [cli, 'run', playbook(src), '-i', info.inventory], { env, sampleMs: 20, tmp: work }),
+    'scp -J': (src) => cpuTimed('scp', ['-q', '-F', cfg, '-J', `rancher@${info.bastion.address}`, join(work, src), `rancher@${node.address}:${DEST_SCP}`], { env, sampleMs: 20, tmp: work }),
   };
-  const result = { date: new Date().toISOString(), machine: m, node: process.version, mb: o.mb, runs: o.runs, tools: {} };
+  const result = { date: new Date().toISOString(), machine: m, node: process.version, mb: o.mb, runs: o.runs, loadBefore: load(), tools: {} };
   try {
     console.log(`bench: writing ${o.mb} MiB of random data…`);
     const sum = randomFile(join(work, 'data.bin'), o.mb);
-    const samples = { 'rancher-play': { ms: [], kib: [] }, 'scp -J': { ms: [], kib: [] } };
+    const samples = { 'rancher-play': { ms: [], kib: [], cpu: [] }, 'scp -J': { ms: [], kib: [], cpu: [] } };
     const once = async (name, src, want) => {
       await clean();
       const r = await tools[name](src);
@@ -120,13 +122,15 @@ async function main() {
         const r = await once(name, 'data.bin', sum);
         samples[name].ms.push(r.ms);
         samples[name].kib.push(r.peakKiB);
-        console.log(`  run ${i + 1}/${o.runs} ${name.padEnd(12)} ${fmtS(r.ms).padStart(7)}  ${(o.mb / (r.ms / 1000)).toFixed(1).padStart(6)} MiB/s  peak RSS ${fmtMB(r.peakKiB)}  (load ${load()})`);
+        samples[name].cpu.push(r.cpuMs);
+        console.log(`  run ${i + 1}/${o.runs} ${name.padEnd(12)} ${fmtS(r.ms).padStart(7)}  ${(o.mb / (r.ms / 1000)).toFixed(1).padStart(6)} MiB/s  CPU ${fmtS(r.cpuMs)}  peak RSS ${fmtMB(r.peakKiB)}  (load ${load()})`);
       }
     }
     for (const [name, s] of Object.entries(samples)) {
-      result.tools[name] = { medianMs: median(s.ms), ms: s.ms, peakRssKiB: Math.max(...s.kib) };
+      result.tools[name] = { medianMs: median(s.ms), ms: s.ms, cpuMedianMs: median(s.cpu), cpuMs: s.cpu, peakRssKiB: Math.max(...s.kib) };
     }
     result.ratio = result.tools['rancher-play'].medianMs / result.tools['scp -J'].medianMs;
+    result.cpuRatio = result.tools['rancher-play'].cpuMedianMs / result.tools['scp -J'].cpuMedianMs;
     if (o.bigMb > 0) {
       console.log(`bench: writing ${o.bigMb} MiB of random data for the memory check…`);
       rmSync(join(work, 'data.bin'), { force: true });
@@ -144,14 +148,14 @@ async function main() {
   const scp = result.tools['scp -J'];
   console.log([
     '',
-    `| ${o.mb} MiB to a node through the bastion | median of ${o.runs} | MiB/s | controller peak RSS (tree, sampled) |`,
-    '|---|---|---|---|',
-    `| rancher-play copy (SFTP, parallel requests) | ${fmtS(rp.medianMs)} | ${(o.mb / (rp.medianMs / 1000)).toFixed(1)} | ${fmtMB(rp.peakRssKiB)} |`,
-    `| scp -J (OpenSSH) | ${fmtS(scp.medianMs)} | ${(o.mb / (scp.medianMs / 1000)).toFixed(1)} | ${fmtMB(scp.peakRssKiB)} |`,
+    `| ${o.mb} MiB to a node through the bastion | median of ${o.runs} | MiB/s | CPU (user + system) median | controller peak RSS (tree, sampled) |`,
+    '|---|---|---|---|---|',
+    `| rancher-play copy (SFTP, parallel requests) | ${fmtS(rp.medianMs)} | ${(o.mb / (rp.medianMs / 1000)).toFixed(1)} | ${fmtS(rp.cpuMedianMs)} | ${fmtMB(rp.peakRssKiB)} |`,
+    `| scp -J (OpenSSH) | ${fmtS(scp.medianMs)} | ${(o.mb / (scp.medianMs / 1000)).toFixed(1)} | ${fmtS(scp.cpuMedianMs)} | ${fmtMB(scp.peakRssKiB)} |`,
     '',
-    `time ratio rancher-play/scp: **${result.ratio.toFixed(2)}x** (below 1: rancher-play faster)`,
+    `time ratio rancher-play/scp: **${result.ratio.toFixed(2)}x** (below 1: rancher-play faster); CPU ratio ${result.cpuRatio.toFixed(2)}x`,
     ...(result.big ? [`rancher-play peak RSS with ${o.mb} MiB: ${fmtMB(rp.peakRssKiB)}; with ${result.big.mb} MiB: ${fmtMB(result.big.peakRssKiB)}`] : []),
-    `load average at the end: ${load()}`,
+    `load average before: ${result.loadBefore}; at the end: ${load()}`,
   ].join('\n'));
   if (o.json) writeJson(o.json, result);
 }
