@@ -6,10 +6,12 @@
 // ratio ansible/rancher-play, and the controller's peak RSS. Traffic goes only to the lab's hosts.
 //
 //   node bench/run.mjs [--hosts 10] [--scale 50 | --no-scale] [--runs 5] [--scale-runs 3]
-//                      [--forks N] [--keep-lab] [--profile DIR] [--json FILE]
+//                      [--forks N] [--no-scale-warmup] [--keep-lab] [--profile DIR] [--json FILE]
 //
 // --scale accepts up to 200 hosts (the lab's limit). --forks sets both tools' forks in every
 // scenario (default: as many as hosts); at 200 hosts, Ansible's 200 workers need several GB.
+// --no-scale-warmup: no untimed warm-up in the scale scenario (at 200 hosts one Ansible run takes
+// many minutes on a small machine); its cold runs then sample the process tree's memory.
 //
 // Not a test: nothing here asserts a time. Needs Linux and root (the lab does).
 import { spawn } from 'node:child_process';
@@ -30,7 +32,7 @@ const CHANGING = 4;                 // mkdir, marker, copy, template change on a
 
 function parseArgs(argv) {
   // Ansible needs about a minute per run on 50 hosts here: 3 runs keep the default within ~15 min.
-  const o = { hosts: 10, scale: 50, runs: 5, scaleRuns: 3, forks: undefined, keepLab: false, profile: undefined, json: undefined };
+  const o = { hosts: 10, scale: 50, runs: 5, scaleRuns: 3, forks: undefined, scaleWarmup: true, keepLab: false, profile: undefined, json: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (name) => {
@@ -44,10 +46,11 @@ function parseArgs(argv) {
     else if (a === '--runs') o.runs = num('--runs');
     else if (a === '--scale-runs') o.scaleRuns = num('--scale-runs');
     else if (a === '--forks') o.forks = num('--forks');
+    else if (a === '--no-scale-warmup') o.scaleWarmup = false;
     else if (a === '--keep-lab') o.keepLab = true;
     else if (a === '--profile') o.profile = argv[++i] ?? die('--profile needs a directory');
     else if (a === '--json') o.json = argv[++i] ?? die('--json needs a file');
-    else if (a === '-h' || a === '--help') usage(import.meta.url, 11);
+    else if (a === '-h' || a === '--help') usage(import.meta.url, 13);
     else die(`unknown option ${a} (see --help)`);
   }
   if (o.scale > 200 || o.hosts > 200) die('the lab has at most 200 plain hosts');
@@ -145,7 +148,7 @@ function timed(cmd, args, opts) {
     child.stderr.on('data', (b) => errs.push(b));
     child.on('error', reject);
     let treeKiB = 0;
-    const iv = opts.tree ? setInterval(() => { treeKiB = Math.max(treeKiB, treeRss(child.pid)); }, 20) : undefined;
+    const iv = opts.tree ? setInterval(() => { treeKiB = Math.max(treeKiB, treeRss(child.pid)); }, opts.tree) : undefined;
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (iv) clearInterval(iv);
@@ -202,7 +205,8 @@ async function freshHomes(hostNames, labApi) {
 
 async function scenario(n, runs, first, opts, labApi) {
   const forks = Math.min(opts.forks ?? n, n);
-  console.log(`\n== ${n} hosts, forks ${forks}: ${runs} timed runs per tool and kind ==`);
+  const warmup = first || opts.scaleWarmup;
+  console.log(`\n== ${n} hosts, forks ${forks}: ${runs} timed runs per tool and kind${warmup ? '' : ', no warm-up'} ==`);
   const info = await labApi.labUp({ name: LAB, plainHosts: n, log: (m) => console.log(`bench: ${m}`) });
   const hostNames = info.nodes.map((h) => h.name);
   await freshHomes(hostNames, labApi);
@@ -237,15 +241,15 @@ async function scenario(n, runs, first, opts, labApi) {
   };
   const samples = {};
   const add = (key, kind, v) => ((samples[key] ??= { cold: [], warm: [], rss: [] })[kind]).push(v);
-  const res = { hosts: n, forks, runs, tools: {} };
+  const res = { hosts: n, forks, runs, warmup, tools: {} };
   try {
     // Warm-up (untimed): page cache, Python bytecode, sshd, Ansible's ControlPersist masters.
     // Its cold runs also sample the whole process tree's memory. In the scale scenario the cold
     // run alone does that (at 200 hosts one Ansible run takes minutes on a small machine).
     const tree = {};
-    for (const name of Object.keys(tools)) {
+    for (const name of warmup ? Object.keys(tools) : []) {
       await clean(tools[name].dir);
-      tree[name] = (await once(name, 'cold', { tree: true })).treeKiB;
+      tree[name] = (await once(name, 'cold', { tree: 20 })).treeKiB;
       if (first) await once(name, 'warm');
     }
     if (first) {
@@ -278,7 +282,9 @@ async function scenario(n, runs, first, opts, labApi) {
       for (const name of order) {
         await clean(tools[name].dir);
         const prof = (kind) => (i === 0 && name === 'rancher-play' && opts.profile ? ['--cpu-prof', '--cpu-prof-dir', join(opts.profile, `${n}-${kind}`)] : undefined);
-        const cold = await once(name, 'cold', { nodeFlags: prof('cold') });
+        // Without a warm-up, the first cold run samples the tree (every 100 ms: these runs are long).
+        const cold = await once(name, 'cold', { nodeFlags: prof('cold'), tree: warmup || i ? 0 : 100 });
+        if (!warmup && !i) tree[name] = cold.treeKiB;
         const warm = await once(name, 'warm', { nodeFlags: prof('warm') });
         add(name, 'cold', cold.ms);
         add(name, 'warm', warm.ms);
