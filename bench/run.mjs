@@ -6,12 +6,14 @@
 // ratio ansible/rancher-play, and the controller's peak RSS. Traffic goes only to the lab's hosts.
 //
 //   node bench/run.mjs [--hosts 10] [--scale 50 | --no-scale] [--runs 5] [--scale-runs 3]
-//                      [--forks N] [--no-scale-warmup] [--keep-lab] [--profile DIR] [--json FILE]
+//                      [--forks N] [--no-scale-warmup] [--scale-cold-only] [--keep-lab]
+//                      [--profile DIR] [--json FILE]
 //
 // --scale accepts up to 200 hosts (the lab's limit). --forks sets both tools' forks in every
 // scenario (default: as many as hosts); at 200 hosts, Ansible's 200 workers need several GB.
 // --no-scale-warmup: no untimed warm-up in the scale scenario (at 200 hosts one Ansible run takes
 // many minutes on a small machine); its cold runs then sample the process tree's memory.
+// --scale-cold-only: the scale scenario times cold runs only (its warm figures print as —).
 //
 // Not a test: nothing here asserts a time. Needs Linux and root (the lab does).
 import { spawn } from 'node:child_process';
@@ -32,7 +34,7 @@ const CHANGING = 4;                 // mkdir, marker, copy, template change on a
 
 function parseArgs(argv) {
   // Ansible needs about a minute per run on 50 hosts here: 3 runs keep the default within ~15 min.
-  const o = { hosts: 10, scale: 50, runs: 5, scaleRuns: 3, forks: undefined, scaleWarmup: true, keepLab: false, profile: undefined, json: undefined };
+  const o = { hosts: 10, scale: 50, runs: 5, scaleRuns: 3, forks: undefined, scaleWarmup: true, scaleColdOnly: false, keepLab: false, profile: undefined, json: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (name) => {
@@ -47,10 +49,11 @@ function parseArgs(argv) {
     else if (a === '--scale-runs') o.scaleRuns = num('--scale-runs');
     else if (a === '--forks') o.forks = num('--forks');
     else if (a === '--no-scale-warmup') o.scaleWarmup = false;
+    else if (a === '--scale-cold-only') o.scaleColdOnly = true;
     else if (a === '--keep-lab') o.keepLab = true;
     else if (a === '--profile') o.profile = argv[++i] ?? die('--profile needs a directory');
     else if (a === '--json') o.json = argv[++i] ?? die('--json needs a file');
-    else if (a === '-h' || a === '--help') usage(import.meta.url, 13);
+    else if (a === '-h' || a === '--help') usage(import.meta.url, 15);
     else die(`unknown option ${a} (see --help)`);
   }
   if (o.scale > 200 || o.hosts > 200) die('the lab has at most 200 plain hosts');
@@ -206,7 +209,8 @@ async function freshHomes(hostNames, labApi) {
 async function scenario(n, runs, first, opts, labApi) {
   const forks = Math.min(opts.forks ?? n, n);
   const warmup = first || opts.scaleWarmup;
-  console.log(`\n== ${n} hosts, forks ${forks}: ${runs} timed runs per tool and kind${warmup ? '' : ', no warm-up'} ==`);
+  const warmRuns = first || !opts.scaleColdOnly;
+  console.log(`\n== ${n} hosts, forks ${forks}: ${runs} timed runs per tool and kind${warmup ? '' : ', no warm-up'}${warmRuns ? '' : ', cold only'} ==`);
   const info = await labApi.labUp({ name: LAB, plainHosts: n, log: (m) => console.log(`bench: ${m}`) });
   const hostNames = info.nodes.map((h) => h.name);
   await freshHomes(hostNames, labApi);
@@ -285,11 +289,13 @@ async function scenario(n, runs, first, opts, labApi) {
         // Without a warm-up, the first cold run samples the tree (every 100 ms: these runs are long).
         const cold = await once(name, 'cold', { nodeFlags: prof('cold'), tree: warmup || i ? 0 : 100 });
         if (!warmup && !i) tree[name] = cold.treeKiB;
-        const warm = await once(name, 'warm', { nodeFlags: prof('warm') });
+        // Printed at once: at scale one run can take many minutes.
+        console.log(`  run ${i + 1}/${runs} ${name.padEnd(12)} cold ${fmtS(cold.ms).padStart(7)}  peak RSS ${fmtMB(cold.rssKiB)}  (load ${loadavg()[0].toFixed(1)})`);
+        const warm = warmRuns ? await once(name, 'warm', { nodeFlags: prof('warm') }) : undefined;
         add(name, 'cold', cold.ms);
-        add(name, 'warm', warm.ms);
-        add(name, 'rss', Math.max(cold.rssKiB, warm.rssKiB));
-        console.log(`  run ${i + 1}/${runs} ${name.padEnd(12)} cold ${fmtS(cold.ms).padStart(7)}  warm ${fmtS(warm.ms).padStart(7)}  peak RSS ${fmtMB(Math.max(cold.rssKiB, warm.rssKiB))}  (load ${loadavg()[0].toFixed(1)})`);
+        if (warm) add(name, 'warm', warm.ms);
+        add(name, 'rss', Math.max(cold.rssKiB, warm?.rssKiB ?? 0));
+        if (warm) console.log(`  run ${i + 1}/${runs} ${name.padEnd(12)} warm ${fmtS(warm.ms).padStart(7)}  peak RSS ${fmtMB(warm.rssKiB)}  (load ${loadavg()[0].toFixed(1)})`);
       }
       if (first) {
         // The same workload with the stat probe as a custom TypeScript task (rancher-play only).
@@ -303,7 +309,7 @@ async function scenario(n, runs, first, opts, labApi) {
     }
     for (const [name, s] of Object.entries(samples)) {
       res.tools[name] = {
-        coldMedianMs: median(s.cold), warmMedianMs: median(s.warm), cold: s.cold, warm: s.warm,
+        coldMedianMs: median(s.cold), warmMedianMs: s.warm.length ? median(s.warm) : NaN, cold: s.cold, warm: s.warm,
         peakRssKiB: Math.max(...s.rss), treePeakRssKiB: tree[name],
       };
     }
@@ -319,6 +325,9 @@ async function scenario(n, runs, first, opts, labApi) {
   }
 }
 
+/** A figure, or — where the run did not measure it (warm runs with --scale-cold-only). */
+const or = (x, f) => (Number.isFinite(x) ? f(x) : '—');
+
 function table(results) {
   const rows = [
     '| hosts | run | rancher-play median | ansible-playbook median | ratio ansible/rancher-play |',
@@ -326,7 +335,7 @@ function table(results) {
   ];
   for (const r of results) {
     for (const kind of ['cold', 'warm']) {
-      rows.push(`| ${r.hosts} | ${kind} | ${fmtS(r.tools['rancher-play'][`${kind}MedianMs`])} | ${fmtS(r.tools.ansible[`${kind}MedianMs`])} | **${r.ratio[kind].toFixed(1)}x** |`);
+      rows.push(`| ${r.hosts} | ${kind} | ${or(r.tools['rancher-play'][`${kind}MedianMs`], fmtS)} | ${or(r.tools.ansible[`${kind}MedianMs`], fmtS)} | ${or(r.ratio[kind], (x) => `**${x.toFixed(1)}x**`)} |`);
     }
   }
   rows.push('', '| hosts | rancher-play peak RSS | ansible-playbook peak RSS (largest process) | rancher-play whole tree (sampled) | ansible-playbook whole tree (sampled) |', '|---|---|---|---|---|');
@@ -349,7 +358,7 @@ function table(results) {
     for (const name of ['rancher-play', 'ansible']) {
       const ta = a.tools[name];
       const tb = b.tools[name];
-      rows.push(`- ${name}: cold time x${(tb.coldMedianMs / ta.coldMedianMs).toFixed(2)}, warm time x${(tb.warmMedianMs / ta.warmMedianMs).toFixed(2)}, peak RSS x${(tb.peakRssKiB / ta.peakRssKiB).toFixed(2)} (${fmtMB(ta.peakRssKiB)} → ${fmtMB(tb.peakRssKiB)}), whole tree ${fmtMB(ta.treePeakRssKiB)} → ${fmtMB(tb.treePeakRssKiB)}`);
+      rows.push(`- ${name}: cold time x${(tb.coldMedianMs / ta.coldMedianMs).toFixed(2)}, warm time ${or(tb.warmMedianMs / ta.warmMedianMs, (x) => `x${x.toFixed(2)}`)}, peak RSS x${(tb.peakRssKiB / ta.peakRssKiB).toFixed(2)} (${fmtMB(ta.peakRssKiB)} → ${fmtMB(tb.peakRssKiB)}), whole tree ${fmtMB(ta.treePeakRssKiB)} → ${fmtMB(tb.treePeakRssKiB)}`);
     }
     // What each host beyond the first scenario's adds (differences over the added hosts).
     const added = b.hosts - a.hosts;
@@ -358,7 +367,7 @@ function table(results) {
       const ta = a.tools[name];
       const tb = b.tools[name];
       const per = (x, y) => (y - x) / added;
-      rows.push(`| ${name} | ${per(ta.coldMedianMs, tb.coldMedianMs).toFixed(1)} ms | ${per(ta.warmMedianMs, tb.warmMedianMs).toFixed(1)} ms | ${per(ta.peakRssKiB, tb.peakRssKiB).toFixed(0)} KiB | ${per(ta.treePeakRssKiB, tb.treePeakRssKiB).toFixed(0)} KiB |`);
+      rows.push(`| ${name} | ${per(ta.coldMedianMs, tb.coldMedianMs).toFixed(1)} ms | ${or(per(ta.warmMedianMs, tb.warmMedianMs), (x) => `${x.toFixed(1)} ms`)} | ${per(ta.peakRssKiB, tb.peakRssKiB).toFixed(0)} KiB | ${per(ta.treePeakRssKiB, tb.treePeakRssKiB).toFixed(0)} KiB |`);
     }
   }
   return rows.join('\n');
