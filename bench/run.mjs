@@ -53,7 +53,7 @@ function parseArgs(argv) {
     else if (a === '--keep-lab') o.keepLab = true;
     else if (a === '--profile') o.profile = argv[++i] ?? die('--profile needs a directory');
     else if (a === '--json') o.json = argv[++i] ?? die('--json needs a file');
-    else if (a === '-h' || a === '--help') usage(import.meta.url, 15);
+    else if (a === '-h' || a === '--help') usage(import.meta.url, 17);
     else die(`unknown option ${a} (see --help)`);
   }
   if (o.scale > 200 || o.hosts > 200) die('the lab has at most 200 plain hosts');
