@@ -10,7 +10,7 @@ import { build } from 'esbuild';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { validatorsCode } from './validators.mjs';
+import { schemaDir, validatorsCode } from './validators.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -46,7 +46,7 @@ async function prebuiltValidators(dir) {
   try {
     await build({
       stdin: {
-        contents: "export * as schema from './runner/schema.ts';\nexport { builtinTasks } from './tasks/index.ts';\n",
+        contents: `export * as schema from './${schemaDir}/schema.ts';\nexport { builtinTasks } from './tasks/index.ts';\n`,
         resolveDir: root, sourcefile: 'validators-entry.ts', loader: 'ts',
       },
       bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external',
@@ -60,7 +60,7 @@ async function prebuiltValidators(dir) {
 }
 
 /**
- * runner/schema.ts loads dist/runner/validators.cjs with a require made from its own URL,
+ * The schema module loads validators.cjs (beside it in dist/) with a require made from its own URL,
  * which a bundler cannot follow; in the bundle, that one call becomes a plain require() of
  * the generated module, so it is bundled in. Fails the build if the call is not found.
  */
@@ -69,7 +69,7 @@ function embedValidators(file) {
   return {
     name: 'embed-validators',
     setup(b) {
-      b.onLoad({ filter: /[\\/]runner[\\/]schema\.ts$/ }, (a) => {
+      b.onLoad({ filter: new RegExp(`[\\\\/]${schemaDir.split('/').join('[\\\\/]')}[\\\\/]schema\\.ts$`) }, (a) => {
         const src = readFileSync(a.path, 'utf8');
         if (src.split(call).length !== 2) throw new Error(`${relative(root, a.path)} no longer loads its validators with ${call}; update scripts/bundle.mjs`);
         return { contents: src.replace(call, `require(${JSON.stringify(file)})`), loader: 'ts' };

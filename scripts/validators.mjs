@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 // Build step after tsc: ajv "standalone" validators for the schemas every run uses (inventory,
 // playbook structure, built-in task params, and the vars_schema of the shipped playbooks),
-// written to dist/runner/validators.cjs and found at run time by each schema's content key.
+// written beside the compiled schema module (dist/runner/validators.cjs) and found at run time by each schema's content key.
 // Start-up then neither loads ajv nor compiles; a schema that changed since this ran is
 // compiled at run time as before. scripts/bundle.mjs embeds the same code in the bundle.
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
+
+/** The source folder of the schema module (runner/model/ once the runner is split in folders,
+ * runner/ before); the validators are written beside its compiled form. */
+export const schemaDir = ['runner/model', 'runner'].find((d) => existsSync(join(root, d, 'schema.ts'))) ?? 'runner';
 
 /**
  * The validators module (CommonJS source) for the given schema module (runner/schema) and
@@ -55,10 +59,10 @@ export function writeAtomic(out, text) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const dist = join(root, 'dist');
-  const schema = await import(pathToFileURL(join(dist, 'runner', 'schema.js')).href);
+  const schema = await import(pathToFileURL(join(dist, schemaDir, 'schema.js')).href);
   const { builtinTasks } = await import(pathToFileURL(join(dist, 'tasks', 'index.js')).href);
   const { code, count } = validatorsCode(schema, builtinTasks);
-  const out = join(dist, 'runner', 'validators.cjs');
+  const out = join(dist, schemaDir, 'validators.cjs');
   writeAtomic(out, code);
   console.log(`validators: ${count} schemas → ${out.slice(root.length + 1)} (${(code.length / 1024).toFixed(0)} KiB)`);
 }
