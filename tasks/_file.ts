@@ -33,6 +33,10 @@ export interface SourceWant {
  * ride in the same round trip as the write, and keep a text diff). */
 export const STREAM_MIN_BYTES = 1 << 20;
 
+export function sha256(b: Buffer | string): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
 /** sha256 of a controller file, read as a stream. */
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -87,7 +91,7 @@ export async function probeFile(ctx: TaskContext, want: FileWant | SourceWant): 
     changes.push('create');
     diff = [{ path: want.dest, before: null, after }];
   } else {
-    const wantSum = content ? createHash('sha256').update(content).digest('hex') : (want as SourceWant).source.sha256;
+    const wantSum = content ? sha256(content) : (want as SourceWant).source.sha256;
     if (sum.split(/\s/)[0] !== wantSum) {
       changes.push('content');
       // A private file is not even read: only its size would be shown.
