@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { defineTask, type Applied, type Probe, type TaskContext } from '../runner/index.js';
+import { defineTask, type Applied, type Probe, type TaskContext } from '../runner/sdk/index.js';
 import { rkeOutputs } from './rke-up.js';
 
 const schema = {

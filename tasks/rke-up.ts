@@ -6,14 +6,14 @@
 // job).
 import { createHash } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
-import { defineTask } from '../runner/index.js';
+import { defineTask } from '../runner/sdk/index.js';
 import { existsSync, readFileSync } from 'node:fs';
 import {
   addonInstallVersionProblems, certChainProblems, checkRkeConfig, etcdProblems, fqdnProblems, groupHosts, parseRkeLine,
   rancherVersionProblems, unservedAddonProblems,
 } from './rancher-rules.js';
 import { parse as parseYaml } from 'yaml';
-import { expandHome } from '../runner/index.js';
+import { expandHome } from '../runner/sdk/index.js';
 
 const schema = {
   type: 'object',

@@ -17,7 +17,7 @@ const work = mkdtempSync(join(tmpdir(), 'rp-seclab-'));
 
 function run(args: string[]): { code: number; out: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
-    `const { main } = await import(${JSON.stringify(join(root, 'runner', 'cli.ts'))}); process.exitCode = await main(process.argv.slice(1));`, ...args], {
+    `const { main } = await import(${JSON.stringify(join(root, 'runner', 'cli', 'index.ts'))}); process.exitCode = await main(process.argv.slice(1));`, ...args], {
     cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', CI: '1' }, maxBuffer: 64 << 20,
   });
   return { code: r.status ?? -1, out: (r.stdout ?? '') + (r.stderr ?? '') };

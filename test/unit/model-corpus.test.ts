@@ -6,8 +6,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadInventory } from '../../runner/inventory.js';
-import { validatePlaybook } from '../../runner/playbook.js';
+import { loadInventory } from '../../runner/model/inventory.js';
+import { validatePlaybook } from '../../runner/model/playbook.js';
 import { InputError } from '../../runner/errors.js';
 import { testRegistry } from '../fixtures/model/registry.js';
 

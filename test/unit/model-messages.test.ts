@@ -4,8 +4,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadPlaybook } from '../../runner/playbook.js';
-import { loadInventory } from '../../runner/inventory.js';
+import { loadPlaybook } from '../../runner/model/playbook.js';
+import { loadInventory } from '../../runner/model/inventory.js';
 import { InputError } from '../../runner/errors.js';
 import { testRegistry } from '../fixtures/model/registry.js';
 

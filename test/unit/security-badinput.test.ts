@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { main } from '../../runner/cli.js';
+import { main } from '../../runner/cli/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rp-badinput-'));
 const bad = resolve('test/fixtures/model/bad');

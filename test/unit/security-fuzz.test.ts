@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../runner/cli.js';
+import { main } from '../../runner/cli/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rp-clifuzz-'));
 const work = join(dir, 'work');

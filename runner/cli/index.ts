@@ -3,11 +3,11 @@
 // Each command imports what it needs in its action: `--version` or `inventory` do not pay for
 // loading the engine, ajv, the tasks or SSH.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { EXIT, InputError } from './errors.js';
-import { packageVersion } from './version.js';
-import type { ConnectionSpec, Inventory, RunOptions } from './types.js';
-import type { Registry } from './registry.js';
-import type { AnyTask } from './task.js';
+import { EXIT, InputError } from '../errors.js';
+import { packageVersion } from '../engine/version.js';
+import type { ConnectionSpec, Inventory, RunOptions } from '../types.js';
+import type { Registry } from '../engine/registry.js';
+import type { AnyTask } from '../task.js';
 
 interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -50,7 +50,7 @@ async function guarded(io: Io, fn: () => Promise<number>): Promise<number> {
     return await fn();
   } catch (e) {
     if (e instanceof InputError) {
-      const { printProblems } = await import('./run.js');
+      const { printProblems } = await import('../engine/run.js');
       printProblems(e, io.stderr);
       return EXIT.input;
     }
@@ -59,7 +59,7 @@ async function guarded(io: Io, fn: () => Promise<number>): Promise<number> {
 }
 
 async function runOptions(f: RunFlags, check: boolean): Promise<RunOptions & { json: boolean }> {
-  const { parseExtraVars } = await import('./vars.js');
+  const { parseExtraVars } = await import('../model/vars.js');
   return {
     check: check || f.check === true,
     diff: f.diff === true,
@@ -132,7 +132,7 @@ function graph(inv: Inventory): string {
 
 /** --list-hosts / --list-tasks / --syntax-check: everything is checked, nothing runs (ansible-playbook's layout). */
 async function listOnly(playbook: string, f: RunFlags, opt: RunOptions, io: Io): Promise<number> {
-  const [{ loadAll }, { tasksToRun }, { applyLimit, selectHosts }] = await Promise.all([import('./run.js'), import('./executor.js'), import('./inventory.js')]);
+  const [{ loadAll }, { tasksToRun }, { applyLimit, selectHosts }] = await Promise.all([import('../engine/run.js'), import('../engine/executor.js'), import('../model/inventory.js')]);
   const { playbook: pb, inventory: inv } = await loadAll(playbook, f.inventory, opt);
   if (!f.listHosts && !f.listTasks) {
     io.stdout.write(`\nplaybook: ${playbook}\n`);
@@ -167,7 +167,7 @@ function connectionView(c: ConnectionSpec): Record<string, unknown> {
 }
 
 async function inventoryJson(inv: Inventory): Promise<unknown> {
-  const { maskSecrets, mergedVars } = await import('./vars.js');
+  const { maskSecrets, mergedVars } = await import('../model/vars.js');
   const hosts: Record<string, unknown> = {};
   for (const [name, h] of inv.hosts) {
     hosts[name] = { ...connectionView(h.conn), groups: h.groups, vars: maskSecrets(mergedVars(inv, name, {}, {}, {}), inv.secrets) };
@@ -177,7 +177,7 @@ async function inventoryJson(inv: Inventory): Promise<unknown> {
 }
 
 async function inventoryView(inv: Inventory): Promise<unknown> {
-  const { maskSecrets, mergedVars } = await import('./vars.js');
+  const { maskSecrets, mergedVars } = await import('../model/vars.js');
   const hosts: Record<string, unknown> = {};
   for (const [name, h] of [...inv.hosts].sort(([a], [b]) => a.localeCompare(b))) {
     hosts[name] = {
@@ -227,7 +227,7 @@ function runsOnText(t: AnyTask): string {
 async function taskInfo(registry: Registry, id: string, io: Io): Promise<number> {
   const t = registry.get(id);
   if (!t) {
-    const { didYouMean } = await import('./suggest.js');
+    const { didYouMean } = await import('../model/suggest.js');
     const hint = didYouMean(id, registry.ids());
     io.stderr.write(`unknown task "${id}"${hint ? ` (did you mean "${hint}"?)` : ''}; \`rancher-play tasks\` lists them\n`);
     return EXIT.input;
@@ -274,7 +274,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
         const intr = interruptible(io);
         try {
           setCode(await guarded(io, async () => {
-            const { runPlaybook } = await import('./run.js');
+            const { runPlaybook } = await import('../engine/run.js');
             return runPlaybook(playbook, f.inventory, await runOptions(f, check), { ...io, signal: intr.signal });
           }));
         } finally {
@@ -293,7 +293,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--tasks-dir <dir>', 'directory of custom tasks')
     .action(async (playbook: string, f: { inventory: string; extraVars: string[]; limit?: string[]; tasksDir?: string }) => {
       setCode(await guarded(io, async () => {
-        const [{ loadAll }, { parseExtraVars }] = await Promise.all([import('./run.js'), import('./vars.js')]);
+        const [{ loadAll }, { parseExtraVars }] = await Promise.all([import('../engine/run.js'), import('../model/vars.js')]);
         const { playbook: pb, inventory } = await loadAll(playbook, f.inventory, {
           extraVars: parseExtraVars(f.extraVars, process.cwd()), limit: f.limit, tasksDir: f.tasksDir,
         });
@@ -312,11 +312,11 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--forks <n>', 'hosts connected to in parallel', positiveInt, 10)
     .action(async (f: { inventory: string; limit?: string[]; acceptNewHostKeys?: boolean; json?: boolean; forks: number }) => {
       setCode(await guarded(io, async () => {
-        const { loadInventory, resolveInventory, selectHosts } = await import('./inventory.js');
+        const { loadInventory, resolveInventory, selectHosts } = await import('../model/inventory.js');
         const inv = loadInventory(f.inventory);
         await resolveInventory(inv, f.limit?.length ? selectHosts(inv, f.limit, undefined, '--limit') : undefined);
         // Loaded on demand: ssh2 is only needed by commands that connect.
-        const { ping } = await import('./ping.js');
+        const { ping } = await import('../engine/ping.js');
         return ping(inv, { limit: f.limit, acceptNewHostKeys: f.acceptNewHostKeys === true, json: f.json === true, forks: f.forks });
       }));
     });
@@ -328,7 +328,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--json', 'hosts with their connection as it will be made (after ~/.ssh/config), groups, vars, as JSON')
     .action(async (f: { inventory: string; graph?: boolean; json?: boolean }) => {
       setCode(await guarded(io, async () => {
-        const [{ loadInventory, resolveInventory }, { stringify }, { redactUrlCredentials }] = await Promise.all([import('./inventory.js'), import('yaml'), import('./redact.js')]);
+        const [{ loadInventory, resolveInventory }, { stringify }, { redactUrlCredentials }] = await Promise.all([import('../model/inventory.js'), import('yaml'), import('../engine/redact.js')]);
         const inv = loadInventory(f.inventory);
         if (f.json) {
           await resolveInventory(inv);
@@ -345,7 +345,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--tasks-dir <dir>', 'directory of custom tasks')
     .action(async (id: string | undefined, f: { tasksDir?: string }) => {
       setCode(await guarded(io, async () => {
-        const { buildRegistry } = await import('./run.js');
+        const { buildRegistry } = await import('../engine/run.js');
         const registry = await buildRegistry({ tasksDir: f.tasksDir });
         if (id) return taskInfo(registry, id, io);
         const all = registry.list();
@@ -383,7 +383,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .action(async (kind: string, f: { tasksDir?: string; write?: string | boolean }) => {
       setCode(await guarded(io, async () => {
         const [{ inventorySchema, playbookSchema }, { buildRegistry }, { defaultSchemaPath, writeSchemaFile }] =
-          await Promise.all([import('./schema.js'), import('./run.js'), import('./scaffold.js')]);
+          await Promise.all([import('../model/schema.js'), import('../engine/run.js'), import('./scaffold.js')]);
         const schema = kind === 'inventory' ? inventorySchema() : playbookSchema((await buildRegistry({ tasksDir: f.tasksDir })).list());
         if (f.write === undefined) {
           io.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
@@ -403,7 +403,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .action(async (action: 'up' | 'down' | 'status', f: Record<string, string | boolean>) => {
       let mod: { labCommand(a: 'up' | 'down' | 'status', o: Record<string, string | boolean>): Promise<number> };
       try {
-        mod = await import('../lab/lab.js' as string);
+        mod = await import('../../lab/lab.js' as string);
       } catch (e) {
         io.stderr.write(`the lab is not available in this build: ${e instanceof Error ? e.message : String(e)}\n`);
         return setCode(EXIT.internal);
@@ -429,7 +429,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       return EXIT.input;
     }
     if (e instanceof InputError) {
-      (await import('./run.js')).printProblems(e, io.stderr);
+      (await import('../engine/run.js')).printProblems(e, io.stderr);
       return EXIT.input;
     }
     io.stderr.write(`internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
