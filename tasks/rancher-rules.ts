@@ -195,7 +195,7 @@ export function listParam(v: unknown): string[] {
   return [];
 }
 
-/** NO_PROXY entries Rancher needs on every node (REFERENCE: HTTP proxy). */
+/** NO_PROXY entries Rancher needs on every node (Rancher's HTTP proxy install docs). */
 export const REQUIRED_NO_PROXY = ['localhost', '127.0.0.1', '0.0.0.0', '10.0.0.0/8', 'cattle-system.svc', '.svc', '.cluster.local'];
 
 // ------------------------------------------------------ Kubernetes API removals

@@ -1,4 +1,4 @@
-// Issue 7 item 5 end to end: the shipped ha-l4 and ha-l7 playbooks against a lab, in check mode
+// Secrets out of every output, end to end: the shipped ha-l4 and ha-l7 playbooks on a lab, in check mode
 // and for real, with --json, --diff and -v. The TLS private key (PEM and the base64 form that the
 // ha-l4 cluster config embeds) and the lab's SSH private key must appear in no output, while the
 // files that need them do hold them. A lab of its own, removed afterwards.

@@ -1,4 +1,4 @@
-// Issue 7 item 3: a corpus of malformed inventories and playbooks. Each must be refused with an
+// A corpus of malformed inventories and playbooks. Each must be refused with an
 // InputError whose every problem has a file:line:column position and the expected message,
 // never a raw stack trace. Each fixture's first line says `# expect: <message part>`.
 import { test } from 'uvu';

@@ -70,7 +70,7 @@ test('unknown group in hosts: did-you-mean at the hosts key', () => {
   ]);
 });
 
-test('all three problems of issue 2 acceptance 1 come together, in file order', () => {
+test('an unknown host, a wrong param type and a misspelt task are all reported together, in file order', () => {
   const f = file(`plays:
   - hosts: [lbb]
     tasks:
