@@ -23,8 +23,8 @@ const templates = Object.fromEntries(
 
 // The entry embeds the templates before the CLI runs; the CLI module itself is unchanged.
 const entry = `
-import { embedShipped } from './runner/embedded.ts';
-import { runFromProcess } from './runner/cli.ts';
+import { embedShipped } from './runner/engine/embedded.ts';
+import { runFromProcess } from './runner/cli/index.ts';
 embedShipped(${JSON.stringify(templates)});
 runFromProcess();
 `;
@@ -60,7 +60,7 @@ try {
     logLevel: 'warning',
     // ssh2's optional native speed-ups: it falls back to pure JS when they cannot be loaded.
     external: ['cpu-features', '*.node'],
-    // runner/version.ts: the bundle has no package.json to read the version from.
+    // runner/engine/version.ts: the bundle has no package.json to read the version from.
     // The bundle has no package.json files to read versions from (the compile cache keys on jiti's).
     define: { RANCHER_PLAY_VERSION: JSON.stringify(pkg.version), __RANCHER_PLAY_JITI_VERSION__: JSON.stringify(jitiPkg.version) },
     plugins: [noLab],

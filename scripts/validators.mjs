@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Build step after tsc: ajv "standalone" validators for the schemas every run uses (inventory,
-// playbook structure, built-in task params, and the vars_schema of the shipped playbooks), written to dist/runner/validators.cjs and found at
+// playbook structure, built-in task params, and the vars_schema of the shipped playbooks), written to dist/runner/model/validators.cjs and found at
 // run time by each schema's content key. Start-up then neither loads ajv nor compiles; a schema
 // that changed since this ran is compiled at run time as before.
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ const addFormats = require('ajv-formats');
 const standaloneCode = require('ajv/dist/standalone').default;
 const { parse } = require('yaml');
 
-const schema = await import(pathToFileURL(join(dist, 'runner', 'schema.js')).href);
+const schema = await import(pathToFileURL(join(dist, 'runner', 'model', 'schema.js')).href);
 const { builtinTasks } = await import(pathToFileURL(join(dist, 'tasks', 'index.js')).href);
 
 const ajv = new Ajv({ ...schema.AJV_OPTIONS, code: { source: true } });
@@ -39,7 +39,7 @@ const shipped = readdirSync(join(root, 'playbooks')).filter((f) => /\.ya?ml$/.te
 });
 let code = standaloneCode(ajv, names);
 code += `\nexports.byKey = {${Object.entries(keys).map(([n, k]) => `${JSON.stringify(k)}: exports.${n}`).join(', ')}};\n`;
-const out = join(dist, 'runner', 'validators.cjs');
+const out = join(dist, 'runner', 'model', 'validators.cjs');
 mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.tmp-${process.pid}`;
 writeFileSync(tmp, code);

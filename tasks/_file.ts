@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import type { FileDiff, TaskContext } from '../runner/index.js';
+import type { FileDiff, TaskContext } from '../runner/sdk/index.js';
 
 export interface FileWant {
   dest: string;

@@ -8,7 +8,7 @@
 // matches its SHA256SUMS.
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { defineTask, type Applied, type Probe, type TaskContext } from '../runner/index.js';
+import { defineTask, type Applied, type Probe, type TaskContext } from '../runner/sdk/index.js';
 import { rkeOutputs } from './rke-up.js';
 import { sha256 } from './_file.js';
 

@@ -5,8 +5,8 @@
 // and Rancher match it), Docker's systemd drop-in carries the same values, and the running daemon
 // uses them (`docker info`). With manage_docker_dropin it writes that drop-in, or reports the
 // restart still owed to one already written (the playbook notifies a `restart docker` handler).
-import { defineTask } from '../runner/index.js';
-import type { Vars } from '../runner/index.js';
+import { defineTask } from '../runner/sdk/index.js';
+import type { Vars } from '../runner/sdk/index.js';
 import { REQUIRED_NO_PROXY, groupHosts, listParam, noProxyMissing } from './rancher-rules.js';
 import { renderShipped } from './templates/index.js';
 

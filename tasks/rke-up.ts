@@ -5,14 +5,14 @@
 // with RKE's own words on what RKE itself lets pass with exit 0 (a dropped node, a failed add-on
 // job).
 import { basename, dirname, extname, join } from 'node:path';
-import { defineTask } from '../runner/index.js';
+import { defineTask } from '../runner/sdk/index.js';
 import { existsSync, readFileSync } from 'node:fs';
 import {
   addonInstallVersionProblems, certChainProblems, checkRkeConfig, etcdProblems, fqdnProblems, groupHosts, parseRkeLine,
   rancherVersionProblems, unservedAddonProblems,
 } from './rancher-rules.js';
 import { parse as parseYaml } from 'yaml';
-import { expandHome } from '../runner/index.js';
+import { expandHome } from '../runner/sdk/index.js';
 import { sha256 } from './_file.js';
 
 const schema = {

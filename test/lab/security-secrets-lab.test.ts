@@ -1,4 +1,4 @@
-// Issue 7 item 5 end to end: the shipped ha-l4 and ha-l7 playbooks against a lab, in check mode
+// Secrets out of every output, end to end: the shipped ha-l4 and ha-l7 playbooks on a lab, in check mode
 // and for real, with --json, --diff and -v. The TLS private key (PEM and the base64 form that the
 // ha-l4 cluster config embeds) and the lab's SSH private key must appear in no output, while the
 // files that need them do hold them. A lab of its own, removed afterwards.
@@ -17,7 +17,7 @@ const work = mkdtempSync(join(tmpdir(), 'rp-seclab-'));
 
 function run(args: string[]): { code: number; out: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
-    `const { main } = await import(${JSON.stringify(join(root, 'runner', 'cli.ts'))}); process.exitCode = await main(process.argv.slice(1));`, ...args], {
+    `const { main } = await import(${JSON.stringify(join(root, 'runner', 'cli', 'index.ts'))}); process.exitCode = await main(process.argv.slice(1));`, ...args], {
     cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', CI: '1' }, maxBuffer: 64 << 20,
   });
   return { code: r.status ?? -1, out: (r.stdout ?? '') + (r.stderr ?? '') };

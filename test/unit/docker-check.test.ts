@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { runTask, ParamsError } from '../../runner/testing.js';
+import { runTask, ParamsError } from '../../runner/sdk/testing.js';
 import { LocalTransport } from '../../runner/transport/local.js';
 import type { ExecOptions } from '../../runner/task.js';
 import checkDocker from '../../tasks/check-docker.js';

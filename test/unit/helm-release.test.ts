@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runTask } from '../../runner/testing.js';
+import { runTask } from '../../runner/sdk/testing.js';
 import helmRelease, { canonical, maskValues, splitChart } from '../../tasks/helm-release.js';
 import kubectlApply from '../../tasks/kubectl-apply.js';
 import { cli, cliAsync, events, project, totalChanged } from './cli-helpers.js';

@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runTask } from '../../runner/testing.js';
+import { runTask } from '../../runner/sdk/testing.js';
 import rkeUp from '../../tasks/rke-up.js';
 import backup from '../../tasks/backup-kubeconfig.js';
 import { parseRkeLine } from '../../tasks/rancher-rules.js';

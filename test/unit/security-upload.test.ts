@@ -1,4 +1,4 @@
-// Issue 7 item 1 (uploads), at the transport on loopback: the SSH session serving a large
+// An upload cut off, at the transport on loopback: the SSH session serving a large
 // writeFile is killed while the data is streaming. In both exec modes (the long-lived shell with a
 // here-document, and one channel per command with the data on stdin) the destination keeps its
 // complete old content or gets the complete new one, never a prefix, and no temp file stays.

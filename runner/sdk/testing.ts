@@ -4,19 +4,19 @@
 // schema with defaults filled in, precheck, read-only probe, then apply unless in check mode —
 // and returns the result instead of printing it. No playbook needed.
 import { tmpdir } from 'node:os';
-import { withDefaults, type TaskDefinition } from './task.js';
-import { compileSchema } from './schema.js';
-import type { TaskResult, Vars } from './types.js';
-import type { Transport } from './transport/transport.js';
-import { LocalTransport } from './transport/local.js';
-import { precheckContext, probeThenApply } from './context.js';
-import { loadInventory } from './inventory.js';
-import { mergedVars } from './vars.js';
-import { didYouMean } from './suggest.js';
-import { createTransportFactory } from './transport/index.js';
-import { UnreachableError } from './transport/transport.js';
+import { withDefaults, type TaskDefinition } from '../task.js';
+import { compileSchema } from '../model/schema.js';
+import type { TaskResult, Vars } from '../types.js';
+import type { Transport } from '../transport/transport.js';
+import { LocalTransport } from '../transport/local.js';
+import { precheckContext, probeThenApply } from '../engine/context.js';
+import { loadInventory } from '../model/inventory.js';
+import { mergedVars } from '../model/vars.js';
+import { didYouMean } from '../model/suggest.js';
+import { createTransportFactory } from '../transport/index.js';
+import { UnreachableError } from '../transport/transport.js';
 
-export type { TaskResult, Status } from './types.js';
+export type { TaskResult, Status } from '../types.js';
 
 export interface RunTaskOptions {
   /** Check mode: only the probe runs; would-be changes come back as `changed`. */

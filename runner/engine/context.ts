@@ -1,11 +1,11 @@
 // Builds the TaskContext a task sees, over one Transport. The probe gets a context whose
 // writeFile refuses, so a probe (and therefore check mode) cannot change a machine.
 import { readFile } from 'node:fs/promises';
-import type { ExecOptions, ExecResult, PrecheckContext, TaskContext, TaskDefinition, WriteOptions } from './task.js';
-import type { Transport } from './transport/transport.js';
-import type { Status, TaskResult, Vars } from './types.js';
-import { shQuote } from './quote.js';
-import { resolveFrom } from './paths.js';
+import type { ExecOptions, ExecResult, PrecheckContext, TaskContext, TaskDefinition, WriteOptions } from '../task.js';
+import type { Transport } from '../transport/transport.js';
+import type { Status, TaskResult, Vars } from '../types.js';
+import { shQuote } from '../quote.js';
+import { resolveFrom } from '../paths.js';
 
 export interface ContextInput {
   transport: Transport;

@@ -1,26 +1,26 @@
 // Reads an Ansible inventory (INI or YAML) as ansible-inventory does and maps it onto
 // rancher-play's native inventory document, so the model loader resolves and validates both
 // formats with one code path. Anything we cannot map faithfully is refused with file:line:column.
-// The jobs live in runner/ansible/: detect, ini, yaml (readers), model (Ansible's data model),
+// The jobs live beside this file: detect, ini, yaml (readers), model (Ansible's data model),
 // literal/shlex/address (Python behaviour the readers depend on), sshargs and map.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { InputError, formatProblem } from './errors.js';
-import type { InputProblem } from './errors.js';
-import type { SourcePos } from './types.js';
-import { MAX_YAML_BYTES } from './yamlsrc.js';
-import type { YamlPath, YamlSource } from './yamlsrc.js';
-import { ansibleFormat, isAnsibleInventory } from './ansible/detect.js';
-import { parseIni } from './ansible/ini.js';
-import { parseYaml } from './ansible/yaml.js';
-import { AInventory } from './ansible/model.js';
-import { toNative, type NativeInventoryDoc } from './ansible/map.js';
+import { InputError, formatProblem } from '../../errors.js';
+import type { InputProblem } from '../../errors.js';
+import type { SourcePos } from '../../types.js';
+import { MAX_YAML_BYTES } from '../yamlsrc.js';
+import type { YamlPath, YamlSource } from '../yamlsrc.js';
+import { ansibleFormat, isAnsibleInventory } from './detect.js';
+import { parseIni } from './ini.js';
+import { parseYaml } from './yaml.js';
+import { AInventory } from './model.js';
+import { toNative, type NativeInventoryDoc } from './map.js';
 
-export { isAnsibleInventory } from './ansible/detect.js';
-export { expandHostPattern, parseAddress } from './ansible/address.js';
-export { iniValue } from './ansible/literal.js';
-export { jumpFromSshArgs, sshArgsMeaning } from './ansible/sshargs.js';
-export type { NativeInventoryDoc } from './ansible/map.js';
+export { isAnsibleInventory } from './detect.js';
+export { expandHostPattern, parseAddress } from './address.js';
+export { iniValue } from './literal.js';
+export { jumpFromSshArgs, sshArgsMeaning } from './sshargs.js';
+export type { NativeInventoryDoc } from './map.js';
 
 export interface ConvertedInventory {
   doc: NativeInventoryDoc;

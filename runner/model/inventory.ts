@@ -4,15 +4,15 @@
 // transport for a spec not resolved yet): one resolution for what is shown and what connects.
 import { homedir, userInfo } from 'node:os';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { InputError, type InputProblem } from './errors.js';
+import { InputError, type InputProblem } from '../errors.js';
 import { loadYamlFile, type YamlSource } from './yamlsrc.js';
-import { ansibleInventorySource } from './ansible-inventory.js';
+import { ansibleInventorySource } from './ansible/index.js';
 import { inventorySchema, schemaProblems } from './schema.js';
 import { suggestion } from './suggest.js';
-import { resolveFrom } from './paths.js';
-import { globToRegExp } from './glob.js';
-import { resolveConnection, type ResolveOptions } from './transport/ssh-config.js';
-import type { ConnectionSpec, Group, Host, Inventory, SourcePos, Vars } from './types.js';
+import { resolveFrom } from '../paths.js';
+import { globToRegExp } from '../glob.js';
+import { resolveConnection, type ResolveOptions } from '../transport/ssh-config.js';
+import type { ConnectionSpec, Group, Host, Inventory, SourcePos, Vars } from '../types.js';
 
 interface RawConn {
   address?: string;

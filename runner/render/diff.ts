@@ -1,6 +1,6 @@
 // Unified diffs for --diff (package `diff`), with optional colour.
 import { createTwoFilesPatch } from 'diff';
-import type { FileDiff } from './types.js';
+import type { FileDiff } from '../types.js';
 
 export function unifiedDiff(d: FileDiff, color = false): string {
   const patch = createTwoFilesPatch(

@@ -6,8 +6,8 @@ import {
   LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, isPair, isNode,
   type Document, type Node as YNode, type ScalarTag,
 } from 'yaml';
-import { InputError, type InputProblem } from './errors.js';
-import type { SourcePos } from './types.js';
+import { InputError, type InputProblem } from '../errors.js';
+import type { SourcePos } from '../types.js';
 
 export type YamlPath = (string | number)[];
 

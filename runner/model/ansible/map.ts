@@ -4,8 +4,8 @@
 // native merge (groups by name) would resolve differently are pinned on the host, so every host
 // ends up with exactly the variables ansible-inventory shows.
 import { isDeepStrictEqual } from 'node:util';
-import type { SourcePos, Vars } from '../types.js';
-import { resolveFrom } from '../paths.js';
+import type { SourcePos, Vars } from '../../types.js';
+import { resolveFrom } from '../../paths.js';
 import type { AInventory, VarDef } from './model.js';
 import { sshArgsMeaning } from './sshargs.js';
 

@@ -1,11 +1,11 @@
 // `rancher-play ping`: connect to every selected host (through its jump hosts), concurrently up
 // to --forks, run `echo pong`, and print one line per host in inventory order.
 import pLimit from 'p-limit';
-import type { Inventory } from './types.js';
-import { EXIT } from './errors.js';
-import { selectHosts } from './inventory.js';
-import { createTransportFactory } from './transport/index.js';
-import { UnreachableError } from './transport/transport.js';
+import type { Inventory } from '../types.js';
+import { EXIT } from '../errors.js';
+import { selectHosts } from '../model/inventory.js';
+import { createTransportFactory } from '../transport/index.js';
+import { UnreachableError } from '../transport/transport.js';
 
 export interface PingResult {
   host: string;

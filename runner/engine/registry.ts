@@ -1,6 +1,6 @@
 // Task registry: task id → definition, remembering where each came from so that a custom task
 // that reuses a built-in id is reported instead of silently replacing it.
-import type { AnyTask } from './task.js';
+import type { AnyTask } from '../task.js';
 
 export class Registry {
   private readonly tasks = new Map<string, { task: AnyTask; source: string }>();

@@ -3,17 +3,10 @@
 // Each command imports what it needs in its action: `--version` or `inventory` do not pay for
 // loading the engine, ajv, the tasks or SSH.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { EXIT, InputError } from './errors.js';
-import { packageVersion } from './version.js';
-import type { ConnectionSpec, Inventory, RunOptions } from './types.js';
-import type { Registry } from './registry.js';
-import type { AnyTask } from './task.js';
-
-interface Io {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream;
-  env: NodeJS.ProcessEnv;
-}
+import { EXIT, InputError } from '../errors.js';
+import { packageVersion } from '../engine/version.js';
+import type { RunOptions } from '../types.js';
+import { graph, inventoryJson, inventoryView, listOnly, taskInfo, type Io } from './views.js';
 
 interface RunFlags {
   inventory: string;
@@ -50,7 +43,7 @@ async function guarded(io: Io, fn: () => Promise<number>): Promise<number> {
     return await fn();
   } catch (e) {
     if (e instanceof InputError) {
-      const { printProblems } = await import('./run.js');
+      const { printProblems } = await import('../engine/run.js');
       printProblems(e, io.stderr);
       return EXIT.input;
     }
@@ -59,7 +52,7 @@ async function guarded(io: Io, fn: () => Promise<number>): Promise<number> {
 }
 
 async function runOptions(f: RunFlags, check: boolean): Promise<RunOptions & { json: boolean }> {
-  const { parseExtraVars } = await import('./vars.js');
+  const { parseExtraVars } = await import('../model/vars.js');
   return {
     check: check || f.check === true,
     diff: f.diff === true,
@@ -114,136 +107,6 @@ function interruptible(io: Io): { signal: AbortSignal; dispose(): void } {
   return { signal: ac.signal, dispose: () => void process.off('SIGINT', onSigint) };
 }
 
-function graph(inv: Inventory): string {
-  const lines = ['@all:'];
-  const grouped = new Set<string>();
-  for (const g of [...inv.groups.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-    if (g.name === 'all' || g.name === 'ungrouped') continue;
-    lines.push(`  |--@${g.name}:`);
-    for (const h of [...g.hosts].sort()) { lines.push(`  |  |--${h}`); grouped.add(h); }
-  }
-  const ungrouped = [...inv.hosts.keys()].filter((h) => !grouped.has(h)).sort();
-  if (ungrouped.length) {
-    lines.push('  |--@ungrouped:');
-    for (const h of ungrouped) lines.push(`  |  |--${h}`);
-  }
-  return lines.join('\n');
-}
-
-/** --list-hosts / --list-tasks / --syntax-check: everything is checked, nothing runs (ansible-playbook's layout). */
-async function listOnly(playbook: string, f: RunFlags, opt: RunOptions, io: Io): Promise<number> {
-  const [{ loadAll }, { tasksToRun }, { applyLimit, selectHosts }] = await Promise.all([import('./run.js'), import('./executor.js'), import('./inventory.js')]);
-  const { playbook: pb, inventory: inv } = await loadAll(playbook, f.inventory, opt);
-  if (!f.listHosts && !f.listTasks) {
-    io.stdout.write(`\nplaybook: ${playbook}\n`);
-    return EXIT.ok;
-  }
-  const tags = (t: string[]): string => `TAGS: [${t.join(', ')}]`;
-  const out = ['', `playbook: ${playbook}`];
-  const shown = tasksToRun(pb, opt);
-  pb.plays.forEach((play, i) => {
-    out.push('', `  play #${i + 1} (${play.hosts.join(',')}): ${play.name}\t${tags([])}`);
-    if (f.listHosts) {
-      const hosts = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
-      out.push(`    pattern: [${play.hosts.map((h) => `'${h}'`).join(', ')}]`, `    hosts (${hosts.length}):`, ...hosts.map((h) => `      ${h}`));
-    }
-    if (f.listTasks) out.push('    tasks:', ...shown[i]!.map((t) => `      ${t.name}\t${tags(t.tags)}`));
-  });
-  io.stdout.write(`${out.join('\n')}\n`);
-  return EXIT.ok;
-}
-
-/** The connection as it will be made, for `inventory --json`. */
-function connectionView(c: ConnectionSpec): Record<string, unknown> {
-  return {
-    address: c.address,
-    port: c.port,
-    user: c.user,
-    identity_files: c.identity_files ?? (c.ssh_key_path ? [c.ssh_key_path] : []),
-    jump: c.jump.map((j) => ({ address: j.address, port: j.port, user: j.user })),
-    connection: c.connection,
-    become: c.become,
-  };
-}
-
-async function inventoryJson(inv: Inventory): Promise<unknown> {
-  const { maskSecrets, mergedVars } = await import('./vars.js');
-  const hosts: Record<string, unknown> = {};
-  for (const [name, h] of inv.hosts) {
-    hosts[name] = { ...connectionView(h.conn), groups: h.groups, vars: maskSecrets(mergedVars(inv, name, {}, {}, {}), inv.secrets) };
-  }
-  const groups = Object.fromEntries([...inv.groups.values()].map((g) => [g.name, g.hosts]));
-  return { hosts, groups };
-}
-
-async function inventoryView(inv: Inventory): Promise<unknown> {
-  const { maskSecrets, mergedVars } = await import('./vars.js');
-  const hosts: Record<string, unknown> = {};
-  for (const [name, h] of [...inv.hosts].sort(([a], [b]) => a.localeCompare(b))) {
-    hosts[name] = {
-      connection: h.conn.connection,
-      address: h.conn.address,
-      ...(h.conn.connection === 'ssh' ? { port: h.conn.port, user: h.conn.user } : {}),
-      ...(h.conn.jump.length ? { jump: h.conn.jump.map((j) => j.name) } : {}),
-      ...(h.conn.become ? { become: true } : {}),
-      groups: h.groups,
-      vars: maskSecrets(mergedVars(inv, name, {}, {}, {}), inv.secrets),
-    };
-  }
-  const groups = Object.fromEntries([...inv.groups.values()].map((g) => [g.name, g.hosts]));
-  return { hosts, groups };
-}
-
-function describeParams(schema: Record<string, unknown>): string[] {
-  const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
-  const required = new Set((schema.required as string[] | undefined) ?? []);
-  const typeOf = (p: Record<string, unknown>): string => {
-    if (p.enum) return (p.enum as unknown[]).map((v) => JSON.stringify(v)).join('|');
-    if (p.type) return Array.isArray(p.type) ? p.type.join('|') : String(p.type);
-    const alts = (p.anyOf ?? p.oneOf) as Record<string, unknown>[] | undefined;
-    if (alts) return alts.map(typeOf).join('|');
-    return 'any';
-  };
-  const names = Object.keys(props);
-  const w = Math.max(4, ...names.map((n) => n.length));
-  return names.map((n) => {
-    const p = props[n]!;
-    const bits = [typeOf(p)];
-    if (required.has(n)) bits.push('required');
-    if (p.default !== undefined) bits.push(`default ${JSON.stringify(p.default)}`);
-    return `  ${n.padEnd(w)}  ${bits.join(', ')}${p.description ? ` — ${String(p.description)}` : ''}`;
-  });
-}
-
-/** Where a task runs, including what its `delegate` param (if any) lets a playbook choose. */
-function runsOnText(t: AnyTask): string {
-  const base = t.runsOn === 'controller' ? 'the controller' : 'each target host';
-  const delegate = (t.schema as { properties?: Record<string, { enum?: unknown[] }> }).properties?.delegate;
-  const other = t.runsOn === 'controller' ? 'host' : 'controller';
-  if (!delegate || (delegate.enum && !delegate.enum.includes(other))) return base;
-  return `${base} (delegate: ${other} runs it on ${other === 'host' ? 'each target host' : 'the controller'})`;
-}
-
-async function taskInfo(registry: Registry, id: string, io: Io): Promise<number> {
-  const t = registry.get(id);
-  if (!t) {
-    const { didYouMean } = await import('./suggest.js');
-    const hint = didYouMean(id, registry.ids());
-    io.stderr.write(`unknown task "${id}"${hint ? ` (did you mean "${hint}"?)` : ''}; \`rancher-play tasks\` lists them\n`);
-    return EXIT.input;
-  }
-  const src = registry.source(id) ?? '';
-  const out = [
-    `${t.id} — ${t.summary}`,
-    `runs on: ${runsOnText(t)}`,
-    ...(src.startsWith('builtin') ? [] : [`source: ${src}`]),
-    'params:',
-    ...describeParams(t.schema as Record<string, unknown>),
-  ];
-  io.stdout.write(`${out.join('\n')}\n`);
-  return EXIT.ok;
-}
-
 export function buildProgram(io: Io, setCode: (n: number) => void): Command {
   const program = new Command('rancher-play');
   program
@@ -274,7 +137,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
         const intr = interruptible(io);
         try {
           setCode(await guarded(io, async () => {
-            const { runPlaybook } = await import('./run.js');
+            const { runPlaybook } = await import('../engine/run.js');
             return runPlaybook(playbook, f.inventory, await runOptions(f, check), { ...io, signal: intr.signal });
           }));
         } finally {
@@ -293,7 +156,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--tasks-dir <dir>', 'directory of custom tasks')
     .action(async (playbook: string, f: { inventory: string; extraVars: string[]; limit?: string[]; tasksDir?: string }) => {
       setCode(await guarded(io, async () => {
-        const [{ loadAll }, { parseExtraVars }] = await Promise.all([import('./run.js'), import('./vars.js')]);
+        const [{ loadAll }, { parseExtraVars }] = await Promise.all([import('../engine/run.js'), import('../model/vars.js')]);
         const { playbook: pb, inventory } = await loadAll(playbook, f.inventory, {
           extraVars: parseExtraVars(f.extraVars, process.cwd()), limit: f.limit, tasksDir: f.tasksDir,
         });
@@ -312,11 +175,11 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--forks <n>', 'hosts connected to in parallel', positiveInt, 10)
     .action(async (f: { inventory: string; limit?: string[]; acceptNewHostKeys?: boolean; json?: boolean; forks: number }) => {
       setCode(await guarded(io, async () => {
-        const { loadInventory, resolveInventory, selectHosts } = await import('./inventory.js');
+        const { loadInventory, resolveInventory, selectHosts } = await import('../model/inventory.js');
         const inv = loadInventory(f.inventory);
         await resolveInventory(inv, f.limit?.length ? selectHosts(inv, f.limit, undefined, '--limit') : undefined);
         // Loaded on demand: ssh2 is only needed by commands that connect.
-        const { ping } = await import('./ping.js');
+        const { ping } = await import('../engine/ping.js');
         return ping(inv, { limit: f.limit, acceptNewHostKeys: f.acceptNewHostKeys === true, json: f.json === true, forks: f.forks });
       }));
     });
@@ -328,7 +191,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--json', 'hosts with their connection as it will be made (after ~/.ssh/config), groups, vars, as JSON')
     .action(async (f: { inventory: string; graph?: boolean; json?: boolean }) => {
       setCode(await guarded(io, async () => {
-        const [{ loadInventory, resolveInventory }, { stringify }, { redactUrlCredentials }] = await Promise.all([import('./inventory.js'), import('yaml'), import('./redact.js')]);
+        const [{ loadInventory, resolveInventory }, { stringify }, { redactUrlCredentials }] = await Promise.all([import('../model/inventory.js'), import('yaml'), import('../engine/redact.js')]);
         const inv = loadInventory(f.inventory);
         if (f.json) {
           await resolveInventory(inv);
@@ -345,7 +208,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--tasks-dir <dir>', 'directory of custom tasks')
     .action(async (id: string | undefined, f: { tasksDir?: string }) => {
       setCode(await guarded(io, async () => {
-        const { buildRegistry } = await import('./run.js');
+        const { buildRegistry } = await import('../engine/run.js');
         const registry = await buildRegistry({ tasksDir: f.tasksDir });
         if (id) return taskInfo(registry, id, io);
         const all = registry.list();
@@ -383,7 +246,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .action(async (kind: string, f: { tasksDir?: string; write?: string | boolean }) => {
       setCode(await guarded(io, async () => {
         const [{ inventorySchema, playbookSchema }, { buildRegistry }, { defaultSchemaPath, writeSchemaFile }] =
-          await Promise.all([import('./schema.js'), import('./run.js'), import('./scaffold.js')]);
+          await Promise.all([import('../model/schema.js'), import('../engine/run.js'), import('./scaffold.js')]);
         const schema = kind === 'inventory' ? inventorySchema() : playbookSchema((await buildRegistry({ tasksDir: f.tasksDir })).list());
         if (f.write === undefined) {
           io.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
@@ -403,7 +266,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .action(async (action: 'up' | 'down' | 'status', f: Record<string, string | boolean>) => {
       let mod: { labCommand(a: 'up' | 'down' | 'status', o: Record<string, string | boolean>): Promise<number> };
       try {
-        mod = await import('../lab/lab.js' as string);
+        mod = await import('../../lab/lab.js' as string);
       } catch (e) {
         io.stderr.write(`the lab is not available in this build: ${e instanceof Error ? e.message : String(e)}\n`);
         return setCode(EXIT.internal);
@@ -429,7 +292,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       return EXIT.input;
     }
     if (e instanceof InputError) {
-      (await import('./run.js')).printProblems(e, io.stderr);
+      (await import('../engine/run.js')).printProblems(e, io.stderr);
       return EXIT.input;
     }
     io.stderr.write(`internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);

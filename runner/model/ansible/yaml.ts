@@ -4,7 +4,7 @@
 // patterns, because the YAML library's 1.1 schema differs in the corners (y/n, exponents).
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode, Scalar } from 'yaml';
-import type { SourcePos } from '../types.js';
+import type { SourcePos } from '../../types.js';
 import { MAX_ALIAS_COUNT } from '../yamlsrc.js';
 import { expandHostPattern } from './address.js';
 import { AnsibleRefusal, type AInventory } from './model.js';

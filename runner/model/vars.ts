@@ -3,9 +3,9 @@
 // playbook vars, play vars, -e. Merging replaces whole values (like Ansible's default).
 import { resolve as resolvePath } from 'node:path';
 import { parse as parseYamlValue } from 'yaml';
-import { InputError, type InputProblem } from './errors.js';
+import { InputError, type InputProblem } from '../errors.js';
 import { loadYamlFile } from './yamlsrc.js';
-import type { Inventory, Vars } from './types.js';
+import type { Inventory, Vars } from '../types.js';
 
 export const MASK = '********';
 

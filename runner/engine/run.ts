@@ -1,18 +1,18 @@
 // The `run`/`check`/`validate` pipeline: load and check everything first (exit 5, nothing
-// connected), then execute and render. Kept apart from cli.ts so tests can call it directly.
+// connected), then execute and render. Kept apart from the CLI so tests can call it directly.
 import { existsSync } from 'node:fs';
-import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from './types.js';
-import { EXIT, InputError, formatProblem, type InputProblem } from './errors.js';
-import { applyConnectionFlags, loadInventory, resolveInventory, selectHosts, applyLimit, inventorySource } from './inventory.js';
-import { loadPlaybook, playbookSource, staticProblems } from './playbook.js';
+import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from '../types.js';
+import { EXIT, InputError, formatProblem, type InputProblem } from '../errors.js';
+import { applyConnectionFlags, loadInventory, resolveInventory, selectHosts, applyLimit, inventorySource } from '../model/inventory.js';
+import { loadPlaybook, playbookSource, staticProblems } from '../model/playbook.js';
 import { Registry } from './registry.js';
-import { mergedVars, templateScope, secretValues, redactText } from './vars.js';
-import { renderValue, templateRefs } from './template.js';
+import { mergedVars, templateScope, secretValues, redactText } from '../model/vars.js';
+import { renderValue, templateRefs } from '../model/template.js';
 import { redactUrlCredentials } from './redact.js';
-import { builtinTasks } from '../tasks/index.js';
+import { builtinTasks } from '../../tasks/index.js';
 import { execute, exitCodeFor, tasksToRun } from './executor.js';
-import { suggestion } from './suggest.js';
-import { createRenderer, pickRenderer, useColor, type RendererKind } from './render/index.js';
+import { suggestion } from '../model/suggest.js';
+import { createRenderer, pickRenderer, useColor, type RendererKind } from '../render/index.js';
 import { customTaskDirs, loadCustomTasks } from './loader.js';
 import { precheckContext } from './context.js';
 

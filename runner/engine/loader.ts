@@ -7,10 +7,10 @@
 // package, so a task dir needs no node_modules and `defineTask` is the one the engine knows.
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { InputError, type InputProblem } from './errors.js';
+import { InputError, type InputProblem } from '../errors.js';
 import type { Registry } from './registry.js';
-import { isTask, type AnyTask } from './task.js';
-import { compileSchema } from './schema.js';
+import { isTask, type AnyTask } from '../task.js';
+import { compileSchema } from '../model/schema.js';
 import { cachedTransform, CompilerNeeded, loadCompiler, takeCompilerMiss } from './task-compiler.js';
 
 const TASK_FILE = /\.(ts|mts|js|mjs)$/;
@@ -102,7 +102,7 @@ export async function taskImporter(
   dir: string,
   opts: { extra?: Record<string, unknown>; compiler?: 'lazy' | 'loaded' } = {},
 ): Promise<(file: string) => Promise<unknown>> {
-  const [{ createJiti }, api, testing] = await Promise.all([import('jiti'), import('./index.js'), import('./testing.js')]);
+  const [{ createJiti }, api, testing] = await Promise.all([import('jiti'), import('../sdk/index.js'), import('../sdk/testing.js')]);
   if (opts.compiler === 'loaded') await loadCompiler();
   const jiti = createJiti(join(dir, '_index.js'), {
     // jiti's path-keyed cache is off (ours is content-keyed); moduleCache off: edits show at once.

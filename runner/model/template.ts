@@ -20,8 +20,8 @@
 import Handlebars from 'handlebars';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
-import type { SourcePos, Vars } from './types.js';
-import type { InputProblem } from './errors.js';
+import type { SourcePos, Vars } from '../types.js';
+import type { InputProblem } from '../errors.js';
 
 export class TemplateError extends Error {
   constructor(message: string, public readonly pos?: SourcePos, public readonly key?: string) {

@@ -112,7 +112,7 @@ async function writeNew(path: string, content: string): Promise<void> {
 /** Built-in ids, so `new-task copy` is refused here rather than at the next load. */
 async function builtinIds(): Promise<string[]> {
   try {
-    const m = (await import('../tasks/index.js')) as { builtinTasks?: { id: string }[] };
+    const m = (await import('../../tasks/index.js')) as { builtinTasks?: { id: string }[] };
     return (m.builtinTasks ?? []).map((t) => t.id);
   } catch {
     return []; // a build without built-in tasks: nothing to collide with

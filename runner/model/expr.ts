@@ -9,7 +9,7 @@
 //   test  := value (cmpop value | "in" value | "not" "in" value | "is" ["not"] (defined|undefined|truthy|none))?
 //   value := primary ("." name | "[" or "]")*
 //   primary := string | number | true | false | null | name | "(" or ")" | "[" [or ("," or)*] "]"
-import type { Vars } from './types.js';
+import type { Vars } from '../types.js';
 import { FORBIDDEN_NAMES } from './template.js';
 
 export class ExprError extends Error {

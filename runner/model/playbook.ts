@@ -2,7 +2,7 @@
 // model. Every problem found is collected (not just the first) and thrown as one InputError, so
 // a user fixes a file in one pass. Nothing here touches a host.
 import { basename, dirname, resolve as resolvePath } from 'node:path';
-import { InputError, type InputProblem } from './errors.js';
+import { InputError, type InputProblem } from '../errors.js';
 import { loadYamlFile, type YamlPath, type YamlSource } from './yamlsrc.js';
 import { compileSchema, playbookStructureSchema, TASK_ITEM_KEYS, validateAt } from './schema.js';
 import { didYouMean, suggestion } from './suggest.js';
@@ -10,8 +10,8 @@ import { checkTemplate, TemplateError, templateRefs } from './template.js';
 import { ExprError, exprRefs, parseExpr } from './expr.js';
 import { applyLimit, selectHosts } from './inventory.js';
 import { mergedVars, schemaDefaults } from './vars.js';
-import type { Registry } from './registry.js';
-import type { Inventory, Play, Playbook, TaskItem, Vars } from './types.js';
+import type { Registry } from '../engine/registry.js';
+import type { Inventory, Play, Playbook, TaskItem, Vars } from '../types.js';
 
 const sources = new WeakMap<Playbook, YamlSource>();
 /** Where each task item's params sit in the source, for later (static) checks. */

@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
-import type { AnyTask } from './task.js';
-import type { InputProblem } from './errors.js';
+import type { AnyTask } from '../task.js';
+import type { InputProblem } from '../errors.js';
 import type { YamlPath, YamlSource } from './yamlsrc.js';
 import { suggestion } from './suggest.js';
 

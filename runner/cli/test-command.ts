@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXIT, formatProblem, InputError } from './errors.js';
-import { isBundled } from './embedded.js';
-import { customTaskDirs, loadProblem, taskImporter } from './loader.js';
-import { findPackageDir } from './task-compiler.js';
+import { EXIT, formatProblem, InputError } from '../errors.js';
+import { isBundled } from '../engine/embedded.js';
+import { customTaskDirs, loadProblem, taskImporter } from '../engine/loader.js';
+import { findPackageDir } from '../engine/task-compiler.js';
 
 const TEST_FILE = /\.test\.[cm]?[jt]s$/;
 

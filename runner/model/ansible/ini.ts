@@ -1,7 +1,7 @@
 // Ansible's INI inventory reader (lib/ansible/plugins/inventory/ini.py), line by line: sections,
 // host lines split with shlex (comments dropped), values typed by ast.literal_eval, and
 // `:children`/`:vars` naming a group that is never declared refused as Ansible refuses it.
-import type { SourcePos } from '../types.js';
+import type { SourcePos } from '../../types.js';
 import { expandHostPattern } from './address.js';
 import { iniValue, NoJsonValue } from './literal.js';
 import { AnsibleRefusal, type AInventory } from './model.js';

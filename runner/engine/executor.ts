@@ -2,21 +2,21 @@
 // read-only probe then (unless check mode or nothing differs) apply. Output is events only;
 // renderers decide what the user sees. The executor never prints.
 import pLimit from 'p-limit';
-import type { AnyTask } from './task.js';
+import type { AnyTask } from '../task.js';
 import type {
   HostCounts, Inventory, Play, Playbook, RecapEvent, RunEvent, RunOptions, TaskEvent, TaskItem,
   TaskResult, Vars,
-} from './types.js';
-import type { Transport } from './transport/transport.js';
-import { UnreachableError } from './transport/transport.js';
-import { createTransportFactory, type TransportFactory } from './transport/index.js';
-import { LocalTransport } from './transport/local.js';
+} from '../types.js';
+import type { Transport } from '../transport/transport.js';
+import { UnreachableError } from '../transport/transport.js';
+import { createTransportFactory, type TransportFactory } from '../transport/index.js';
+import { LocalTransport } from '../transport/local.js';
 import { probeThenApply } from './context.js';
-import { selectHosts, applyLimit } from './inventory.js';
-import { mergedVars, templateScope } from './vars.js';
-import { renderValue } from './template.js';
-import { evalWhen } from './expr.js';
-import { globToRegExp } from './glob.js';
+import { selectHosts, applyLimit } from '../model/inventory.js';
+import { mergedVars, templateScope } from '../model/vars.js';
+import { renderValue } from '../model/template.js';
+import { evalWhen } from '../model/expr.js';
+import { globToRegExp } from '../glob.js';
 
 /** Anything with `get(id)` — the model's Registry, or a plain map in tests. */
 export interface TaskLookup {

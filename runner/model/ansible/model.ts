@@ -1,8 +1,8 @@
 // Ansible's in-memory inventory (lib/ansible/inventory/data.py, group.py, host.py, helpers.py),
 // filled by the INI and YAML readers and then reconciled the same way: so membership, group
 // depth, `ansible_group_priority` and the merged host vars come out as ansible-inventory shows.
-import type { InputProblem } from '../errors.js';
-import type { SourcePos } from '../types.js';
+import type { InputProblem } from '../../errors.js';
+import type { SourcePos } from '../../types.js';
 
 /** A variable's value and where it was set (for errors pointing into the Ansible file). */
 export interface VarDef {
