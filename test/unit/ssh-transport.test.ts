@@ -379,8 +379,8 @@ test('~/.ssh/config: an alias with ProxyJump, resolved from a temp HOME', async 
   assert.is(connectionsTo(bastion.port) - before, 1, 'went through the ProxyJump host');
 });
 
-test('channel mode (one SSH channel per command) behaves the same for commands, files, become', async () => {
-  const t = pool({ execMode: 'channel' }).transport({ ...direct(), user: BECOME_USER, name: 'chan' });
+test('a sudo user: commands, files and become through its login and root shells', async () => {
+  const t = pool().transport({ ...direct(), user: BECOME_USER, name: 'chan' });
   assert.equal(await t.exec('echo out; echo err >&2; exit 3'), { stdout: 'out\n', stderr: 'err\n', code: 3 });
   assert.is((await t.exec('cat', { stdin: 'in' })).stdout, 'in');
   assert.is((await t.exec('pwd; echo $A', { cwd: '/tmp', env: { A: 'a b' } })).stdout, '/tmp\na b\n');
@@ -392,7 +392,7 @@ test('channel mode (one SSH channel per command) behaves the same for commands, 
   assert.is(statSync(f).mode & 0o777, 0o600);
   assert.is((await t.readFile(f, { become: true }))!.length, 300_000);
   rmSync(f);
-  const n = pool({ execMode: 'channel' }).transport({ ...direct(), user: NOSUDO_USER, name: 'chan-nosudo' });
+  const n = pool().transport({ ...direct(), user: NOSUDO_USER, name: 'chan-nosudo' });
   await n.exec('true', { become: true }).then(
     () => assert.unreachable('should fail'),
     (e: Error) => assert.instance(e, BecomeError),
