@@ -128,7 +128,12 @@ export class LocalTransport implements Transport {
   /** Runs the shared placing script (through sudo for become when not root). */
   private async place(path: string, words: { p: string; t: string }, fill: string, size: number, opts: WriteOptions, stdin?: Buffer): Promise<void> {
     const become = this.asRoot(opts.become);
-    const script = placeScript({ ...words, fill, size, mode: opts.mode, owner: opts.owner, asRoot: become || isRoot() });
+    // The replaced file's attributes from here when this process may look: the script then
+    // needs no GNU-only `--reference` (a controller need not be Linux).
+    // (Not for `~` under sudo: there it is root's home, as over SSH.)
+    const prev = become && path.startsWith('~') ? undefined : await stat(localPath(path)).catch(() => undefined);
+    const keep = prev && { mode: prev.mode & 0o7777, owner: `${prev.uid}:${prev.gid}` };
+    const script = placeScript({ ...words, fill, size, mode: opts.mode, owner: opts.owner, asRoot: become || isRoot(), keep });
     const r = await this.exec(script, { become, stdin });
     if (r.code !== 0) throw new Error(`cannot write ${path}: ${r.stderr.trim() || `exit ${r.code}`}`);
   }

@@ -81,6 +81,9 @@ export interface PlaceOptions {
   owner?: string;
   /** Runs as root: a replaced file keeps its owner too. */
   asRoot: boolean;
+  /** The replaced file's mode and `uid:gid` when the caller knows them already; found with GNU
+   * `--reference` otherwise (fine on the Linux targets, not on every controller). */
+  keep?: { mode: number; owner: string };
 }
 
 /**
@@ -91,27 +94,37 @@ export interface PlaceOptions {
  */
 export function placeScript(o: PlaceOptions): string {
   checkOwner(o.owner);
-  const mode = o.mode !== undefined ? (o.mode & 0o7777).toString(8).padStart(4, '0') : undefined;
+  const mode = o.mode !== undefined ? octal(o.mode) : undefined;
   // A connection that drops mid-upload ends stdin early and `cat` succeeds on the prefix: only
   // a temp file of the full size may replace the destination. Removed before saying so: with the
   // connection gone, writing to stderr kills the shell (SIGPIPE) before its EXIT trap runs.
   const size = `[ "$(wc -c < "$t")" -eq ${o.size} ] || { rm -f "$t"; echo "upload cut short" >&2; exit 1; }`;
   return [
     `p=${o.p}; t=${o.t}`,
+    // `mv` would put the file inside a directory of that name: refuse, as rename(2) does.
+    `if [ -d "$p" ]; then echo "$p: is a directory" >&2; exit 1; fi`,
     `trap 'rm -f "$t"' EXIT`,
     `umask 077`,
     o.fill,
     size,
     mode
       ? `chmod ${mode} "$t" || exit 1`
-      : `if [ -e "$p" ]; then chmod --reference="$p" "$t"; else chmod 0644 "$t"; fi || exit 1`,
+      : o.keep
+        ? `chmod ${octal(o.keep.mode)} "$t" || exit 1`
+        : `if [ -e "$p" ]; then chmod --reference="$p" "$t"; else chmod 0644 "$t"; fi || exit 1`,
     o.owner
       ? `chown ${shQuote(o.owner)} "$t" || exit 1`
-      : o.asRoot
-        ? `if [ -e "$p" ]; then chown --reference="$p" "$t" 2>/dev/null; fi`
-        : '', // a plain user cannot give files away: the temp file is already theirs
+      : !o.asRoot
+        ? '' // a plain user cannot give files away: the temp file is already theirs
+        : o.keep
+          ? `chown ${shQuote(o.keep.owner)} "$t" 2>/dev/null`
+          : `if [ -e "$p" ]; then chown --reference="$p" "$t" 2>/dev/null; fi`,
     `mv -f "$t" "$p"`,
   ].filter(Boolean).join('\n');
+}
+
+function octal(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0');
 }
 
 /** A here-document that decodes to `bytes` into "$t" (content inside the script: one round trip). */

@@ -75,6 +75,16 @@ test('output lines are the same for CRLF and a missing final newline on both tra
   assert.equal(sorted(seen.ssh!), sorted(seen.local!));
 });
 
+test('a write onto a directory fails on both transports and leaves nothing inside it', async () => {
+  for (const [name, t] of both) {
+    const d = join(dir, `is-dir-${name}`);
+    mkdirSync(d);
+    const err = await t.writeFile(d, 'x').then(() => undefined, (e: Error) => e);
+    assert.match(String(err), /is a directory/, name);
+    assert.equal(execFileSync('ls', ['-A', d], { encoding: 'utf8' }), '', name);
+  }
+});
+
 /** Runs `body` (a script using `t`, a LocalTransport with become) as the sudo user. */
 function asSudoUser(body: string): string {
   const local = resolve('runner/transport/local.ts');
