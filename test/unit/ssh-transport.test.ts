@@ -362,6 +362,35 @@ test('auth: encrypted key with RANCHER_PLAY_SSH_PASSPHRASE; a wrong one is an au
   await s.stop();
 });
 
+test('auth: the passphrase comes from the source the caller gives, asked once per key for every host on it', async () => {
+  const enc = join(dir, 'enc-src');
+  const pass = 'battery staple';
+  const pub = keygen(enc, 'ed25519', pass);
+  const s = await startSshd([{ path: enc, pub }]);
+  const k = join(dir, 'kh-enc-src');
+  writeFileSync(k, knownHostsFor(s));
+  const saved = { pass: process.env.RANCHER_PLAY_SSH_PASSPHRASE, agent: process.env.SSH_AUTH_SOCK };
+  delete process.env.SSH_AUTH_SOCK;
+  delete process.env.RANCHER_PLAY_SSH_PASSPHRASE;
+  const asked: string[] = [];
+  try {
+    const p = pool({ passphrase: async (path) => { asked.push(path); return pass; } });
+    const hosts = ['src-a', 'src-b'].map((name) => p.transport(conn({ port: s.port, known_hosts: k, ssh_key_path: enc, name })));
+    const out = await Promise.all(hosts.map((t) => t.exec('echo unlocked')));
+    assert.equal(out.map((r) => r.stdout), ['unlocked\n', 'unlocked\n']);
+    assert.equal(asked, [enc]);
+    // A source with no answer: an auth error that says how to give one.
+    const none = pool({ passphrase: async () => undefined });
+    const e = await unreachable(none.transport(conn({ port: s.port, known_hosts: k, ssh_key_path: enc, name: 'src-none' })).connect());
+    assert.is(e.reason, 'auth');
+    assert.match(e.message, /encrypted/);
+  } finally {
+    if (saved.pass !== undefined) process.env.RANCHER_PLAY_SSH_PASSPHRASE = saved.pass;
+    if (saved.agent !== undefined) process.env.SSH_AUTH_SOCK = saved.agent;
+    await s.stop();
+  }
+});
+
 test('~/.ssh/config: an alias with ProxyJump, resolved from a temp HOME', async () => {
   const home = join(dir, 'home');
   mkdirSync(join(home, '.ssh'), { recursive: true });
