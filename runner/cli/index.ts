@@ -138,7 +138,8 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
         try {
           setCode(await guarded(io, async () => {
             const { runPlaybook } = await import('../engine/run.js');
-            return runPlaybook(playbook, f.inventory, await runOptions(f, check), { ...io, signal: intr.signal });
+            const opts = { ...(await runOptions(f, check)), passphrase: terminalPassphrase(io.env) };
+            return runPlaybook(playbook, f.inventory, opts, { ...io, signal: intr.signal });
           }));
         } finally {
           intr.dispose();
@@ -180,7 +181,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
         await resolveInventory(inv, f.limit?.length ? selectHosts(inv, f.limit, undefined, '--limit') : undefined);
         // Loaded on demand: ssh2 is only needed by commands that connect.
         const { ping } = await import('../engine/ping.js');
-        return ping(inv, { limit: f.limit, acceptNewHostKeys: f.acceptNewHostKeys === true, json: f.json === true, forks: f.forks });
+        return ping(inv, { limit: f.limit, acceptNewHostKeys: f.acceptNewHostKeys === true, json: f.json === true, forks: f.forks, passphrase: terminalPassphrase(io.env) });
       }));
     });
 
@@ -298,6 +299,44 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     io.stderr.write(`internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
     return EXIT.internal;
   }
+}
+
+/**
+ * An encrypted SSH key's passphrase: RANCHER_PLAY_SSH_PASSPHRASE, else asked on the terminal
+ * (what is typed is not echoed), else none. The SSH pool asks once per key; questions for
+ * different keys wait for each other so they never share the terminal.
+ */
+function terminalPassphrase(env: NodeJS.ProcessEnv): (keyPath: string) => Promise<string | undefined> {
+  let asking: Promise<unknown> = Promise.resolve();
+  return (keyPath) => {
+    const given = env.RANCHER_PLAY_SSH_PASSPHRASE;
+    if (given !== undefined) return Promise.resolve(given);
+    if (!process.stdin.isTTY) return Promise.resolve(undefined);
+    const answer = asking.then(() => promptHidden(`Passphrase for ${keyPath}: `));
+    asking = answer.catch(() => undefined);
+    return answer;
+  };
+}
+
+async function promptHidden(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline');
+  const { Writable } = await import('node:stream');
+  return new Promise((resolve) => {
+    let muted = false;
+    const output = new Writable({
+      write(chunk, _enc, cb) {
+        if (!muted) process.stderr.write(chunk);
+        cb();
+      },
+    });
+    const rl = createInterface({ input: process.stdin, output, terminal: true });
+    rl.question(question, (answer) => {
+      rl.close();
+      process.stderr.write('\n');
+      resolve(answer);
+    });
+    muted = true; // everything after the question (the typed passphrase) stays off screen
+  });
 }
 
 /** The process entry shared by bin/rancher-play.js and the one-file bundle. */

@@ -87,6 +87,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
   const { inventory: inv, playbook: pb, options: opt, emit } = input;
   const transports = input.transports ?? createTransportFactory({
     acceptNewHostKeys: opt.acceptNewHostKeys,
+    passphrase: opt.passphrase,
     onLog: opt.verbose ? (host, line) => emit({ event: 'log', play: '', task: 'ssh', host, line }) : undefined,
   });
   const states = new Map<string, HostState>();

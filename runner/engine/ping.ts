@@ -23,6 +23,8 @@ export interface PingOptions {
   forks?: number;
   /** Where lines go (tests); process.stdout otherwise. */
   out?: (line: string) => void;
+  /** An encrypted SSH key's passphrase (the CLI asks on the terminal). */
+  passphrase?: (keyPath: string) => Promise<string | undefined>;
 }
 
 function format(r: PingResult, json: boolean, width: number): string {
@@ -35,7 +37,7 @@ export async function ping(inv: Inventory, opts: PingOptions): Promise<number> {
   // Selection first: an unknown name is an input error (exit 5) before anything connects.
   const names = selectHosts(inv, opts.limit?.length ? opts.limit : ['all'], undefined, '--limit');
   const out = opts.out ?? ((l: string) => process.stdout.write(l + '\n'));
-  const factory = createTransportFactory({ acceptNewHostKeys: opts.acceptNewHostKeys });
+  const factory = createTransportFactory({ acceptNewHostKeys: opts.acceptNewHostKeys, passphrase: opts.passphrase });
   const limit = pLimit(Math.max(1, opts.forks ?? 10));
   const width = Math.max(0, ...names.map((n) => n.length));
   const results: (PingResult | undefined)[] = names.map(() => undefined);
