@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { runTask } from '../../runner/sdk/testing.js';
 import helmRelease, { canonical, maskValues, splitChart } from '../../tasks/helm-release.js';
 import kubectlApply from '../../tasks/kubectl-apply.js';
-import { cli, cliAsync, events, project, totalChanged } from './cli-helpers.js';
+import { cli, cliAsync, events, project, totalChanged } from '../unit/cli-helpers.js';
 
 const HELM = resolve('lab/fixtures/helm-fixture');
 const KUBECTL = resolve('lab/fixtures/kubectl-fixture');

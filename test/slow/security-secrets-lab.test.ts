@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useLab, lab, type LabInfo } from './_lab.js';
+import { useLab, lab, type LabInfo } from '../lab/_lab.js';
 import { root } from '../unit/cli-helpers.js';
 
 const NAME = 'h9s';

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lab, sshVia, useLab, type LabInfo } from './_lab.js';
+import { lab, sshVia, useLab, type LabInfo } from '../lab/_lab.js';
 
 const NAME = 'dk';
 let info: LabInfo;
