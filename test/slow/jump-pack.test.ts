@@ -32,7 +32,7 @@ test('the tarball carries its runtime dependencies', () => {
   for (const dep of ['commander', 'ssh2', 'yaml', 'jiti', 'handlebars', 'listr2']) {
     assert.match(r.stdout, new RegExp(`^package/node_modules/${dep}/package\\.json$`, 'm'), `${dep} bundled`);
   }
-  assert.match(r.stdout, /^package\/dist\/runner\/cli\.js$/m);
+  assert.match(r.stdout, /^package\/dist\/runner\/cli\/index\.js$/m);
   assert.match(r.stdout, /^package\/tasks\/templates\/nginx-l7\.conf\.hbs$/m);
 });
 
