@@ -37,8 +37,8 @@ export function graph(inv: Inventory): string {
 
 /** --list-hosts / --list-tasks / --syntax-check: everything is checked, nothing runs (ansible-playbook's layout). */
 export async function listOnly(playbook: string, f: ListFlags, opt: RunOptions, io: Io): Promise<number> {
-  const [{ loadAll }, { tasksToRun }, { applyLimit, selectHosts }] = await Promise.all([import('../engine/run.js'), import('../engine/executor.js'), import('../model/inventory.js')]);
-  const { playbook: pb, inventory: inv } = await loadAll(playbook, f.inventory, opt);
+  const [{ loadAll }, { tasksToRun }] = await Promise.all([import('../engine/run.js'), import('../engine/executor.js')]);
+  const { playbook: pb, plan } = await loadAll(playbook, f.inventory, opt);
   if (!f.listHosts && !f.listTasks) {
     io.stdout.write(`\nplaybook: ${playbook}\n`);
     return EXIT.ok;
@@ -49,7 +49,7 @@ export async function listOnly(playbook: string, f: ListFlags, opt: RunOptions, 
   pb.plays.forEach((play, i) => {
     out.push('', `  play #${i + 1} (${play.hosts.join(',')}): ${play.name}\t${tags([])}`);
     if (f.listHosts) {
-      const hosts = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
+      const hosts = plan.plays[i]!.hosts;
       out.push(`    pattern: [${play.hosts.map((h) => `'${h}'`).join(', ')}]`, `    hosts (${hosts.length}):`, ...hosts.map((h) => `      ${h}`));
     }
     if (f.listTasks) out.push('    tasks:', ...shown[i]!.map((t) => `      ${t.name}\t${tags(t.tags)}`));

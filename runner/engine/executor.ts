@@ -12,8 +12,8 @@ import { UnreachableError } from '../transport/transport.js';
 import { createTransportFactory, type TransportFactory } from '../transport/index.js';
 import { LocalTransport } from '../transport/local.js';
 import { probeThenApply } from './context.js';
-import { selectHosts, applyLimit } from '../model/inventory.js';
-import { mergedVars, templateScope } from '../model/vars.js';
+import { templateScope } from '../model/vars.js';
+import { Plan } from '../plan/index.js';
 import { renderValue } from '../model/template.js';
 import { evalWhen } from '../model/expr.js';
 import { globToRegExp } from '../glob.js';
@@ -33,6 +33,8 @@ export interface ExecuteInput {
   signal?: AbortSignal;
   /** Injected by tests/`runTask`; by default one factory (one connection per host) per run. */
   transports?: TransportFactory;
+  /** The run's plan (built here when the caller has none). */
+  plan?: Plan;
 }
 
 export interface ExecuteOutput {
@@ -85,6 +87,7 @@ function errorText(e: unknown): string {
 
 export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
   const { inventory: inv, playbook: pb, options: opt, emit } = input;
+  const plan = input.plan ?? new Plan(pb, inv, { extraVars: opt.extraVars, limit: opt.limit });
   const transports = input.transports ?? createTransportFactory({
     acceptNewHostKeys: opt.acceptNewHostKeys,
     passphrase: opt.passphrase,
@@ -127,7 +130,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     const log = (line: string): void => emit({ event: 'log', ...ids, host: s.name, line });
     const start = Date.now();
     emit({ event: 'task_start', ...ids, id: item.id, host: s.name });
-    const base = mergedVars(inv, s.name, pb.vars, play.vars, opt.extraVars, pb.defaults);
+    const base = plan.vars(s.name, ids.play_index);
     const vars: Vars = { ...base, ...s.facts, ...opt.extraVars };
     const finish = (r: TaskResult): TaskEvent => {
       const end = Date.now();
@@ -258,7 +261,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
   try {
     for (const [playIndex, play] of pb.plays.entries()) {
       if (stopped()) break;
-      const names = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
+      const names = plan.plays[playIndex]!.hosts;
       const hosts = names.map(state);
       const tasks = selected[playIndex]!;
       const at = (t: TaskItem): number => play.tasks.indexOf(t);

@@ -3,10 +3,12 @@
 import { existsSync } from 'node:fs';
 import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from '../types.js';
 import { EXIT, InputError, formatProblem, type InputProblem } from '../errors.js';
-import { applyConnectionFlags, loadInventory, resolveInventory, selectHosts, applyLimit, inventorySource } from '../model/inventory.js';
-import { loadPlaybook, playbookSource, staticProblems } from '../model/playbook.js';
+import { applyConnectionFlags, loadInventory, resolveInventory, selectHosts, inventorySource } from '../model/inventory.js';
+import { loadPlaybook, playbookSource } from '../model/playbook.js';
+import { Plan } from '../plan/index.js';
+import { staticProblems } from '../plan/checks.js';
 import { Registry } from './registry.js';
-import { mergedVars, templateScope, secretValues, redactText } from '../model/vars.js';
+import { templateScope, secretValues, redactText } from '../model/vars.js';
 import { renderValue, templateRefs } from '../model/template.js';
 import { redactUrlCredentials } from './redact.js';
 import { builtinTasks } from '../../tasks/index.js';
@@ -20,6 +22,7 @@ export interface Loaded {
   inventory: Inventory;
   playbook: Playbook;
   registry: Registry;
+  plan: Plan;
 }
 
 /** Registry with the built-in tasks plus custom tasks (`--tasks-dir`, or tasks/ beside the playbook). */
@@ -64,8 +67,9 @@ export async function loadAll(
       throw e;
     }
   }
-  problems.push(...staticProblems(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit }));
-  problems.push(...(await prechecks(playbook, inventory, registry, opt)));
+  const plan = new Plan(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit });
+  problems.push(...staticProblems(playbook, inventory, { plan }));
+  problems.push(...(await prechecks(plan, registry)));
   if (opt.startAtTask !== undefined && tasksToRun(playbook, { startAtTask: opt.startAtTask }).every((t) => t.length === 0)) {
     const names = playbook.plays.flatMap((p) => p.tasks.map((t) => t.name));
     problems.push({ key: '--start-at-task', message: `no task named "${opt.startAtTask}"${suggestion(opt.startAtTask, names)}` });
@@ -74,21 +78,19 @@ export async function loadAll(
   applyConnectionFlags(inventory, opt);
   // ~/.ssh/config is applied before anything connects, so a ProxyCommand we cannot honour (or a
   // config ssh rejects) is exit 5 with nothing connected.
-  const targets = new Set(playbook.plays.flatMap((play) => applyLimit(inventory!, selectHosts(inventory!, play.hosts, play.pos), opt.limit)));
-  await resolveInventory(inventory, [...targets]);
-  return { inventory, playbook, registry };
+  await resolveInventory(inventory, plan.targets());
+  return { inventory, playbook, registry, plan };
 }
 
 /** Each task's `precheck` on its rendered params, for every host where they render without run-time values. */
-async function prechecks(pb: Playbook, inv: Inventory, registry: Registry, opt: Pick<RunOptions, 'extraVars' | 'limit'>): Promise<InputProblem[]> {
+async function prechecks(plan: Plan, registry: Registry): Promise<InputProblem[]> {
+  const { playbook: pb, inventory: inv } = plan;
   const out: InputProblem[] = [];
   const seen = new Set<string>();
-  for (const [playIndex, play] of pb.plays.entries()) {
-    const hosts = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opt.limit);
+  for (const { index: playIndex, play, hosts } of plan.plays) {
     for (const host of hosts) {
-      const vars = mergedVars(inv, host, pb.vars, play.vars, opt.extraVars, pb.defaults);
-      const scope = templateScope(inv, host, vars, {});
-      const varSource = (name: string) => varOrigin(pb, playIndex, inv, host, opt.extraVars ?? {}, name);
+      const scope = templateScope(inv, host, plan.vars(host, playIndex), {});
+      const varSource = (name: string) => varOrigin(pb, playIndex, inv, host, plan.extraVars, name);
       for (const item of [...play.tasks, ...play.handlers]) {
         const task = registry.get(item.id);
         if (!task?.precheck) continue;
@@ -147,20 +149,19 @@ function allKnown(value: unknown, scope: Vars): boolean {
 }
 
 /** Every secret value that could appear in output (secret vars of every host, secret task params). */
-export function secretsOf(loaded: Loaded, opt: Pick<RunOptions, 'extraVars'>): string[] {
-  const { inventory: inv, playbook: pb, registry } = loaded;
+export function secretsOf(loaded: Loaded): string[] {
+  const { inventory: inv, playbook: pb, registry, plan } = loaded;
   const values = new Set<string>();
   for (const host of inv.hosts.keys()) {
-    const vars = mergedVars(inv, host, pb.vars, {}, opt.extraVars, pb.defaults);
-    for (const v of secretValues(vars, inv.secrets)) values.add(v);
-    for (const play of pb.plays) {
+    for (const v of secretValues(plan.vars(host), inv.secrets)) values.add(v);
+    for (const [playIndex, play] of pb.plays.entries()) {
       for (const item of [...play.tasks, ...play.handlers]) {
         const names = registry.get(item.id)?.secretParams ?? [];
         for (const n of names) {
           const raw = item.params[n];
           let v: unknown = raw;
           try {
-            v = renderValue(raw, templateScope(inv, host, mergedVars(inv, host, pb.vars, play.vars, opt.extraVars, pb.defaults), {}));
+            v = renderValue(raw, templateScope(inv, host, plan.vars(host, playIndex), {}));
           } catch { /* run-time value: the raw template text is not a secret */ }
           for (const s of secretValues({ x: v }, new Set(['x']))) values.add(s);
         }
@@ -197,7 +198,7 @@ export async function runPlaybook(playbookFile: string, inventoryFile: string, o
     }
     throw e;
   }
-  const secrets = secretsOf(loaded, opt);
+  const secrets = secretsOf(loaded);
   const mask = (s: string): string => redactUrlCredentials(redactText(s, secrets));
   const kind = io.renderer ?? pickRenderer(false, io.stdout, io.env);
   const renderer = await createRenderer(opt.json ? 'json' : kind, {

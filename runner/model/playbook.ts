@@ -6,16 +6,18 @@ import { InputError, type InputProblem } from '../errors.js';
 import { loadYamlFile, type YamlPath, type YamlSource } from './yamlsrc.js';
 import { compileSchema, playbookStructureSchema, TASK_ITEM_KEYS, validateAt } from './schema.js';
 import { didYouMean, suggestion } from './suggest.js';
-import { checkTemplate, TemplateError, templateRefs } from './template.js';
-import { ExprError, exprRefs, parseExpr } from './expr.js';
-import { applyLimit, selectHosts } from './inventory.js';
-import { mergedVars, schemaDefaults } from './vars.js';
+import { checkTemplate, TemplateError } from './template.js';
+import { ExprError, parseExpr } from './expr.js';
+import { selectHosts } from './inventory.js';
+import { schemaDefaults } from './vars.js';
 import type { Registry } from '../engine/registry.js';
 import type { Inventory, Play, Playbook, TaskItem, Vars } from '../types.js';
 
 const sources = new WeakMap<Playbook, YamlSource>();
 /** Where each task item's params sit in the source, for later (static) checks. */
 const itemPaths = new WeakMap<TaskItem, YamlPath>();
+/** Where a task item sits in the playbook's YAML (for positions of its values). */
+export const itemPath = (t: TaskItem): YamlPath => itemPaths.get(t) ?? [];
 
 export function playbookSource(pb: Playbook): YamlSource | undefined {
   return sources.get(pb);
@@ -34,7 +36,7 @@ function asList(v: unknown): string[] {
 }
 
 /** Walk every string inside a value, with its path. */
-function eachString(v: unknown, path: YamlPath, f: (s: string, path: YamlPath) => void, depth = 0): void {
+export function eachString(v: unknown, path: YamlPath, f: (s: string, path: YamlPath) => void, depth = 0): void {
   if (depth > 100) return;
   if (typeof v === 'string') f(v, path);
   else if (Array.isArray(v)) v.forEach((x, i) => eachString(x, [...path, i], f, depth + 1));
@@ -152,7 +154,7 @@ function getAt(v: unknown, path: YamlPath): unknown {
   return cur;
 }
 
-function sortProblems(ps: InputProblem[]): InputProblem[] {
+export function sortProblems(ps: InputProblem[]): InputProblem[] {
   const seen = new Set<string>();
   return ps
     .filter((p) => {
@@ -278,93 +280,3 @@ export function validateVarsSchema(pb: Playbook, hostVars: Map<string, Vars>): I
   return out;
 }
 
-export interface StaticCheckOptions {
-  /** -e vars. */
-  extraVars?: Vars;
-  /** --limit patterns. */
-  limit?: string[];
-  /** Extra names known to exist at run time (facts set by tasks, engine-provided names). */
-  knownVars?: Iterable<string>;
-}
-
-/**
- * Checks that need the inventory, done before anything connects: vars_schema per host, and every
- * template / `when` referring only to variables that will exist (merged vars, host, groups,
- * hostvars, names registered by tasks of the playbook, and `knownVars`).
- */
-export function staticProblems(pb: Playbook, inv: Inventory, opts: StaticCheckOptions = {}): InputProblem[] {
-  const problems: InputProblem[] = [];
-  const src = sources.get(pb);
-  const extra = opts.extraVars ?? {};
-  const registered = new Set<string>(['host', 'groups', 'hostvars', '__dir', ...(opts.knownVars ?? [])]);
-  for (const play of pb.plays) for (const t of [...play.tasks, ...play.handlers]) if (t.register) registered.add(t.register);
-
-  const hostVars = new Map<string, Vars>();
-  for (const play of pb.plays) {
-    let hosts: string[];
-    try {
-      hosts = applyLimit(inv, selectHosts(inv, play.hosts, play.pos), opts.limit);
-    } catch (e) {
-      if (e instanceof InputError) {
-        problems.push(...e.problems);
-        continue;
-      }
-      throw e;
-    }
-    const seen = new Set<string>();
-    for (const host of hosts) {
-      const vars = mergedVars(inv, host, pb.vars, play.vars, extra, pb.defaults);
-      if (!hostVars.has(host)) hostVars.set(host, mergedVars(inv, host, pb.vars, {}, extra, pb.defaults));
-      const has = (name: string) => registered.has(name) || Object.prototype.hasOwnProperty.call(vars, name);
-      for (const t of [...play.tasks, ...play.handlers]) {
-        const base = itemPaths.get(t) ?? [];
-        eachString(t.params, [...base, t.id], (s, path) => {
-          if (!s.includes('{{')) return;
-          let refs: string[];
-          try {
-            refs = templateRefs(s);
-          } catch {
-            return; // syntax problems were reported at load time
-          }
-          for (const r of refs) {
-            if (has(r)) continue;
-            const key = [t.id, ...path.slice(base.length + 1)].join('.');
-            const id = `${key}|${r}`;
-            if (seen.has(id)) continue;
-            seen.add(id);
-            problems.push({ pos: src?.valuePosOf(path) ?? t.pos, key, message: `missing variable "${r}" (host ${host})` });
-          }
-        });
-        if (t.when && !t.when.includes('{{')) {
-          let refs: string[] = [];
-          try {
-            refs = exprRefs(t.when);
-          } catch {
-            refs = [];
-          }
-          for (const r of refs) {
-            if (has(r)) continue;
-            const id = `${t.id}.when|${r}|${base.join('.')}`;
-            if (seen.has(id)) continue;
-            seen.add(id);
-            problems.push({
-              pos: src?.valuePosOf([...base, 'when']) ?? t.pos,
-              key: `${t.id}.when`,
-              message: `"${r}" is not defined (host ${host}); test it with "${r} is defined"`,
-            });
-          }
-        }
-      }
-    }
-  }
-  problems.push(...validateVarsSchema(pb, hostVars));
-  return problems;
-}
-
-/** loadPlaybook plus staticProblems: everything `validate` checks, thrown as one InputError. */
-export function validatePlaybook(file: string, registry: Registry, inv: Inventory, opts: StaticCheckOptions = {}): Playbook {
-  const pb = loadPlaybook(file, registry, inv);
-  const problems = staticProblems(pb, inv, opts);
-  if (problems.length) throw new InputError(sortProblems(problems));
-  return pb;
-}

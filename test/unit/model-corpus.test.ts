@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadInventory } from '../../runner/model/inventory.js';
-import { validatePlaybook } from '../../runner/model/playbook.js';
+import { validatePlaybook } from '../../runner/plan/checks.js';
 import { InputError } from '../../runner/errors.js';
 import { testRegistry } from '../fixtures/model/registry.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { loadInventory } from '../../runner/model/inventory.js';
-import { validatePlaybook } from '../../runner/model/playbook.js';
+import { validatePlaybook } from '../../runner/plan/checks.js';
 import { InputError } from '../../runner/errors.js';
 import { evalWhen, ExprError } from '../../runner/model/expr.js';
 import { renderValue, TemplateError } from '../../runner/model/template.js';
