@@ -1,7 +1,7 @@
 // Builds the TaskContext a task sees, over one Transport. The probe gets a context whose
 // writeFile refuses, so a probe (and therefore check mode) cannot change a machine.
 import { readFile } from 'node:fs/promises';
-import type { ExecOptions, ExecResult, PrecheckContext, TaskContext, TaskDefinition, WriteOptions } from '../task.js';
+import type { Applied, ExecOptions, ExecResult, Fact, PrecheckContext, TaskContext, TaskDefinition, WriteOptions } from '../task.js';
 import type { Transport } from '../transport/transport.js';
 import type { Status, TaskResult, Vars } from '../types.js';
 import { shQuote } from '../quote.js';
@@ -22,7 +22,12 @@ export interface ContextInput {
   log(line: string): void;
   /** Byte progress of a transfer (drawn by renderers that can). */
   progress?(done: number, total: number, elapsedMs: number): void;
+  /** The host's facts read so far (cleared when a task applies a change there). */
+  facts?: FactCache;
 }
+
+/** Facts of one host by fact id, become and command line. */
+export type FactCache = Map<string, Promise<unknown>>;
 
 /** A controller file, `~` and relative paths resolved against `dir`; `null` when it does not exist. */
 async function readLocalFrom(dir: string, path: string): Promise<Buffer | null> {
@@ -69,6 +74,18 @@ export function buildContext(input: ContextInput, phase: 'probe' | 'apply'): Tas
     async run(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
       aborted();
       return transport.exec(command, { ...opts, become: opts.become ?? input.become, timeoutMs: timeoutFor(opts.timeoutMs) });
+    },
+    fact<P, T>(fact: Fact<P, T>, params?: P): Promise<T> {
+      aborted();
+      const command = fact.command(params as P, shQuote);
+      const key = `${fact.id}\0${input.become}\0${command}`;
+      let hit = input.facts?.get(key) as Promise<T> | undefined;
+      if (!hit) {
+        hit = transport.exec(command, { become: input.become, timeoutMs: timeoutFor() }).then((r) => fact.parse(r, params as P));
+        input.facts?.set(key, hit);
+        hit.catch(() => input.facts?.delete(key)); // a failed read is tried again next time
+      }
+      return hit;
     },
     async readFile(path: string): Promise<string | null> {
       aborted();
@@ -117,7 +134,12 @@ export async function probeThenApply<P, S>(task: TaskDefinition<P, S>, params: P
     data: probe.data, warnings: probe.warnings,
   };
   if (status !== 'changed' || input.check || !task.apply) return fromProbe;
-  const a = (await task.apply(buildContext(input, 'apply'), params, probe)) ?? {};
+  let a: Applied;
+  try {
+    a = (await task.apply(buildContext(input, 'apply'), params, probe)) ?? {};
+  } finally {
+    input.facts?.clear(); // what was read before a change may no longer hold
+  }
   const final: Status = a.status === 'failed' ? 'failed' : (a.changed ?? true) ? 'changed' : 'ok';
   return {
     status: final, changed: final === 'changed', msg: a.msg ?? probe.msg, diff: a.diff ?? probe.diff,

@@ -11,7 +11,7 @@ import type { Transport } from '../transport/transport.js';
 import { UnreachableError } from '../transport/transport.js';
 import { createTransportFactory, type TransportFactory } from '../transport/index.js';
 import { LocalTransport } from '../transport/local.js';
-import { probeThenApply } from './context.js';
+import { probeThenApply, type FactCache } from './context.js';
 import { templateScope } from '../model/vars.js';
 import { Plan } from '../plan/index.js';
 import { renderValue } from '../model/template.js';
@@ -47,6 +47,8 @@ type Dead = 'failed' | 'unreachable';
 interface HostState {
   name: string;
   facts: Vars;
+  /** Facts (`ctx.fact`) read on the host so far; a change made for the host clears them. */
+  factCache: FactCache;
   registered: Vars;
   dead?: Dead;
   transport?: Promise<Transport>;
@@ -96,7 +98,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
   const states = new Map<string, HostState>();
   const state = (h: string): HostState => {
     let s = states.get(h);
-    if (!s) { s = { name: h, facts: {}, registered: {}, counts: zero() }; states.set(h, s); }
+    if (!s) { s = { name: h, facts: {}, factCache: new Map(), registered: {}, counts: zero() }; states.set(h, s); }
     return s;
   };
   const controller = new LocalTransport('controller');
@@ -195,6 +197,8 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       const ctxIn = {
         transport, host: ctxHost, vars: scope, check, diff: opt.diff,
         playbookDir: pb.dir, signal: ac.signal, become, deadline,
+        // Controller facts are read afresh by each task: any host's task may change the controller.
+        facts: onController ? new Map() : s.factCache,
         log,
         progress: (done: number, total: number, elapsed_ms: number) =>
           emit({ event: 'transfer', ...ids, host: s.name, done, total, elapsed_ms }),
@@ -227,6 +231,8 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
       r = await judged();
     }
     if (r.status === 'failed' && item.retries > 0) r = { ...r, msg: `${r.msg} (after ${item.retries} retries)` };
+    // A controller task run for this host (rke up, helm) may have changed the host too.
+    if (onController && !check) s.factCache.clear();
     return finish(r);
   };
 

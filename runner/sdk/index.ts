@@ -1,9 +1,9 @@
 // Package entry (`import { defineTask } from 'rancher-play'`): the whole task SDK. The built-in
 // tasks import only this (and each other), so everything they use is available to custom tasks.
-export { defineTask } from '../task.js';
+export { defineTask, defineFact } from '../task.js';
 export type {
   TaskDefinition, TaskContext, Probe, Applied, ExecOptions, ExecResult, WriteOptions, PrecheckContext,
-  FromSchema, JSONSchema, TaskSpec, ParamsOf, AnyTask,
+  FromSchema, JSONSchema, TaskSpec, ParamsOf, AnyTask, Fact,
 } from '../task.js';
 export type { FileDiff, TaskResult, Status, Vars } from '../types.js';
 

@@ -102,6 +102,7 @@ export async function runTask<P, S>(
     playbookDir,
     signal: new AbortController().signal,
     become: where.become,
+    facts: new Map(),
     log: (line: string) => { logs.push(line); opts.onLog?.(line); },
   };
   const failed = (e: unknown, status: 'failed' | 'unreachable' = 'failed'): RunTaskResult => ({
