@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { FileDiff, TaskContext } from '../runner/sdk/index.js';
-import { fileState } from './facts.js';
+import { fileState } from './_facts.js';
 
 export interface FileWant {
   dest: string;

@@ -9,7 +9,7 @@ import { defineTask } from '../runner/sdk/index.js';
 import type { Vars } from '../runner/sdk/index.js';
 import { REQUIRED_NO_PROXY, groupHosts, listParam, noProxyMissing } from './rancher-rules.js';
 import { renderShipped } from './templates/index.js';
-import { dockerDaemonProxy } from './facts.js';
+import { dockerDaemonProxy } from './_facts.js';
 
 const schema = {
   type: 'object',

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileState, dockerDaemonProxy } from '../../tasks/facts.js';
+import { fileState, dockerDaemonProxy } from '../../tasks/_facts.js';
 import { shQuote } from '../../runner/quote.js';
 import { cli, events, project } from './cli-helpers.js';
 
