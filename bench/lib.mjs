@@ -30,7 +30,7 @@ function newest(dir) {
 }
 
 export function ensureBuild() {
-  const cli = join(ROOT, 'dist', 'runner', 'cli.js');
+  const cli = join(ROOT, 'dist', 'runner', 'cli', 'index.js');
   const lab = join(ROOT, 'dist', 'lab', 'lab.js');
   const src = Math.max(...['runner', 'tasks', 'lab'].map((d) => newest(join(ROOT, d))));
   if (existsSync(cli) && existsSync(lab) && statSync(cli).mtimeMs >= src) return;

@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm ci` through `prepare`).
-import { runFromProcess } from '../dist/runner/cli.js';
+import { runFromProcess } from '../dist/runner/cli/index.js';
 runFromProcess();

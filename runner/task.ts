@@ -37,6 +37,24 @@ export interface WriteOptions {
   become?: boolean;
 }
 
+/**
+ * A read-only probe of a host, by name: one command and a pure parser of its result, so a fact is
+ * tested from recorded command output. `ctx.fact` runs it at most once per host until a task
+ * changes that host (pyinfra's facts).
+ */
+export interface Fact<P = void, T = unknown> {
+  readonly id: string;
+  /** The shell command that reads the fact; every value in it quoted with `quote`. */
+  command(params: P, quote: (value: string) => string): string;
+  /** The fact from the command's result (throw for output it cannot read). */
+  parse(result: ExecResult, params: P): T;
+}
+
+/** Declares a fact (typed: `defineFact<{ path: string }, FileState>({...})`). */
+export function defineFact<P = void, T = unknown>(fact: Fact<P, T>): Fact<P, T> {
+  return fact;
+}
+
 /** What a task sees of the machine it acts on: the target host, or the controller. */
 export interface TaskContext {
   /** The inventory host this task runs for (also set for controller tasks). */
@@ -57,6 +75,9 @@ export interface TaskContext {
   quote(value: string): string;
   /** Run a shell command on the target. In `probe` it must only read. */
   run(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** A fact of the target, read once per host until a task changes the host. */
+  fact<T>(fact: Fact<void, T>): Promise<T>;
+  fact<P, T>(fact: Fact<P, T>, params: P): Promise<T>;
   /** Read a file on the target; `null` when it does not exist. */
   readFile(path: string): Promise<string | null>;
   /** Write a file on the target atomically (temp file + rename). Refused inside `probe`. */

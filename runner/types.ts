@@ -224,4 +224,6 @@ export interface RunOptions {
   become?: boolean;
   /** --start-at-task: skip the tasks before the first one with this name (glob). */
   startAtTask?: string;
+  /** An encrypted SSH key's passphrase (the CLI asks on the terminal). */
+  passphrase?: (keyPath: string) => Promise<string | undefined>;
 }

@@ -26,13 +26,13 @@ const templates = Object.fromEntries(
 
 // The entry embeds the templates before the CLI runs; the CLI module itself is unchanged.
 const entry = `
-import { embedShipped } from './runner/embedded.ts';
-import { runFromProcess } from './runner/cli.ts';
+import { embedShipped } from './runner/engine/embedded.ts';
+import { runFromProcess } from './runner/cli/index.ts';
 embedShipped(${JSON.stringify(templates)});
 runFromProcess();
 `;
 
-// runner/version.ts: the bundle has no package.json to read the version from; the compile
+// runner/engine/version.ts: the bundle has no package.json to read the version from; the compile
 // cache keys on jiti's version, which the bundle cannot read either.
 const define = { RANCHER_PLAY_VERSION: JSON.stringify(pkg.version), __RANCHER_PLAY_JITI_VERSION__: JSON.stringify(jitiPkg.version) };
 

@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import type { FileDiff, TaskContext } from '../runner/index.js';
+import type { FileDiff, TaskContext } from '../runner/sdk/index.js';
+import { fileState } from './_facts.js';
 
 export interface FileWant {
   dest: string;
@@ -32,6 +33,10 @@ export interface SourceWant {
 /** From this size on a controller file is streamed instead of read into memory (smaller ones
  * ride in the same round trip as the write, and keep a text diff). */
 export const STREAM_MIN_BYTES = 1 << 20;
+
+export function sha256(b: Buffer | string): string {
+  return createHash('sha256').update(b).digest('hex');
+}
 
 /** sha256 of a controller file, read as a stream. */
 export async function sha256File(path: string): Promise<string> {
@@ -71,14 +76,13 @@ export function hidden(content: Buffer | string | number): string {
 export async function probeFile(ctx: TaskContext, want: FileWant | SourceWant): Promise<FileProbe> {
   const content = 'content' in want ? want.content : undefined;
   const size = content ? content.length : (want as SourceWant).source.size;
-  const q = ctx.quote(want.dest);
-  const r = await ctx.run(`if [ -e ${q} ]; then stat -c '%a %U %G' ${q} && sha256sum < ${q}; else echo absent; fi`);
-  if (r.code !== 0) throw new Error(`cannot inspect ${want.dest}: ${r.stderr.trim() || `exit ${r.code}`}`);
-  const [meta = '', sum = ''] = r.stdout.trim().split('\n');
-  const exists = meta.trim() !== 'absent';
+  const st = await ctx.fact(fileState, { path: want.dest });
+  const exists = st.exists;
   const changes: string[] = [];
   let diff: FileDiff[] | undefined;
-  const [mode = '', user = '', group = ''] = exists ? meta.split(' ') : [];
+  const mode = st.modeText ?? '';
+  const user = st.user ?? '';
+  const group = st.group ?? '';
   // The mode the file will have: the wanted one, else the current one (kept by writeFile), else 0644.
   const finalMode = want.mode ? parseMode(want.mode) : exists ? parseInt(mode, 8) : 0o644;
   const secret = isPrivateMode(finalMode) || (exists && isPrivateMode(parseInt(mode, 8)));
@@ -87,8 +91,8 @@ export async function probeFile(ctx: TaskContext, want: FileWant | SourceWant): 
     changes.push('create');
     diff = [{ path: want.dest, before: null, after }];
   } else {
-    const wantSum = content ? createHash('sha256').update(content).digest('hex') : (want as SourceWant).source.sha256;
-    if (sum.split(/\s/)[0] !== wantSum) {
+    const wantSum = content ? sha256(content) : (want as SourceWant).source.sha256;
+    if (st.sha256 !== wantSum) {
       changes.push('content');
       // A private file is not even read: only its size would be shown.
       const cur = !secret && content && isText(content) ? await ctx.readFile(want.dest) : null;

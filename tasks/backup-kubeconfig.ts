@@ -6,11 +6,11 @@
 // the newest (checksum-verified) controller backup to <dest>/<same timestamp>/ on each of them,
 // 0600 files in 0700 directories, keeping the newest `keep` there too; ok when that copy already
 // matches its SHA256SUMS.
-import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { defineTask, type Applied, type Probe, type TaskContext } from '../runner/index.js';
+import { defineTask, type Applied, type Probe, type TaskContext } from '../runner/sdk/index.js';
 import { rkeOutputs } from './rke-up.js';
+import { sha256 } from './_file.js';
 
 const schema = {
   type: 'object',
@@ -41,10 +41,6 @@ const schema = {
 
 const STAMP = /^\d{8}T\d{6}Z(-\d+)?$/;
 const SUMS = 'SHA256SUMS';
-
-export function sha256(b: Buffer | string): string {
-  return createHash('sha256').update(b).digest('hex');
-}
 
 export function sumsText(files: { name: string; data: Buffer }[]): string {
   return files.map((f) => `${sha256(f.data)}  ${f.name}\n`).join('');

@@ -6,7 +6,7 @@
 // present is pulled again (the registry is asked; nothing is downloaded when the digest is the
 // same, so a second run is unchanged); a missing one is what `apply` pulls (changed). Check mode
 // only inspects: it says what it would pull, and pulls nothing.
-import { defineTask } from '../runner/index.js';
+import { defineTask } from '../runner/sdk/index.js';
 import { compareVersions } from './rancher-rules.js';
 
 const schema = {

@@ -5,10 +5,11 @@
 // and Rancher match it), Docker's systemd drop-in carries the same values, and the running daemon
 // uses them (`docker info`). With manage_docker_dropin it writes that drop-in, or reports the
 // restart still owed to one already written (the playbook notifies a `restart docker` handler).
-import { defineTask } from '../runner/index.js';
-import type { Vars } from '../runner/index.js';
+import { defineTask } from '../runner/sdk/index.js';
+import type { Vars } from '../runner/sdk/index.js';
 import { REQUIRED_NO_PROXY, groupHosts, listParam, noProxyMissing } from './rancher-rules.js';
 import { renderShipped } from './templates/index.js';
+import { dockerDaemonProxy } from './_facts.js';
 
 const schema = {
   type: 'object',
@@ -180,10 +181,9 @@ export default defineTask({
     const env = have === null ? undefined : dropinEnv(have);
     const fileDiffs = env ? proxyDiffs({ http: env.HTTP_PROXY ?? '', https: env.HTTPS_PROXY ?? '', noProxy: env.NO_PROXY ?? '' }, s) : [];
     // What the running daemon uses (it reads the drop-in only when restarted).
-    const info = await ctx.run(`docker info --format '{{.HTTPProxy}}|{{.HTTPSProxy}}|{{.NoProxy}}' 2>&1`);
-    const [dHttp = '', dHttps = '', dNo = ''] = info.code === 0 ? info.stdout.trim().split('|') : [];
-    const daemonDiffs = info.code === 0 ? proxyDiffs({ http: dHttp, https: dHttps, noProxy: dNo }, s) : [];
-    if (info.code !== 0) warnings.push(`${host}: docker info failed, the running daemon's proxy was not checked: ${info.stdout.trim().split('\n')[0]}`);
+    const info = await ctx.fact(dockerDaemonProxy);
+    const daemonDiffs = 'proxy' in info ? proxyDiffs(info.proxy, s) : [];
+    if ('error' in info) warnings.push(`${host}: docker info failed, the running daemon's proxy was not checked: ${info.error}`);
     let changed = false;
     let restart = false;
     const RESTART = 'systemctl daemon-reload && systemctl restart docker';

@@ -2,7 +2,7 @@
 // (like Ansible). Like every task it only probes in check mode, so a command runs under --check
 // only with `check_mode: false` on its item; `changed_when`/`failed_when` are judged by the
 // executor over the result (rc, stdout, stderr) and change only the report.
-import { defineTask, type Probe, type Applied, type TaskContext } from '../runner/index.js';
+import { defineTask, type Probe, type Applied, type TaskContext } from '../runner/sdk/index.js';
 
 interface CommandParams {
   cmd: string;

@@ -3,7 +3,7 @@
 // through). The probe computes every file the mode needs and compares; apply writes them, runs
 // `nginx -t`, puts every old file back if the test fails (nginx never reloaded, so it keeps
 // serving the old config), and reloads only after a passing test.
-import { defineTask, groupHosts, type FileDiff, type PrecheckContext, type TaskContext, type Vars } from '../runner/index.js';
+import { defineTask, groupHosts, type FileDiff, type PrecheckContext, type TaskContext, type Vars } from '../runner/sdk/index.js';
 import { createPrivateKey } from 'node:crypto';
 import { certChainProblems, fqdnProblems, parseCertificates } from './rancher-rules.js';
 import { renderShipped } from './templates/index.js';

@@ -2,8 +2,8 @@
 // when content, mode or owner differ. A big `src` is hashed and uploaded as a stream, so its size
 // is bounded by the disks, not by the controller's memory.
 import { stat } from 'node:fs/promises';
-import { defineTask, type Probe, type Applied } from '../runner/index.js';
-import { formatBytes, formatRate } from '../runner/index.js';
+import { defineTask, type Probe, type Applied } from '../runner/sdk/index.js';
+import { formatBytes, formatRate } from '../runner/sdk/index.js';
 import { modeSchema, probeFile, sha256File, STREAM_MIN_BYTES, writeWanted, type FileWant, type SourceWant } from './_file.js';
 
 export default defineTask({

@@ -5,9 +5,9 @@
 // temp file that is removed afterwards, also when helm fails. Helm's own error text is reported.
 import { existsSync, rmSync } from 'node:fs';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { defineTask, type TaskContext } from '../runner/index.js';
-import type { FileDiff, Vars } from '../runner/index.js';
-import { MASK } from '../runner/index.js';
+import { defineTask, type TaskContext } from '../runner/sdk/index.js';
+import type { FileDiff, Vars } from '../runner/sdk/index.js';
+import { MASK } from '../runner/sdk/index.js';
 
 const schema = {
   type: 'object',

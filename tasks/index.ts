@@ -1,5 +1,5 @@
 // Built-in tasks. To add one: one import line and one array entry.
-import type { AnyTask } from '../runner/index.js';
+import type { AnyTask } from '../runner/sdk/index.js';
 import command from './command.js';
 import copy from './copy.js';
 import waitFor from './wait-for.js';

@@ -3,10 +3,10 @@
 // error). Secret data never reaches the output: kubectl's own masking is kept, and every value
 // under `data`/`stringData` of a Secret (and its base64 form) is masked in diffs and messages.
 import { parseAllDocuments } from 'yaml';
-import { defineTask, type TaskContext } from '../runner/index.js';
-import type { FileDiff, Vars } from '../runner/index.js';
-import { renderString } from '../runner/index.js';
-import { MASK } from '../runner/index.js';
+import { defineTask, type TaskContext } from '../runner/sdk/index.js';
+import type { FileDiff, Vars } from '../runner/sdk/index.js';
+import { renderString } from '../runner/sdk/index.js';
+import { MASK } from '../runner/sdk/index.js';
 import { binaryFor, cliError, kubeCli, missingKubeconfig } from './helm-release.js';
 
 const schema = {

@@ -3,7 +3,7 @@
 // connection) and probes (task failed) can report them unchanged.
 import { X509Certificate } from 'node:crypto';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { expandHome } from '../runner/index.js';
+import { expandHome } from '../runner/sdk/index.js';
 
 // ------------------------------------------------------------------ versions
 
@@ -186,7 +186,7 @@ export function checkRkeConfig(text: string, file: string): RkeConfigCheck {
 
 
 // Group lookups are part of the SDK; re-exported for the tasks that import them from here.
-export { groupHosts, type GroupHost } from '../runner/index.js';
+export { groupHosts, type GroupHost } from '../runner/sdk/index.js';
 
 /** A list param given as a YAML list or a comma-separated string. */
 export function listParam(v: unknown): string[] {
@@ -195,7 +195,7 @@ export function listParam(v: unknown): string[] {
   return [];
 }
 
-/** NO_PROXY entries Rancher needs on every node (REFERENCE: HTTP proxy). */
+/** NO_PROXY entries Rancher needs on every node (Rancher's HTTP proxy install docs). */
 export const REQUIRED_NO_PROXY = ['localhost', '127.0.0.1', '0.0.0.0', '10.0.0.0/8', 'cattle-system.svc', '.svc', '.cluster.local'];
 
 // ------------------------------------------------------ Kubernetes API removals

@@ -3,7 +3,7 @@
 // bad render never replaces a good file. `delegate: controller` writes on the controller.
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { defineTask, renderTemplate, type Probe, type Applied } from '../runner/index.js';
+import { defineTask, renderTemplate, type Probe, type Applied } from '../runner/sdk/index.js';
 import { modeSchema, parseMode, probeFile, writeWanted, type FileWant } from './_file.js';
 import { shippedTemplate } from './templates/index.js';
 

@@ -4,16 +4,16 @@
 // since the last successful run and its outputs exist, streams RKE's log into the tree, and fails
 // with RKE's own words on what RKE itself lets pass with exit 0 (a dropped node, a failed add-on
 // job).
-import { createHash } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
-import { defineTask } from '../runner/index.js';
+import { defineTask } from '../runner/sdk/index.js';
 import { existsSync, readFileSync } from 'node:fs';
 import {
   addonInstallVersionProblems, certChainProblems, checkRkeConfig, etcdProblems, fqdnProblems, groupHosts, parseRkeLine,
   rancherVersionProblems, unservedAddonProblems,
 } from './rancher-rules.js';
 import { parse as parseYaml } from 'yaml';
-import { expandHome } from '../runner/index.js';
+import { expandHome } from '../runner/sdk/index.js';
+import { sha256 } from './_file.js';
 
 const schema = {
   type: 'object',
@@ -37,6 +37,8 @@ const STATE = '.rancher-play-rke.json';
 export interface RkeState {
   config_sha256: string;
   finished_at: string;
+  /** The .rkestate as that run left it: another `rke up` since (by hand) rewrites it. */
+  rkestate_sha256?: string;
 }
 
 /**
@@ -153,7 +155,7 @@ export default defineTask({
     }
     const about = `RKE ${rkeVersion}, Kubernetes ${k8s}`;
 
-    const sha = createHash('sha256').update(text).digest('hex');
+    const sha = sha256(text);
     const out = rkeOutputs(config);
     if (!params.force) {
       const last = await ctx.readFile(out.state);
@@ -164,6 +166,14 @@ export default defineTask({
         prev = {};
       }
       const have = await ctx.run(`[ -e ${q(out.kubeconfig)} ] && [ -e ${q(out.rkestate)} ]`);
+      const rkestate = prev.config_sha256 === sha && have.code === 0 && prev.rkestate_sha256 ? await ctx.readFile(out.rkestate) : null;
+      if (rkestate !== null && sha256(rkestate) !== prev.rkestate_sha256) {
+        return {
+          changed: true,
+          msg: `would run: ${would} (${about}): ${basename(out.rkestate)} changed since the last successful rke up here (${prev.finished_at}) — another rke up ran on this cluster since`,
+          warnings: chk.warnings, state: sha,
+        };
+      }
       if (prev.config_sha256 === sha && have.code === 0) {
         return {
           changed: false,
@@ -208,7 +218,11 @@ export default defineTask({
     const out = rkeOutputs(config);
     // The kubeconfig and state hold cluster credentials.
     await ctx.run(`chmod 600 ${q(out.kubeconfig)} ${q(out.rkestate)} 2>/dev/null; true`);
-    const state: RkeState = { config_sha256: probe.state as string, finished_at: new Date().toISOString() };
+    const rkestate = await ctx.readFile(out.rkestate);
+    const state: RkeState = {
+      config_sha256: probe.state as string, finished_at: new Date().toISOString(),
+      ...(rkestate !== null ? { rkestate_sha256: sha256(rkestate) } : {}),
+    };
     await ctx.writeFile(out.state, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
     return {
       msg: `rke up finished${lastInfo ? `: ${lastInfo}` : ''}`,

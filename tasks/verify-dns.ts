@@ -4,7 +4,7 @@
 // each target host of the play resolves the name itself (`getent ahostsv4`, i.e. its own
 // /etc/hosts and resolv.conf): the nodes must reach Rancher by that name too.
 import { Resolver } from 'node:dns/promises';
-import { defineTask, groupHosts, type TaskContext } from '../runner/index.js';
+import { defineTask, groupHosts, type TaskContext } from '../runner/sdk/index.js';
 import { fqdnProblems, isIPv4, listParam } from './rancher-rules.js';
 
 const schema = {

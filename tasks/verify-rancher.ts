@@ -8,7 +8,7 @@
 import { Resolver } from 'node:dns/promises';
 import { request } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { defineTask } from '../runner/index.js';
+import { defineTask } from '../runner/sdk/index.js';
 import { fqdnProblems, isIPv4 } from './rancher-rules.js';
 
 const schema = {

@@ -1,6 +1,6 @@
 // `wait-for`: wait until a TCP port accepts connections or a URL answers 2xx/3xx, as seen from
 // the target host. Waiting only reads, so it happens in the probe; check mode tries once.
-import { defineTask, httpGet, redactProxy, type Probe, type TaskContext } from '../runner/index.js';
+import { defineTask, httpGet, redactProxy, type Probe, type TaskContext } from '../runner/sdk/index.js';
 
 async function up(ctx: TaskContext, p: { host?: string; port?: number; url?: string; delegate?: string }): Promise<boolean> {
   if (p.url && p.delegate === 'controller') {

@@ -1,6 +1,6 @@
 // Plain lines (no TTY, CI, or logs): one line per task result, Ansible-like PLAY RECAP at the end.
 import type { HostCounts, RunEvent, Status, TaskEvent } from '../types.js';
-import { unifiedDiff } from '../diff.js';
+import { unifiedDiff } from './diff.js';
 import type { RenderOptions, Renderer } from './types.js';
 
 const COLORS: Record<Status, number> = { ok: 32, changed: 33, failed: 31, skipped: 36, unreachable: 35 };

@@ -5,8 +5,8 @@
 // names, which repeat: two unnamed plays on the same hosts share a name.
 import { Listr, type ListrTask } from 'listr2';
 import type { RecapEvent, RunEvent, TaskEvent } from '../types.js';
-import { unifiedDiff } from '../diff.js';
-import { progressBar } from '../bytes.js';
+import { unifiedDiff } from './diff.js';
+import { progressBar } from './bytes.js';
 import { paint, recapLines, statusWord } from './plain.js';
 import type { RenderOptions, Renderer } from './types.js';
 

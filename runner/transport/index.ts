@@ -11,7 +11,7 @@ export interface TransportFactory {
 }
 
 /** One factory per run: SSH connections are pooled (one per host, reused across plays). */
-export function createTransportFactory(opts: Pick<SshPoolOptions, 'acceptNewHostKeys' | 'onLog'>): TransportFactory {
+export function createTransportFactory(opts: Pick<SshPoolOptions, 'acceptNewHostKeys' | 'onLog' | 'passphrase'>): TransportFactory {
   let pool: Promise<SshPool> | undefined;
   const locals: Transport[] = [];
   return {
@@ -21,7 +21,7 @@ export function createTransportFactory(opts: Pick<SshPoolOptions, 'acceptNewHost
         locals.push(t);
         return t;
       }
-      pool ??= import('./ssh.js').then((m) => new m.SshPool({ acceptNewHostKeys: opts.acceptNewHostKeys, onLog: opts.onLog }));
+      pool ??= import('./ssh.js').then((m) => new m.SshPool({ acceptNewHostKeys: opts.acceptNewHostKeys, onLog: opts.onLog, passphrase: opts.passphrase }));
       return (await pool).transport(conn);
     },
     async closeAll() {

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { embeddedTemplate, renderTemplate } from '../../runner/index.js';
+import { embeddedTemplate, renderTemplate } from '../../runner/sdk/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const candidates = [here, join(here, '..', '..', '..', 'tasks', 'templates')];

@@ -10,9 +10,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadInventory } from '../../runner/inventory.js';
+import { loadInventory } from '../../runner/model/inventory.js';
 import { InputError } from '../../runner/errors.js';
-import { mergedVars } from '../../runner/vars.js';
+import { mergedVars } from '../../runner/model/vars.js';
 import type { ConnectionSpec } from '../../runner/types.js';
 
 const DIR = 'test/compat/ansible';

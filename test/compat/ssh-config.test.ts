@@ -12,7 +12,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { main } from '../../runner/cli.js';
+import { main } from '../../runner/cli/index.js';
 import { clearSshConfigCache } from '../../runner/transport/ssh-config.js';
 import { cli } from '../unit/cli-helpers.js';
 

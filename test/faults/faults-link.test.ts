@@ -1,4 +1,4 @@
-// Issue 7 item 1 (network): a node's link cut in the middle of a run, a node unreachable from the
+// Network faults: a node's link cut in the middle of a run, a node unreachable from the
 // start, and a slow link. Observed through the CLI's exit code and --json recap, and on the nodes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

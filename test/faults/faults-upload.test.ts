@@ -1,4 +1,4 @@
-// Issue 7 item 1 (uploads): node1's sshd (and every session it serves) is killed while a
+// An upload cut off: node1's sshd (and every session it serves) is killed while a
 // multi-megabyte file is on its way. The destination must hold either the complete old file or
 // the complete new one — never a prefix — and no temp file may be left beside it. The upload is
 // slowed down (a slow bastion link) so that the kill lands in the middle of it.

@@ -6,8 +6,12 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { labDown, labUp, type LabInfo } from '../../lab/lab.js';
 
+import * as core from '../../lab/lab.js';
+import * as hooks from '../../lab/testing.js';
+
 export type { LabInfo } from '../../lab/lab.js';
-export * as lab from '../../lab/lab.js';
+/** The lab's commands and its test hooks (run on a host, cut links, stop daemons, ...). */
+export const lab = { ...core, ...hooks };
 
 /**
  * The lab `name` (default "rp"), brought up if it is not; its description. `fresh: true` rebuilds

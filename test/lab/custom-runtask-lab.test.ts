@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sshVia, useLab, type LabInfo } from './_lab.js';
-import { loadCustomTasks } from '../../runner/loader.js';
-import { Registry } from '../../runner/registry.js';
-import { taskSource } from '../../runner/scaffold.js';
-import { runTask } from '../../runner/testing.js';
-import { loadInventory } from '../../runner/inventory.js';
+import { loadCustomTasks } from '../../runner/engine/loader.js';
+import { Registry } from '../../runner/engine/registry.js';
+import { taskSource } from '../../runner/cli/scaffold.js';
+import { runTask } from '../../runner/sdk/testing.js';
+import { loadInventory } from '../../runner/model/inventory.js';
 import type { AnyTask } from '../../runner/task.js';
 
 let info: LabInfo;

@@ -1,4 +1,4 @@
-// Issue 8 on the lab ("jp", its own so other tests' faults cannot disturb it):
+// Running from a jump host, on the lab ("jp", its own so other tests' faults cannot disturb it):
 // - Ansible YAML and INI inventories of the lab (ProxyJump through the bastion) give the same
 //   playbook result as the native inventory;
 // - only the one-file bundle, copied into an empty directory, runs `tasks`, `validate` and a lab

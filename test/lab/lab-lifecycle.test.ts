@@ -1,10 +1,11 @@
 // `lab up`, `lab status`, `lab down` on a lab of its own: everything comes up, a second `up` is a
-// no-op, and `down` leaves no namespace, link, process, mount or file behind (issue 3, item 6).
+// no-op, and `down` leaves no namespace, link, process, mount or file behind.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { labDown, labStatus, labUp, upperDir } from '../../lab/lab.js';
+import { labDown, labStatus, labUp } from '../../lab/lab.js';
+import { upperDir } from '../../lab/testing.js';
 
 const NAME = 'lt';
 

@@ -1,4 +1,4 @@
-// Issue 7 item 6: a man in the middle. The lab swaps a node's (then the bastion's) SSH host key;
+// A man in the middle: the lab swaps a node's (then the bastion's) SSH host key;
 // rancher-play must refuse that host before running anything there — even with
 // --accept-new-host-keys — name both fingerprints, leave known_hosts alone, and still serve the
 // other hosts. A lab of its own: the swapped keys would break tests sharing the default lab.

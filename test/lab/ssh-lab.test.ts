@@ -1,4 +1,4 @@
-// Issue 3 acceptance through the CLI against the lab: real sshd in network + mount namespaces,
+// The SSH transport through the CLI against the lab: real sshd in network + mount namespaces,
 // nodes reachable only through the bastion.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -82,7 +82,7 @@ function breakAndFail(cwd: string, cmd: string): void {
 }
 
 test('the tarball installs offline with uvu inside and no tsx', () => {
-  assert.ok(existsSync(join(installed, 'node_modules', 'rancher-play', 'dist', 'runner', 'test-command.js')));
+  assert.ok(existsSync(join(installed, 'node_modules', 'rancher-play', 'dist', 'runner', 'cli', 'test-command.js')));
   const uvu = [join(installed, 'node_modules', 'uvu'), join(installed, 'node_modules', 'rancher-play', 'node_modules', 'uvu')];
   assert.ok(uvu.some(existsSync), 'uvu came with rancher-play');
   assert.not.ok(existsSync(join(installed, 'node_modules', 'tsx')), 'tsx is not needed');

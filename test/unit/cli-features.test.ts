@@ -1,4 +1,4 @@
-// Acceptance 4: when, register, tags, --limit, notify/handlers, ignore_errors, retries, timeout —
+// Playbook features: when, register, tags, --limit, notify/handlers, ignore_errors, retries, timeout —
 // each observed by its effect on files and on the recap/exit code.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

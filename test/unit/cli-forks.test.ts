@@ -1,4 +1,4 @@
-// Acceptance 5: hosts run in parallel up to --forks. Asserted on event ordering (start/end
+// Hosts run in parallel up to --forks. Asserted on event ordering (start/end
 // timestamps of the same task across hosts), never on how long the run took.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

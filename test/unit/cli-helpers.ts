@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const entry = `const { main } = await import(${JSON.stringify(join(root, 'runner', 'cli.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
+const entry = `const { main } = await import(${JSON.stringify(join(root, 'runner', 'cli', 'index.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
 
 /** The built CLI when dist/ is newer than every source (3x faster to start), else the sources via tsx. */
 function newest(dir: string): number {
@@ -19,7 +19,7 @@ function newest(dir: string): number {
   }
   return m;
 }
-const built = join(root, 'dist', 'runner', 'cli.js');
+const built = join(root, 'dist', 'runner', 'cli', 'index.js');
 const useDist = existsSync(built) && statSync(built).mtimeMs >= Math.max(newest(join(root, 'runner')), newest(join(root, 'tasks')));
 const argvFor = (args: string[]): string[] => (useDist
   ? [join(root, 'bin', 'rancher-play.js'), ...args]

@@ -1,4 +1,4 @@
-// Acceptance 2 and 3: command(creates) + copy + render-template report changes the first time
+// Idempotency and check mode: command(creates) + copy + render-template report changes the first time
 // and 0 changed the second; --check on a fresh directory reports would-be changes and writes nothing.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

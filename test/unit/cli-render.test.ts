@@ -1,4 +1,4 @@
-// Acceptance 6 and 7: the Listr tree on a (pseudo-)TTY, plain lines otherwise or under CI,
+// Output: the Listr tree on a (pseudo-)TTY, plain lines otherwise or under CI,
 // NDJSON with --json; --help texts; `tasks ID` prints the params.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -81,7 +81,7 @@ test('NO_COLOR: no escape codes; colours otherwise on a TTY', () => {
   assert.is(/\x1b\[3\dm/.test(plain), false, 'no colour with NO_COLOR');
 });
 
-test('--json: every line parses, only task and recap events with SPEC fields, recap last', () => {
+test('--json: every line parses, only task and recap events with their documented fields, recap last', () => {
   const { p, pb } = fixture();
   const r = cli(['run', pb, '-i', p.inventory, '--json']);
   const lines = r.stdout.trim().split('\n');

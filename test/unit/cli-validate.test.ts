@@ -1,4 +1,4 @@
-// Acceptance 1: bad input is rejected by `validate` and `run` with exit 5, every problem named
+// Bad input is rejected by `validate` and `run` with exit 5, every problem named
 // file:line:column, and nothing runs (a command that would create a file did not).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

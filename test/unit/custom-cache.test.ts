@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { compileCacheDir } from '../../runner/task-compiler.js';
+import { compileCacheDir } from '../../runner/engine/task-compiler.js';
 
 const repo = resolve('.');
 const work = mkdtempSync(join(tmpdir(), 'rp-cache-'));
@@ -18,9 +18,9 @@ test.after(() => rmSync(work, { recursive: true, force: true }));
 
 // Loads `dir` in a new process and reports what the compiler did there.
 const script = `
-import { loadCustomTasks } from ${JSON.stringify(join(repo, 'dist/runner/loader.js'))};
-import { Registry } from ${JSON.stringify(join(repo, 'dist/runner/registry.js'))};
-import { compileCount, compilerLoaded, compileKey } from ${JSON.stringify(join(repo, 'dist/runner/task-compiler.js'))};
+import { loadCustomTasks } from ${JSON.stringify(join(repo, 'dist/runner/engine/loader.js'))};
+import { Registry } from ${JSON.stringify(join(repo, 'dist/runner/engine/registry.js'))};
+import { compileCount, compilerLoaded, compileKey } from ${JSON.stringify(join(repo, 'dist/runner/engine/task-compiler.js'))};
 const r = new Registry();
 let error;
 try { await loadCustomTasks(process.argv[1], r); } catch (e) { error = e.message; }

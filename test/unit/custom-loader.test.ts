@@ -6,11 +6,11 @@ import * as assert from 'uvu/assert';
 import { cpSync, mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadCustomTasks, customTaskDirs, taskFiles } from '../../runner/loader.js';
-import { Registry } from '../../runner/registry.js';
+import { loadCustomTasks, customTaskDirs, taskFiles } from '../../runner/engine/loader.js';
+import { Registry } from '../../runner/engine/registry.js';
 import { InputError } from '../../runner/errors.js';
 import { builtinTasks } from '../../tasks/index.js';
-import { runTask } from '../../runner/testing.js';
+import { runTask } from '../../runner/sdk/testing.js';
 import type { AnyTask } from '../../runner/task.js';
 
 const fixtures = resolve('test/fixtures/custom');

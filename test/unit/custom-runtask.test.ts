@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineTask } from '../../runner/task.js';
-import { runTask } from '../../runner/testing.js';
+import { runTask } from '../../runner/sdk/testing.js';
 import { freePort } from './ssh-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rp-runtask-'));

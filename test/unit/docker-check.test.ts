@@ -1,13 +1,13 @@
 // check-docker on this machine with the real Docker CLI: the RHEL/CentOS root rule (os-release
 // swapped in a private mount namespace), a daemon that is not running (the CLI's own words), and
-// pull_probe's schema. The live daemon cases are in test/lab/docker-lab.test.ts.
+// pull_probe's schema. The live daemon cases are in test/slow/docker-lab.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { runTask, ParamsError } from '../../runner/testing.js';
+import { runTask, ParamsError } from '../../runner/sdk/testing.js';
 import { LocalTransport } from '../../runner/transport/local.js';
 import type { ExecOptions } from '../../runner/task.js';
 import checkDocker from '../../tasks/check-docker.js';

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
   convertAnsibleInventory, expandHostPattern, iniValue, isAnsibleInventory, jumpFromSshArgs, loadAnsibleInventory, sshArgsMeaning,
-} from '../../runner/ansible-inventory.js';
-import { shlexSplit } from '../../runner/ansible/shlex.js';
-import { loadInventory } from '../../runner/inventory.js';
-import { mergedVars } from '../../runner/vars.js';
+} from '../../runner/model/ansible/index.js';
+import { shlexSplit } from '../../runner/model/ansible/shlex.js';
+import { loadInventory } from '../../runner/model/inventory.js';
+import { mergedVars } from '../../runner/model/vars.js';
 import { InputError } from '../../runner/errors.js';
 import type { Inventory } from '../../runner/types.js';
 

@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { bypassProxy, httpGet, proxyFor, redactProxy } from '../../runner/proxy.js';
-import { runTask } from '../../runner/testing.js';
+import { bypassProxy, httpGet, proxyFor, redactProxy } from '../../runner/sdk/proxy.js';
+import { runTask } from '../../runner/sdk/testing.js';
 import waitFor from '../../tasks/wait-for.js';
 
 const NO = '';

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runTask } from '../../runner/testing.js';
+import { runTask } from '../../runner/sdk/testing.js';
 import kubectlApply, { maskSecretData, parseKubectlDiff } from '../../tasks/kubectl-apply.js';
 
 const KUBECTL = resolve('lab/fixtures/kubectl-fixture');

@@ -1,4 +1,4 @@
-// Issue 7 item 3: a corpus of malformed inventories and playbooks. Each must be refused with an
+// A corpus of malformed inventories and playbooks. Each must be refused with an
 // InputError whose every problem has a file:line:column position and the expected message,
 // never a raw stack trace. Each fixture's first line says `# expect: <message part>`.
 import { test } from 'uvu';
@@ -6,8 +6,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadInventory } from '../../runner/inventory.js';
-import { validatePlaybook } from '../../runner/playbook.js';
+import { loadInventory } from '../../runner/model/inventory.js';
+import { validatePlaybook } from '../../runner/plan/checks.js';
 import { InputError } from '../../runner/errors.js';
 import { testRegistry } from '../fixtures/model/registry.js';
 

@@ -1,7 +1,7 @@
 // `when:` expressions: evaluation, errors with columns, no way out to JS.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { evalExpr, evalWhen, parseExpr, ExprError } from '../../runner/expr.js';
+import { evalExpr, evalWhen, parseExpr, ExprError } from '../../runner/model/expr.js';
 
 const scope = {
   proxy: 'http://proxy:3128', n: 3, empty: [], none: null, os: { family: 'RedHat', version: '7.9' },

@@ -7,11 +7,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { loadInventory } from '../../runner/inventory.js';
-import { validatePlaybook } from '../../runner/playbook.js';
+import { loadInventory } from '../../runner/model/inventory.js';
+import { validatePlaybook } from '../../runner/plan/checks.js';
 import { InputError } from '../../runner/errors.js';
-import { evalWhen, ExprError } from '../../runner/expr.js';
-import { renderValue, TemplateError } from '../../runner/template.js';
+import { evalWhen, ExprError } from '../../runner/model/expr.js';
+import { renderValue, TemplateError } from '../../runner/model/template.js';
 import { testRegistry } from '../fixtures/model/registry.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rp-fuzz-'));

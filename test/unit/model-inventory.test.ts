@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join, resolve } from 'node:path';
-import { loadInventory, selectHosts, applyLimit, parseAdHoc } from '../../runner/inventory.js';
+import { loadInventory, selectHosts, applyLimit, parseAdHoc } from '../../runner/model/inventory.js';
 import { InputError } from '../../runner/errors.js';
 
 const fx = resolve('test/fixtures/model/good/inventory.yml');

@@ -4,8 +4,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadPlaybook } from '../../runner/playbook.js';
-import { loadInventory } from '../../runner/inventory.js';
+import { loadPlaybook } from '../../runner/model/playbook.js';
+import { loadInventory } from '../../runner/model/inventory.js';
 import { InputError } from '../../runner/errors.js';
 import { testRegistry } from '../fixtures/model/registry.js';
 
@@ -70,7 +70,7 @@ test('unknown group in hosts: did-you-mean at the hosts key', () => {
   ]);
 });
 
-test('all three problems of issue 2 acceptance 1 come together, in file order', () => {
+test('an unknown host, a wrong param type and a misspelt task are all reported together, in file order', () => {
   const f = file(`plays:
   - hosts: [lbb]
     tasks:

@@ -2,11 +2,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { resolve } from 'node:path';
-import { inventorySchema, playbookSchema, schemaProblems } from '../../runner/schema.js';
-import { loadYamlFile, parseYaml } from '../../runner/yamlsrc.js';
+import { inventorySchema, playbookSchema, schemaProblems } from '../../runner/model/schema.js';
+import { loadYamlFile, parseYaml } from '../../runner/model/yamlsrc.js';
 import { formatProblem } from '../../runner/errors.js';
 import { testRegistry } from '../fixtures/model/registry.js';
-import { Registry } from '../../runner/registry.js';
+import { Registry } from '../../runner/engine/registry.js';
 import { checkDocker } from '../fixtures/model/registry.js';
 
 const tasks = testRegistry().list();

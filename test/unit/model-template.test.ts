@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { renderString, renderValue, templateRefs, TemplateError } from '../../runner/template.js';
+import { renderString, renderValue, templateRefs, TemplateError } from '../../runner/model/template.js';
 
 const scope = {
   n: 3, list: ['a', 'b'], obj: { k: 'v', deep: { x: 1 } }, flag: false, name: 'node1',

@@ -4,10 +4,11 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadInventory } from '../../runner/inventory.js';
-import { loadPlaybook, staticProblems, validateVarsSchema } from '../../runner/playbook.js';
-import { mergedVars, parseExtraVars, templateScope, maskSecrets, secretValues, redactText } from '../../runner/vars.js';
-import { renderValue } from '../../runner/template.js';
+import { loadInventory } from '../../runner/model/inventory.js';
+import { loadPlaybook, validateVarsSchema } from '../../runner/model/playbook.js';
+import { staticProblems } from '../../runner/plan/checks.js';
+import { mergedVars, parseExtraVars, templateScope, maskSecrets, secretValues, redactText } from '../../runner/model/vars.js';
+import { renderValue } from '../../runner/model/template.js';
 import { formatProblem, InputError } from '../../runner/errors.js';
 import { testRegistry } from '../fixtures/model/registry.js';
 

@@ -44,7 +44,7 @@ test('every package in dependencies is imported by shipped code, and bundled wit
 });
 
 test('--version prints the version package.json declares, from the sources and from dist/', () => {
-  const entry = `const { main } = await import(${JSON.stringify(join(root, 'runner', 'cli.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
+  const entry = `const { main } = await import(${JSON.stringify(join(root, 'runner', 'cli', 'index.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
   const fromSource = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, '--', '--version'], { cwd: root, encoding: 'utf8' });
   assert.is(fromSource.stdout.trim(), pkg.version, fromSource.stderr);
   const fromDist = spawnSync(process.execPath, [join(root, 'bin', 'rancher-play.js'), '--version'], { cwd: tmpdir(), encoding: 'utf8' });

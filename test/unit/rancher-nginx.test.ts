@@ -7,7 +7,7 @@ import { execFileSync, execSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTask } from '../../runner/testing.js';
+import { runTask } from '../../runner/sdk/testing.js';
 import lb from '../../tasks/configure-nginx-lb.js';
 import { makePki } from './rancher-pki.js';
 

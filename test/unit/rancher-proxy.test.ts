@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTask } from '../../runner/testing.js';
+import { runTask } from '../../runner/sdk/testing.js';
 import checkProxy from '../../tasks/check-proxy.js';
 import { noProxyCovers, noProxyMissing } from '../../tasks/rancher-rules.js';
 

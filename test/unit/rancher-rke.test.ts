@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runTask } from '../../runner/testing.js';
+import { runTask } from '../../runner/sdk/testing.js';
 import rkeUp from '../../tasks/rke-up.js';
 import backup from '../../tasks/backup-kubeconfig.js';
 import { parseRkeLine } from '../../tasks/rancher-rules.js';
@@ -87,6 +87,20 @@ test('rke-up: runs rke, streams its log, writes kubeconfig/rkestate 0600; second
   assert.equal(again.logs, [], 'rke not run');
 
   assert.is((await runTask(rkeUp, { config, binary: FIXTURE, force: true })).status, 'changed');
+
+  // An `rke up` run by hand since, of another config under the same name, rewrote the cluster's
+  // .rkestate: the config on disk is the one applied last here, but no longer the cluster's.
+  const ours = readFileSync(config, 'utf8');
+  writeFileSync(config, `ignore_docker_version: true\n${ours}`);
+  const byHand = spawnSync(FIXTURE, ['up', '--config', 'rancher-cluster.yml'], { cwd: dir, encoding: 'utf8' });
+  assert.is(byHand.status, 0, byHand.stdout + byHand.stderr);
+  writeFileSync(config, ours);
+  const redo = await runTask(rkeUp, { config, binary: FIXTURE }, { check: true });
+  assert.is(redo.status, 'changed', redo.msg);
+  assert.match(redo.msg, /rancher-cluster\.rkestate changed since the last successful rke up here .*another rke up ran/);
+  assert.is((await runTask(rkeUp, { config, binary: FIXTURE })).status, 'changed');
+  assert.is((await runTask(rkeUp, { config, binary: FIXTURE })).status, 'ok', 'our own run is the last one again');
+
   writeFileSync(config, readFileSync(config, 'utf8') + '# edited\n');
   assert.is((await runTask(rkeUp, { config, binary: FIXTURE })).status, 'changed', 'a changed config runs again');
   rmSync(join(dir, 'rancher-cluster.rkestate'));

@@ -1,15 +1,15 @@
 // The shipped RKE cluster templates, rendered exactly as a playbook renders them (inventory →
-// template scope → strict Handlebars): valid YAML, addons as Kubernetes documents in REFERENCE
-// order, the inventory's nodes, FQDN, version, and the CA as single-line base64.
+// template scope → strict Handlebars): valid YAML, addons as Kubernetes documents in the order
+// of Rancher's RKE add-on install, the inventory's nodes, FQDN, version, the CA as one-line base64.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadInventory } from '../../runner/inventory.js';
-import { templateScope } from '../../runner/vars.js';
-import { renderString } from '../../runner/template.js';
+import { loadInventory } from '../../runner/model/inventory.js';
+import { templateScope } from '../../runner/model/vars.js';
+import { renderString } from '../../runner/model/template.js';
 import { templatePath } from '../../tasks/templates/index.js';
 import { makePki } from './rancher-pki.js';
 import { unservedAddonProblems } from '../../tasks/rancher-rules.js';
@@ -109,7 +109,7 @@ test('kubernetes_version only when the var is set; agent auth where no key path 
   for (const n of (parse(text) as any).nodes) assert.is(n.ssh_agent_auth, true);
 });
 
-test('self-signed: addons in REFERENCE order, FQDN, version, single-line base64 CA mounted', () => {
+test('self-signed: addons in the RKE add-on install order, FQDN, version, single-line base64 CA mounted', () => {
   const { addons, text } = render('rancher-cluster-selfsigned.yml.hbs');
   assert.equal(kinds(addons), ORDER);
   const secret = addons[3]!;

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runTask, ParamsError } from '../../runner/testing.js';
+import { runTask, ParamsError } from '../../runner/sdk/testing.js';
 import rkeUp from '../../tasks/rke-up.js';
 import backup from '../../tasks/backup-kubeconfig.js';
 import verifyDns, { parseGetent } from '../../tasks/verify-dns.js';

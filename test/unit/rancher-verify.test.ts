@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:https';
 import { readFileSync, rmSync } from 'node:fs';
-import { runTask } from '../../runner/testing.js';
+import { runTask } from '../../runner/sdk/testing.js';
 import verify from '../../tasks/verify-rancher.js';
 import { makePki } from './rancher-pki.js';
 

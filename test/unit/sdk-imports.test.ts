@@ -1,5 +1,5 @@
 // The built-in tasks use the same API as custom tasks: a file in tasks/ may import the package
-// entry (runner/index.ts, `rancher-play`), other files in tasks/, Node's modules and libraries,
+// entry (runner/sdk/index.ts, `rancher-play`), other files in tasks/, Node's modules and libraries,
 // but nothing else under runner/. Files not converted yet are listed and tolerated; once one
 // is converted it must leave the list.
 import { test } from 'uvu';
@@ -8,15 +8,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { root } from './cli-helpers.js';
-import { defineTask, groupHosts, renderTemplate, shQuote } from '../../runner/index.js';
-import { runTask, ParamsError } from '../../runner/testing.js';
+import { defineTask, groupHosts, renderTemplate, shQuote } from '../../runner/sdk/index.js';
+import { runTask, ParamsError } from '../../runner/sdk/testing.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 const TOLERATED = new Set<string>([]);
 
 const RUNNER = join(root, 'runner');
-const ENTRY = join(RUNNER, 'index');
+const ENTRY = join(RUNNER, 'sdk', 'index');
 
 /** Every module specifier `file` (repo-relative) imports or re-exports, dynamic imports included. */
 function specifiers(source: string): string[] {
@@ -44,18 +44,19 @@ function taskSources(dir = join(root, 'tasks')): string[] {
 
 test('the checker tells the SDK entry from the rest of runner/', () => {
   const src = [
-    "import { defineTask } from '../runner/index.js';",
+    "import { defineTask } from '../runner/sdk/index.js';",
     "import type { Vars } from '../runner/types.js';",
     "export { shQuote } from '../runner/quote.js';",
-    "const m = await import('../runner/template.js');",
+    "const m = await import('../runner/model/template.js');",
+    "import { runTask as rt } from '../runner/sdk/testing.js';",
     "import { x } from './other.js';",
     "import { y } from 'rancher-play';",
     "import { runTask } from 'rancher-play/testing';",
     "import { readFile } from 'node:fs/promises';",
-    "// import { z } from '../runner/expr.js';  (a comment is no import)",
+    "// import { z } from '../runner/model/expr.js';  (a comment is no import)",
   ].join('\n');
-  assert.equal(pastTheSdk('tasks/x.ts', src), ['../runner/types.js', '../runner/quote.js', '../runner/template.js', 'rancher-play/testing']);
-  assert.equal(pastTheSdk('tasks/templates/x.ts', "import { a } from '../../runner/index.js';\nimport { b } from '../../runner/embedded.js';"), ['../../runner/embedded.js']);
+  assert.equal(pastTheSdk('tasks/x.ts', src), ['../runner/types.js', '../runner/quote.js', '../runner/model/template.js', '../runner/sdk/testing.js', 'rancher-play/testing']);
+  assert.equal(pastTheSdk('tasks/templates/x.ts', "import { a } from '../../runner/sdk/index.js';\nimport { b } from '../../runner/engine/embedded.js';"), ['../../runner/engine/embedded.js']);
 });
 
 test('files in tasks/ import nothing under runner/ but the SDK entry', () => {
@@ -65,7 +66,7 @@ test('files in tasks/ import nothing under runner/ but the SDK entry', () => {
     .filter((f) => !TOLERATED.has(f))
     .map((f) => ({ f, past: pastTheSdk(f, readFileSync(join(root, f), 'utf8')) }))
     .filter((o) => o.past.length > 0)
-    .map((o) => `${o.f} imports ${o.past.join(', ')}: import from '../runner/index.js' (the SDK entry) instead`);
+    .map((o) => `${o.f} imports ${o.past.join(', ')}: import from '../runner/sdk/index.js' (the SDK entry) instead`);
   assert.equal(offenders, []);
 });
 

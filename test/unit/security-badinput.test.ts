@@ -1,4 +1,4 @@
-// Issue 7 item 3 at the command line: every malformed inventory/playbook of the model corpus
+// Malformed input at the command line: every malformed inventory/playbook of the model corpus
 // (test/fixtures/model/bad, plus generated huge/deep/binary files and bad options) makes
 // `rancher-play run` exit 5 with `file:line:column` and connect to nothing. "Nothing" is
 // observed, not assumed: every host points at a local TCP listener that records each connection,
@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { main } from '../../runner/cli.js';
+import { main } from '../../runner/cli/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rp-badinput-'));
 const bad = resolve('test/fixtures/model/bad');

@@ -1,4 +1,4 @@
-// Issue 7 item 7: files that hold credentials — the cluster config with its TLS key, RKE's
+// Files that hold credentials — the cluster config with its TLS key, RKE's
 // kubeconfig and .rkestate, their backups — are 0600 (directories 0700) and owned as configured;
 // `backup-kubeconfig` with `verify: true` checks SHA256SUMS and fails on a tampered, missing or
 // loosened file. On the controller (`localhost`), with the lab's rke stand-in (lab/fixtures).

@@ -1,4 +1,4 @@
-// Issue 7 item 3 (fuzz, at the command line): random options and `-e` values given to
+// Fuzzing the command line: random options and `-e` values given to
 // `validate`, `inventory` and `check` end in exit 0 or 5 with a message, never an internal error
 // (exit 1) or a stack trace. In-process (`main`) so hundreds of runs stay fast; the hosts are
 // `connection: local` and `check` changes nothing.
@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../runner/cli.js';
+import { main } from '../../runner/cli/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rp-clifuzz-'));
 const work = join(dir, 'work');

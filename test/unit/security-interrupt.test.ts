@@ -1,4 +1,4 @@
-// Issue 7 item 2: Ctrl-C. The first SIGINT stops new tasks from starting, lets the running ones
+// Ctrl-C: the first SIGINT stops new tasks from starting, lets the running ones
 // finish, closes the connections, prints the recap and exits 130; a second SIGINT exits at once.
 // Against a real sshd on loopback (two hosts), watching the files the tasks leave behind.
 import { test } from 'uvu';

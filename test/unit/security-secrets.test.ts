@@ -1,4 +1,4 @@
-// Issue 7 item 5: secrets never reach any output. Private keys (as file content, base64-embedded
+// Secrets never reach any output. Private keys (as file content, base64-embedded
 // in a rendered config), secret vars (`!secret` and the `secret:` list) and values derived from
 // them are searched for in every output mode: --json, plain, -v, --diff, the Listr tree (through a
 // pseudo-TTY), check mode, failures that echo the command's output, and input errors.

@@ -1,4 +1,4 @@
-// Issue 7 item 4: hostile values (`; rm -rf`, `$(…)`, backticks, newlines, quotes, globs, `%s`)
+// Hostile values (`; rm -rf`, `$(…)`, backticks, newlines, quotes, globs, `%s`)
 // in vars and params reach the remote side literally — as a command's environment, copy content
 // and destination, render-template vars and paths — and nothing in them is executed. Run through
 // the CLI against a real sshd on loopback (as root, and as a sudo user with `become`), and on a

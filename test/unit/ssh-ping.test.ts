@@ -4,8 +4,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ping } from '../../runner/ping.js';
-import { loadInventory } from '../../runner/inventory.js';
+import { ping } from '../../runner/engine/ping.js';
+import { loadInventory } from '../../runner/model/inventory.js';
 import { InputError } from '../../runner/errors.js';
 import { freePort, keygen, knownHostsFor, scratch, startSshd, type Sshd } from './ssh-helpers.js';
 

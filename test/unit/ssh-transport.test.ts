@@ -362,6 +362,35 @@ test('auth: encrypted key with RANCHER_PLAY_SSH_PASSPHRASE; a wrong one is an au
   await s.stop();
 });
 
+test('auth: the passphrase comes from the source the caller gives, asked once per key for every host on it', async () => {
+  const enc = join(dir, 'enc-src');
+  const pass = 'battery staple';
+  const pub = keygen(enc, 'ed25519', pass);
+  const s = await startSshd([{ path: enc, pub }]);
+  const k = join(dir, 'kh-enc-src');
+  writeFileSync(k, knownHostsFor(s));
+  const saved = { pass: process.env.RANCHER_PLAY_SSH_PASSPHRASE, agent: process.env.SSH_AUTH_SOCK };
+  delete process.env.SSH_AUTH_SOCK;
+  delete process.env.RANCHER_PLAY_SSH_PASSPHRASE;
+  const asked: string[] = [];
+  try {
+    const p = pool({ passphrase: async (path) => { asked.push(path); return pass; } });
+    const hosts = ['src-a', 'src-b'].map((name) => p.transport(conn({ port: s.port, known_hosts: k, ssh_key_path: enc, name })));
+    const out = await Promise.all(hosts.map((t) => t.exec('echo unlocked')));
+    assert.equal(out.map((r) => r.stdout), ['unlocked\n', 'unlocked\n']);
+    assert.equal(asked, [enc]);
+    // A source with no answer: an auth error that says how to give one.
+    const none = pool({ passphrase: async () => undefined });
+    const e = await unreachable(none.transport(conn({ port: s.port, known_hosts: k, ssh_key_path: enc, name: 'src-none' })).connect());
+    assert.is(e.reason, 'auth');
+    assert.match(e.message, /encrypted/);
+  } finally {
+    if (saved.pass !== undefined) process.env.RANCHER_PLAY_SSH_PASSPHRASE = saved.pass;
+    if (saved.agent !== undefined) process.env.SSH_AUTH_SOCK = saved.agent;
+    await s.stop();
+  }
+});
+
 test('~/.ssh/config: an alias with ProxyJump, resolved from a temp HOME', async () => {
   const home = join(dir, 'home');
   mkdirSync(join(home, '.ssh'), { recursive: true });
@@ -379,8 +408,8 @@ test('~/.ssh/config: an alias with ProxyJump, resolved from a temp HOME', async 
   assert.is(connectionsTo(bastion.port) - before, 1, 'went through the ProxyJump host');
 });
 
-test('channel mode (one SSH channel per command) behaves the same for commands, files, become', async () => {
-  const t = pool({ execMode: 'channel' }).transport({ ...direct(), user: BECOME_USER, name: 'chan' });
+test('a sudo user: commands, files and become through its login and root shells', async () => {
+  const t = pool().transport({ ...direct(), user: BECOME_USER, name: 'chan' });
   assert.equal(await t.exec('echo out; echo err >&2; exit 3'), { stdout: 'out\n', stderr: 'err\n', code: 3 });
   assert.is((await t.exec('cat', { stdin: 'in' })).stdout, 'in');
   assert.is((await t.exec('pwd; echo $A', { cwd: '/tmp', env: { A: 'a b' } })).stdout, '/tmp\na b\n');
@@ -392,7 +421,7 @@ test('channel mode (one SSH channel per command) behaves the same for commands, 
   assert.is(statSync(f).mode & 0o777, 0o600);
   assert.is((await t.readFile(f, { become: true }))!.length, 300_000);
   rmSync(f);
-  const n = pool({ execMode: 'channel' }).transport({ ...direct(), user: NOSUDO_USER, name: 'chan-nosudo' });
+  const n = pool().transport({ ...direct(), user: NOSUDO_USER, name: 'chan-nosudo' });
   await n.exec('true', { become: true }).then(
     () => assert.unreachable('should fail'),
     (e: Error) => assert.instance(e, BecomeError),

@@ -8,7 +8,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTransport } from '../../runner/transport/local.js';
-import { progressBar } from '../../runner/bytes.js';
+import { progressBar } from '../../runner/render/bytes.js';
 import { cli, events, project } from './cli-helpers.js';
 
 const MB = 1 << 20;

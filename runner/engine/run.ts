@@ -1,0 +1,212 @@
+// The `run`/`check`/`validate` pipeline: load and check everything first (exit 5, nothing
+// connected), then execute and render. Kept apart from the CLI so tests can call it directly.
+import { existsSync } from 'node:fs';
+import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from '../types.js';
+import { EXIT, InputError, formatProblem, type InputProblem } from '../errors.js';
+import { applyConnectionFlags, loadInventory, resolveInventory, selectHosts, inventorySource } from '../model/inventory.js';
+import { loadPlaybook, playbookSource } from '../model/playbook.js';
+import { Plan } from '../plan/index.js';
+import { staticProblems } from '../plan/checks.js';
+import { Registry } from './registry.js';
+import { templateScope, secretValues, redactText } from '../model/vars.js';
+import { renderValue, templateRefs } from '../model/template.js';
+import { redactUrlCredentials } from './redact.js';
+import { builtinTasks } from '../../tasks/index.js';
+import { execute, exitCodeFor, tasksToRun } from './executor.js';
+import { suggestion } from '../model/suggest.js';
+import { createRenderer, pickRenderer, useColor, type RendererKind } from '../render/index.js';
+import { customTaskDirs, loadCustomTasks } from './loader.js';
+import { precheckContext } from './context.js';
+
+export interface Loaded {
+  inventory: Inventory;
+  playbook: Playbook;
+  registry: Registry;
+  plan: Plan;
+}
+
+/** Registry with the built-in tasks plus custom tasks (`--tasks-dir`, or tasks/ beside the playbook). */
+export async function buildRegistry(opts: { tasksDir?: string; playbook?: string } = {}): Promise<Registry> {
+  const registry = new Registry();
+  for (const t of builtinTasks) registry.add(t, `builtin:${t.id}`);
+  if (opts.tasksDir && !existsSync(opts.tasksDir)) {
+    throw new InputError([{ key: '--tasks-dir', message: `directory ${opts.tasksDir} does not exist` }]);
+  }
+  for (const d of customTaskDirs({ tasksDir: opts.tasksDir, playbook: opts.playbook })) await loadCustomTasks(d, registry);
+  return registry;
+}
+
+/** Everything checked before connecting; throws InputError listing every problem. */
+export async function loadAll(
+  playbookFile: string,
+  inventoryFile: string,
+  opt: Pick<RunOptions, 'extraVars' | 'limit' | 'tasksDir'> & Partial<Pick<RunOptions, 'user' | 'privateKey' | 'become' | 'startAtTask' | 'tags' | 'skipTags'>>,
+): Promise<Loaded> {
+  const problems: InputProblem[] = [];
+  let inventory: Inventory | undefined;
+  try {
+    inventory = loadInventory(inventoryFile);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    problems.push(...e.problems);
+  }
+  const registry = await buildRegistry({ tasksDir: opt.tasksDir, playbook: playbookFile });
+  let playbook: Playbook | undefined;
+  try {
+    playbook = loadPlaybook(playbookFile, registry, inventory);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    problems.push(...e.problems);
+  }
+  if (problems.length || !inventory || !playbook) throw new InputError(problems);
+  if (opt.limit?.length) {
+    try {
+      selectHosts(inventory, opt.limit, undefined);
+    } catch (e) {
+      if (e instanceof InputError) throw new InputError(e.problems.map((p) => ({ ...p, key: '--limit', pos: undefined })));
+      throw e;
+    }
+  }
+  const plan = new Plan(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit });
+  problems.push(...staticProblems(playbook, inventory, { plan }));
+  problems.push(...(await prechecks(plan, registry)));
+  if (opt.startAtTask !== undefined && tasksToRun(playbook, { startAtTask: opt.startAtTask }).every((t) => t.length === 0)) {
+    const names = playbook.plays.flatMap((p) => p.tasks.map((t) => t.name));
+    problems.push({ key: '--start-at-task', message: `no task named "${opt.startAtTask}"${suggestion(opt.startAtTask, names)}` });
+  }
+  if (problems.length) throw new InputError(problems);
+  applyConnectionFlags(inventory, opt);
+  // ~/.ssh/config is applied before anything connects, so a ProxyCommand we cannot honour (or a
+  // config ssh rejects) is exit 5 with nothing connected.
+  await resolveInventory(inventory, plan.targets());
+  return { inventory, playbook, registry, plan };
+}
+
+/** Each task's `precheck` on its rendered params, for every host where they render without run-time values. */
+async function prechecks(plan: Plan, registry: Registry): Promise<InputProblem[]> {
+  const { playbook: pb, inventory: inv } = plan;
+  const out: InputProblem[] = [];
+  const seen = new Set<string>();
+  for (const { index: playIndex, play, hosts } of plan.plays) {
+    for (const host of hosts) {
+      const scope = templateScope(inv, host, plan.vars(host, playIndex), {});
+      const varSource = (name: string) => varOrigin(pb, playIndex, inv, host, plan.extraVars, name);
+      for (const item of [...play.tasks, ...play.handlers]) {
+        const task = registry.get(item.id);
+        if (!task?.precheck) continue;
+        if (!allKnown(item.params, scope)) continue;
+        let params: Vars;
+        try {
+          params = renderValue(item.params, scope, { pos: item.pos, key: item.id });
+        } catch {
+          continue; // reported by the static pass
+        }
+        const msgs = await task.precheck(params, { ...precheckContext(host, scope, pb.dir), varSource });
+        for (const m of msgs) {
+          const k = `${item.pos.line}:${item.pos.col}|${m}`;
+          if (seen.has(k)) continue;
+          seen.add(k);
+          out.push({ pos: item.pos, key: item.id, message: `${m} (host ${host})` });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Where a variable's value comes from (`file:line:col`, or `-e`), by the precedence of mergedVars. */
+function varOrigin(pb: Playbook, playIndex: number, inv: Inventory, host: string, extra: Vars, name: string): string | undefined {
+  const has = (v: Vars | undefined) => !!v && Object.prototype.hasOwnProperty.call(v, name);
+  if (has(extra)) return `-e ${name}`;
+  const at = (src: { posOf(p: (string | number)[]): { file: string; line: number; col: number } } | undefined, path: (string | number)[]) => {
+    if (!src) return undefined;
+    const p = src.posOf(path);
+    return `${p.file}:${p.line}:${p.col}`;
+  };
+  if (has(pb.plays[playIndex]?.vars)) return at(playbookSource(pb), ['plays', playIndex, 'vars', name]);
+  if (has(pb.vars)) return at(playbookSource(pb), ['vars', name]);
+  const h = inv.hosts.get(host);
+  if (has(h?.vars)) return at(inventorySource(inv), ['hosts', host, 'vars', name]);
+  for (const g of [...(h?.groups ?? [])].sort().reverse()) {
+    if (has(inv.groups.get(g)?.vars)) return at(inventorySource(inv), ['groups', g, 'vars', name]);
+  }
+  if (has(inv.vars)) return at(inventorySource(inv), ['vars', name]);
+  return undefined;
+}
+
+function allKnown(value: unknown, scope: Vars): boolean {
+  if (typeof value === 'string') {
+    if (!value.includes('{{')) return true;
+    try {
+      return templateRefs(value).every((r) => Object.prototype.hasOwnProperty.call(scope, r));
+    } catch {
+      return false;
+    }
+  }
+  if (Array.isArray(value)) return value.every((v) => allKnown(v, scope));
+  if (value && typeof value === 'object') return Object.values(value).every((v) => allKnown(v, scope));
+  return true;
+}
+
+/** Every secret value that could appear in output (secret vars of every host, secret task params). */
+export function secretsOf(loaded: Loaded): string[] {
+  const { inventory: inv, playbook: pb, registry, plan } = loaded;
+  const values = new Set<string>();
+  for (const host of inv.hosts.keys()) {
+    for (const v of secretValues(plan.vars(host), inv.secrets)) values.add(v);
+    for (const [playIndex, play] of pb.plays.entries()) {
+      for (const item of [...play.tasks, ...play.handlers]) {
+        const names = registry.get(item.id)?.secretParams ?? [];
+        for (const n of names) {
+          const raw = item.params[n];
+          let v: unknown = raw;
+          try {
+            v = renderValue(raw, templateScope(inv, host, plan.vars(host, playIndex), {}));
+          } catch { /* run-time value: the raw template text is not a secret */ }
+          for (const s of secretValues({ x: v }, new Set(['x']))) values.add(s);
+        }
+      }
+    }
+  }
+  return [...values].sort((a, b) => b.length - a.length);
+}
+
+export interface RunIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  /** Aborted on the first SIGINT. */
+  signal?: AbortSignal;
+  /** Force a renderer (tests). */
+  renderer?: RendererKind;
+}
+
+export function printProblems(e: InputError, stderr: NodeJS.WritableStream): void {
+  for (const p of e.problems) stderr.write(`${redactUrlCredentials(formatProblem(p))}\n`);
+  stderr.write(`${e.problems.length} problem${e.problems.length === 1 ? '' : 's'} found; nothing was run\n`);
+}
+
+/** `run` and `check`: returns the exit code. */
+export async function runPlaybook(playbookFile: string, inventoryFile: string, opt: RunOptions & { json?: boolean }, io: RunIo): Promise<number> {
+  let loaded: Loaded;
+  try {
+    loaded = await loadAll(playbookFile, inventoryFile, opt);
+  } catch (e) {
+    if (e instanceof InputError) {
+      printProblems(e, io.stderr);
+      return EXIT.input;
+    }
+    throw e;
+  }
+  const secrets = secretsOf(loaded);
+  const mask = (s: string): string => redactUrlCredentials(redactText(s, secrets));
+  const kind = io.renderer ?? pickRenderer(false, io.stdout, io.env);
+  const renderer = await createRenderer(opt.json ? 'json' : kind, {
+    out: io.stdout, diff: opt.diff, verbose: opt.verbose, color: !opt.json && useColor(io.stdout, io.env), mask,
+  });
+  const emit = (e: RunEvent): void => renderer.event(e);
+  const result = await execute({ ...loaded, options: opt, emit, signal: io.signal });
+  await renderer.end();
+  if (result.interrupted) return EXIT.interrupted;
+  return exitCodeFor(result.recap);
+}

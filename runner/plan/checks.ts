@@ -1,0 +1,94 @@
+// The checks that need the inventory as well as the playbook, done on the plan before anything
+// connects (exit 5): every template and `when` refers only to variables that will exist, and the
+// merged vars of every target host satisfy the playbook's vars_schema.
+import { InputError, type InputProblem } from '../errors.js';
+import { eachString, itemPath, loadPlaybook, playbookSource, sortProblems, validateVarsSchema } from '../model/playbook.js';
+import { templateRefs } from '../model/template.js';
+import { exprRefs } from '../model/expr.js';
+import type { Registry } from '../engine/registry.js';
+import type { Inventory, Playbook, Vars } from '../types.js';
+import { Plan } from './index.js';
+
+export interface StaticCheckOptions {
+  /** -e vars. */
+  extraVars?: Vars;
+  /** --limit patterns. */
+  limit?: string[];
+  /** The run's plan, when the caller has built it already. */
+  plan?: Plan;
+  /** Extra names known to exist at run time (facts set by tasks, engine-provided names). */
+  knownVars?: Iterable<string>;
+}
+
+/**
+ * Checks that need the inventory, done before anything connects: vars_schema per host, and every
+ * template / `when` referring only to variables that will exist (merged vars, host, groups,
+ * hostvars, names registered by tasks of the playbook, and `knownVars`).
+ */
+export function staticProblems(pb: Playbook, inv: Inventory, opts: StaticCheckOptions = {}): InputProblem[] {
+  const plan = opts.plan ?? new Plan(pb, inv, opts);
+  const problems: InputProblem[] = [];
+  const src = playbookSource(pb);
+  const registered = new Set<string>(['host', 'groups', 'hostvars', '__dir', ...(opts.knownVars ?? [])]);
+  for (const play of pb.plays) for (const t of [...play.tasks, ...play.handlers]) if (t.register) registered.add(t.register);
+
+  const hostVars = new Map<string, Vars>();
+  for (const { index, play, hosts, problems: bad } of plan.plays) {
+    problems.push(...bad);
+    const seen = new Set<string>();
+    for (const host of hosts) {
+      const vars = plan.vars(host, index);
+      if (!hostVars.has(host)) hostVars.set(host, plan.vars(host));
+      const has = (name: string) => registered.has(name) || Object.prototype.hasOwnProperty.call(vars, name);
+      for (const t of [...play.tasks, ...play.handlers]) {
+        const base = itemPath(t);
+        eachString(t.params, [...base, t.id], (s, path) => {
+          if (!s.includes('{{')) return;
+          let refs: string[];
+          try {
+            refs = templateRefs(s);
+          } catch {
+            return; // syntax problems were reported at load time
+          }
+          for (const r of refs) {
+            if (has(r)) continue;
+            const key = [t.id, ...path.slice(base.length + 1)].join('.');
+            const id = `${key}|${r}`;
+            if (seen.has(id)) continue;
+            seen.add(id);
+            problems.push({ pos: src?.valuePosOf(path) ?? t.pos, key, message: `missing variable "${r}" (host ${host})` });
+          }
+        });
+        if (t.when && !t.when.includes('{{')) {
+          let refs: string[] = [];
+          try {
+            refs = exprRefs(t.when);
+          } catch {
+            refs = [];
+          }
+          for (const r of refs) {
+            if (has(r)) continue;
+            const id = `${t.id}.when|${r}|${base.join('.')}`;
+            if (seen.has(id)) continue;
+            seen.add(id);
+            problems.push({
+              pos: src?.valuePosOf([...base, 'when']) ?? t.pos,
+              key: `${t.id}.when`,
+              message: `"${r}" is not defined (host ${host}); test it with "${r} is defined"`,
+            });
+          }
+        }
+      }
+    }
+  }
+  problems.push(...validateVarsSchema(pb, hostVars));
+  return problems;
+}
+
+/** loadPlaybook plus staticProblems: everything `validate` checks, thrown as one InputError. */
+export function validatePlaybook(file: string, registry: Registry, inv: Inventory, opts: StaticCheckOptions = {}): Playbook {
+  const pb = loadPlaybook(file, registry, inv);
+  const problems = staticProblems(pb, inv, opts);
+  if (problems.length) throw new InputError(sortProblems(problems));
+  return pb;
+}
