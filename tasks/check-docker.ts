@@ -56,8 +56,8 @@ export default defineTask<typeof schema, PullState>({
   schema,
   runsOn: 'host',
   async probe(ctx, params) {
-    const min = params.min_version ?? '17.03';
-    const docker = ctx.quote(params.docker ?? 'docker');
+    const min = params.min_version;
+    const docker = ctx.quote(params.docker);
     const fold = (v: string) => `"$(printf %s "${v}" | tr '\\n' ' ')"`;
     // One round trip. Runs without sudo on purpose: RKE uses the SSH user as-is.
     const script = [
@@ -136,7 +136,7 @@ export default defineTask<typeof schema, PullState>({
   },
   async apply(ctx, params, probe) {
     const image = probe.state!.image;
-    const docker = ctx.quote(params.docker ?? 'docker');
+    const docker = ctx.quote(params.docker);
     const pull = await ctx.run(`${docker} pull ${ctx.quote(image)}`, { become: false });
     if (pull.code !== 0) return { status: 'failed', msg: `${ctx.host.name}: docker pull ${image} failed: ${(pull.stderr || pull.stdout).trim()}` };
     const { digest } = pullResult(pull.stdout);

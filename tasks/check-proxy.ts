@@ -113,7 +113,7 @@ export default defineTask({
     if (!http || !https) {
       return { changed: false, status: 'skipped', msg: 'no proxy configured (set vars proxy.http / proxy.https)' };
     }
-    const group = params.node_group ?? 'rancher';
+    const group = params.node_group;
     const nodes = groupHosts(ctx.vars, group).map((h) => h.address);
     const given = params.no_proxy ?? proxyVar.no_proxy;
     const noProxy = given !== undefined ? listParam(given) : [...new Set([...REQUIRED_NO_PROXY, ...nodes])];
@@ -132,7 +132,7 @@ export default defineTask({
     if (loose.length) warnings.push(`NO_PROXY does not cover ${loose.join(', ')} (Rancher's Docker install lists it)`);
 
     // Proxy reachability and the probe URL, from the node itself (one round trip).
-    const t = String(params.timeout ?? 10);
+    const t = String(params.timeout);
     const probeUrl = params.probe_url ?? (typeof ctx.vars.probe_url === 'string' ? ctx.vars.probe_url : undefined) ??
       (typeof proxyVar.probe_url === 'string' ? proxyVar.probe_url : undefined);
     const proxy = probeUrl?.startsWith('https:') ? https : http;
@@ -173,7 +173,7 @@ export default defineTask({
     }
 
     // Docker's drop-in.
-    const path = params.dropin_path ?? '/etc/systemd/system/docker.service.d/http-proxy.conf';
+    const path = params.dropin_path;
     const want = await renderShipped('docker-http-proxy.conf.hbs', {
       http_proxy: s.http, https_proxy: s.https, no_proxy: s.noProxy.join(','),
     }, (p) => ctx.readLocal(p));
@@ -221,7 +221,7 @@ export default defineTask({
   async apply(ctx, params, probe) {
     // Only the restart is owed: the notified handler does it.
     if (probe.state === undefined) return {};
-    const path = params.dropin_path ?? '/etc/systemd/system/docker.service.d/http-proxy.conf';
+    const path = params.dropin_path;
     const dir = path.slice(0, path.lastIndexOf('/')) || '/';
     const mk = await ctx.run(`mkdir -p ${ctx.quote(dir)}`);
     if (mk.code !== 0) return { status: 'failed', msg: `${ctx.host.name}: cannot create ${dir}: ${mk.stderr.trim()}` };

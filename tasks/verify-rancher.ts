@@ -104,17 +104,17 @@ export default defineTask({
       if (buf === null) return { changed: false, status: 'failed', msg: `ca_cert ${caFile} does not exist on the controller` };
       ca = buf.toString('utf8');
     }
-    const url = new URL(`https://${fqdn}${params.port && params.port !== 443 ? `:${params.port}` : ''}${params.path ?? '/ping'}`);
+    const url = new URL(`https://${fqdn}${params.port && params.port !== 443 ? `:${params.port}` : ''}${params.path}`);
     const lookup = resolver ? resolverLookup(resolver) : undefined;
-    const retries = ctx.check ? 0 : params.retries ?? 30;
+    const retries = ctx.check ? 0 : params.retries;
     let last = { ok: false, final: false, msg: '' };
     for (let i = 0; i <= retries; i++) {
       if (i > 0) {
         ctx.log(`attempt ${i + 1}/${retries + 1}: ${last.msg}`);
-        await new Promise((r) => setTimeout(r, (params.delay ?? 5) * 1000));
+        await new Promise((r) => setTimeout(r, params.delay * 1000));
         if (ctx.signal.aborted) break;
       }
-      last = judge(url, await fetchOnce(url, ca, lookup, (params.timeout ?? 10) * 1000));
+      last = judge(url, await fetchOnce(url, ca, lookup, params.timeout * 1000));
       if (last.ok || last.final) break;
     }
     const via = resolver ? ` (resolved by ${resolver})` : '';
