@@ -94,6 +94,18 @@ export function sampled(cmd, args, opts = {}) {
   });
 }
 
+/**
+ * The lab's API as the benchmarks use it: labUp/labDown from the build, and labExec (run a
+ * command inside a lab host) from the lab's test hooks, which the build leaves out — loaded
+ * from the source with tsx (a dev dependency, as the benchmarks run from a checkout).
+ */
+export async function loadLab() {
+  const lab = await import(join(ROOT, 'dist', 'lab', 'lab.js'));
+  const { tsImport } = await import('tsx/esm/api');
+  const { labExec } = await tsImport(join(ROOT, 'lab', 'testing.ts'), import.meta.url);
+  return { ...lab, labExec };
+}
+
 export const TIME = '/usr/bin/time';
 
 /**

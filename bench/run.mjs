@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { die, ensureBuild, fmtMB, fmtS, machine, median, ROOT, runMain, sh, treeRss, writeJson, usage } from './lib.mjs';
+import { die, ensureBuild, fmtMB, loadLab, fmtS, machine, median, ROOT, runMain, sh, treeRss, writeJson, usage } from './lib.mjs';
 const ANSIBLE = '/usr/bin/ansible-playbook'; // Debian's, not whatever a pyenv shim points at
 const TIME = '/usr/bin/time';
 const LAB = 'bench';
@@ -379,7 +379,7 @@ async function main() {
   ensureBuild();
   ensureAnsible();
   if (opts.profile) mkdirSync(opts.profile, { recursive: true });
-  const labApi = await import(join(ROOT, 'dist', 'lab', 'lab.js'));
+  const labApi = await loadLab();
   const started = Date.now();
   const meta = { date: new Date().toISOString(), machine: machine(), versions: versions(), loadBefore: loadavg() };
   console.log(`bench: ${meta.machine.cpus} CPUs (${meta.machine.cpuModel}), ${meta.machine.memGiB} GiB; node ${meta.versions.node}; ${meta.versions.ansible}; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);

@@ -15,7 +15,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { cpuTimed, die, ensureBuild, fmtMB, fmtS, load, machine, median, ROOT, runMain, writeJson, usage } from './lib.mjs';
+import { cpuTimed, die, ensureBuild, loadLab, fmtMB, fmtS, load, machine, median, ROOT, runMain, writeJson, usage } from './lib.mjs';
 
 const LAB = 'xfer';
 const DEST_RP = '/var/tmp/bench-rp.bin';
@@ -76,7 +76,7 @@ async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (process.platform !== 'linux' || process.getuid?.() !== 0) die('needs Linux and root (the lab uses network namespaces)');
   ensureBuild();
-  const labApi = await import(join(ROOT, 'dist', 'lab', 'lab.js'));
+  const labApi = await loadLab();
   const m = machine();
   console.log(`bench: ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB; node ${process.version}; load ${load()}`);
   const info = await labApi.labUp({ name: LAB, log: (l) => console.log(`bench: ${l}`) });
