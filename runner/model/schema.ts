@@ -258,8 +258,8 @@ let prebuilt: Record<string, ValidateFunction> | undefined;
 function prebuiltFor(schema: object): ValidateFunction | undefined {
   if (prebuilt === undefined) {
     try {
-      // Next to this file in dist/ (written by scripts/validators.mjs after tsc); absent when
-      // running from the sources or in the bundle, which then compile.
+      // Next to this file in dist/ (written by scripts/validators.mjs after tsc; the bundle build
+      // swaps this call for the generated module); absent when running from the sources, which then compile.
       prebuilt = (requireHere('./validators.cjs') as { byKey: Record<string, ValidateFunction> }).byKey;
     } catch {
       prebuilt = {};
