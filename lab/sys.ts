@@ -1,7 +1,7 @@
 // Process and namespace plumbing for the lab: run commands, enter a lab host's namespaces,
 // start detached daemons inside them, find the lab's namespace holders by their marker.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 export interface ExecResult { code: number; stdout: string; stderr: string }
 
@@ -83,7 +83,12 @@ export function cmdline(pid: number): string[] {
 }
 
 export function alive(pid: number): boolean {
-  return pid > 0 && existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  if (pid <= 0) return false;
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false; // gone between the check and the read
+  }
 }
 
 export function nsId(pid: number, kind: 'net' | 'mnt'): string | undefined {
