@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { labDown, labStatus, labUp } from '../../lab/lab.js';
-import { upperDir } from '../../lab/testing.js';
+import { stopService, stopSshd, upperDir } from '../../lab/testing.js';
 
 const NAME = 'lt';
 
@@ -69,7 +69,6 @@ test('lab up brings every host and service up; status says so', async () => {
 
 test('a broken service is repaired by the next `lab up` without rebuilding', async () => {
   const info = await labUp({ name: NAME });
-  const { stopService, stopSshd } = await import('../../lab/lab.js');
   await stopService('proxy', undefined, NAME);
   await stopSshd('node2', NAME);
   const broken = await labStatus(NAME);

@@ -14,9 +14,9 @@ import { runTask } from '../../runner/sdk/testing.js';
 import rkeUp from '../../tasks/rke-up.js';
 import backup from '../../tasks/backup-kubeconfig.js';
 import { parseRkeLine } from '../../tasks/rancher-rules.js';
-import { makePki } from './rancher-pki.js';
-import { cli } from './cli-helpers.js';
-import { keygen, scratch, startSshd, type Sshd } from './ssh-helpers.js';
+import { makePki } from '../unit/rancher-pki.js';
+import { cli } from '../unit/cli-helpers.js';
+import { keygen, scratch, startSshd, type Sshd } from '../unit/ssh-helpers.js';
 
 const FIXTURE = resolve('lab/fixtures/rke-fixture');
 
