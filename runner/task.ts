@@ -75,7 +75,8 @@ export interface TaskContext {
   quote(value: string): string;
   /** Run a shell command on the target. In `probe` it must only read. */
   run(command: string, opts?: ExecOptions): Promise<ExecResult>;
-  /** A fact of the target, read once per host until a task changes the host. */
+  /** A fact of the target: in `probe` read once per host until a task changes the host; in
+   * `apply` always read afresh. */
   fact<T>(fact: Fact<void, T>): Promise<T>;
   fact<P, T>(fact: Fact<P, T>, params: P): Promise<T>;
   /** Read a file on the target; `null` when it does not exist. */

@@ -62,6 +62,8 @@ export function buildContext(input: ContextInput, phase: 'probe' | 'apply'): Tas
   const aborted = (): void => {
     if (signal.aborted) throw new Error(signal.reason instanceof Error ? signal.reason.message : 'aborted');
   };
+  // Only probes share what was read: apply reads after its own changes, so it reads afresh.
+  const facts = phase === 'probe' ? input.facts : undefined;
   return {
     host: input.host,
     vars: input.vars,
@@ -79,11 +81,11 @@ export function buildContext(input: ContextInput, phase: 'probe' | 'apply'): Tas
       aborted();
       const command = fact.command(params as P, shQuote);
       const key = `${fact.id}\0${input.become}\0${command}`;
-      let hit = input.facts?.get(key) as Promise<T> | undefined;
+      let hit = facts?.get(key) as Promise<T> | undefined;
       if (!hit) {
         hit = transport.exec(command, { become: input.become, timeoutMs: timeoutFor() }).then((r) => fact.parse(r, params as P));
-        input.facts?.set(key, hit);
-        hit.catch(() => input.facts?.delete(key)); // a failed read is tried again next time
+        facts?.set(key, hit);
+        hit.catch(() => facts?.delete(key)); // a failed read is tried again next time
       }
       return hit;
     },

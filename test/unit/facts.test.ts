@@ -8,6 +8,10 @@ import { join } from 'node:path';
 import { fileState, dockerDaemonProxy } from '../../tasks/_facts.js';
 import { shQuote } from '../../runner/quote.js';
 import { cli, events, project } from './cli-helpers.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { defineTask } from '../../runner/sdk/index.js';
+import { runTask } from '../../runner/sdk/testing.js';
 
 const ok = (stdout: string) => ({ stdout, stderr: '', code: 0 });
 
@@ -52,6 +56,27 @@ plays:
   assert.equal(events(r.stdout).tasks.map((t) => `${t.task}: ${t.status}`),
     ['first: changed', 'same again: ok', 'changed behind our back: changed', 'put back: changed', 'unchanged: ok']);
   assert.is(readFileSync(join(p.work, 'f.txt'), 'utf8'), 'a\n');
+});
+
+test('apply reads a fact afresh: what it wrote is seen, not what the probe read before', async () => {
+  const dest = join(mkdtempSync(join(tmpdir(), 'rp-facts-')), 'f.txt');
+  const seen: boolean[] = [];
+  const t = defineTask({
+    id: 'write-then-look', summary: 'writes, then reads the file state', runsOn: 'controller',
+    schema: { type: 'object', additionalProperties: false, properties: {} } as const,
+    async probe(ctx) {
+      seen.push((await ctx.fact(fileState, { path: dest })).exists);
+      return { changed: true, msg: 'would write' };
+    },
+    async apply(ctx) {
+      await ctx.writeFile(dest, 'x\n');
+      seen.push((await ctx.fact(fileState, { path: dest })).exists);
+      return { msg: 'written' };
+    },
+  });
+  const r = await runTask(t, {});
+  assert.is(r.status, 'changed', r.msg);
+  assert.equal(seen, [false, true]);
 });
 
 test.run();
