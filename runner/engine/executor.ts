@@ -1,15 +1,18 @@
 // Runs a validated playbook: plays in order, hosts in parallel (p-limit --forks), per task a
 // read-only probe then (unless check mode or nothing differs) apply. Output is events only;
 // renderers decide what the user sees. The executor never prints.
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { Inventory, Playbook, RecapEvent, RunEvent, RunOptions, TaskItem } from '../types.js';
 import { UnreachableError } from '../transport/transport.js';
 import { createTransportFactory, type TransportFactory } from '../transport/index.js';
 import { LocalTransport } from '../transport/local.js';
 import { Plan } from '../plan/index.js';
 import { globToRegExp } from '../glob.js';
+import type { Transport } from '../transport/transport.js';
+import type { FactCache } from './context.js';
 import { zeroCounts, type HostState, type RunEnv, type TaskLookup } from './host-task.js';
-import type { Strategy } from './strategy/index.js';
+import type { BatchRun, Strategy } from './strategy/index.js';
+import { batchFailed, stopBatch } from './strategy/rules.js';
 import { linear } from './strategy/linear.js';
 import { free } from './strategy/free.js';
 
@@ -70,43 +73,76 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     passphrase: opt.passphrase,
     onLog: opt.verbose ? (host, line) => emit({ event: 'log', play: '', task: 'ssh', host, line }) : undefined,
   });
+  const stopped = (): boolean => input.signal?.aborted === true;
+  const connections = new Map<string, Promise<Transport>>();
+  const factCaches = new Map<string, FactCache>();
+  const factCache = (h: string): FactCache => {
+    let c = factCaches.get(h);
+    if (!c) { c = new Map(); factCaches.set(h, c); }
+    return c;
+  };
   const states = new Map<string, HostState>();
   const state = (h: string): HostState => {
     let s = states.get(h);
-    if (!s) { s = { name: h, facts: {}, factCache: new Map(), registered: {}, counts: zeroCounts() }; states.set(h, s); }
+    if (!s) { s = { name: h, facts: {}, factCache: factCache(h), registered: {}, counts: zeroCounts() }; states.set(h, s); }
     return s;
   };
-  const stopped = (): boolean => input.signal?.aborted === true;
   const env: RunEnv = {
     inventory: inv, playbook: pb, plan, registry: input.registry, options: opt, emit, signal: input.signal,
-    controller: new LocalTransport('controller'), state, stopped,
-    hostTransport: (s) => {
-      s.transport ??= (async () => {
-        const host = inv.hosts.get(s.name);
-        if (!host) throw new UnreachableError(s.name, 'other', `unknown host ${s.name}`);
-        const t = await transports.get(host.conn);
-        await t.connect();
-        return t;
-      })();
-      return s.transport;
+    controller: new LocalTransport('controller'), state, stopped, factCache,
+    hostTransport: (name) => {
+      let t = connections.get(name);
+      if (!t) {
+        t = (async () => {
+          const host = inv.hosts.get(name);
+          if (!host) throw new UnreachableError(name, 'other', `unknown host ${name}`);
+          const tr = await transports.get(host.conn);
+          await tr.connect();
+          return tr;
+        })();
+        connections.set(name, t);
+      }
+      return t;
     },
   };
   const forks = pLimit(Math.max(1, opt.forks));
+  const throttles = new Map<TaskItem, LimitFunction>();
+  const throttle = (item: TaskItem): LimitFunction | undefined => {
+    if (!item.throttle || item.run_once) return undefined;
+    let l = throttles.get(item);
+    if (!l) { l = pLimit(item.throttle); throttles.set(item, l); }
+    return l;
+  };
 
   const selected = tasksToRun(pb, opt);
   try {
-    for (const [playIndex, play] of pb.plays.entries()) {
-      if (stopped()) break;
-      const names = plan.plays[playIndex]!.hosts;
-      const hosts = names.map(state);
+    plays: for (const [playIndex, play] of pb.plays.entries()) {
+      const { batches } = plan.plays[playIndex]!;
       const tasks = selected[playIndex]!;
       const at = (t: TaskItem): number => play.tasks.indexOf(t);
-      emit({
-        event: 'play_start', play: play.name, play_index: playIndex, hosts: names, strategy: play.strategy,
-        tasks: tasks.map((t) => t.name), task_indexes: tasks.map(at),
-      });
-      await STRATEGIES[play.strategy]({ env, play, playIndex, hosts, tasks, at, forks });
-      emit({ event: 'play_end', play: play.name, play_index: playIndex });
+      // A play without hosts still shows its header (as one empty batch).
+      const cut = batches.length ? batches : [[]];
+      for (const [bi, names] of cut.entries()) {
+        if (stopped()) break plays;
+        const hosts = names.map(state);
+        const batch = play.serial ? { index: bi, count: cut.length } : undefined;
+        const b: BatchRun = {
+          env, play, playIndex, hosts, tasks, at, forks, throttle, batch,
+          deadBefore: new Set(hosts.filter((s) => s.dead).map((s) => s.name)),
+        };
+        emit({
+          event: 'play_start', play: play.name, play_index: playIndex, hosts: names, strategy: play.strategy,
+          tasks: tasks.map((t) => t.name), task_indexes: tasks.map(at),
+          ...(batch ? { batch_index: batch.index, batch_count: batch.count } : {}),
+        });
+        await STRATEGIES[play.strategy](b);
+        const last = playIndex === pb.plays.length - 1 && bi === cut.length - 1;
+        if (!b.stopped && !stopped() && batchFailed(b) && !last) {
+          stopBatch(b, 'all_failed', `every host of the ${batch ? 'batch' : 'play'} failed: the run stops`);
+        }
+        emit({ event: 'play_end', play: play.name, play_index: playIndex });
+        if (b.stopped) break plays;
+      }
     }
   } finally {
     await transports.closeAll().catch(() => undefined);

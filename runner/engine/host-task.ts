@@ -25,7 +25,6 @@ export interface HostState {
   factCache: FactCache;
   registered: Vars;
   dead?: Dead;
-  transport?: Promise<Transport>;
   counts: HostCounts;
 }
 
@@ -41,7 +40,9 @@ export interface RunEnv {
   emit(e: RunEvent): void;
   signal?: AbortSignal;
   /** The connected transport of an inventory host (one per host and run). */
-  hostTransport(s: HostState): Promise<Transport>;
+  hostTransport(name: string): Promise<Transport>;
+  /** The facts read on an inventory host (one cache per host, whichever host's item read them). */
+  factCache(name: string): FactCache;
   controller: Transport;
   state(name: string): HostState;
   stopped(): boolean;
@@ -61,23 +62,44 @@ export function record(s: HostState, ev: TaskEvent, ignoreErrors: boolean): void
   if (ev.status === 'unreachable') c.unreachable += 1;
 }
 
-/** One task on one host: render, `when`, probe/apply with retries and timeout, register.
- * `index` is the item's position in `play.tasks` (in `play.handlers` for a handler). */
-export async function runHostTask(env: RunEnv, play: Play, item: TaskItem, index: number, s: HostState, handler: boolean): Promise<TaskEvent> {
+/** Which item runs: `index` is its position in `play.tasks` (in `play.handlers` for a handler). */
+export interface ItemCall {
+  play: Play;
+  item: TaskItem;
+  index: number;
+  handler: boolean;
+  /** The play's batch, when it has `serial:`. */
+  batch?: { index: number; count: number };
+}
+
+export interface HostTaskOutcome {
+  ev: TaskEvent;
+  /** Facts the task set on the host (run_once gives them to the batch's other hosts). */
+  facts?: Vars;
+}
+
+/** One task on one host: render, `when`, probe/apply with retries and timeout, register. */
+export async function runHostTask(env: RunEnv, call: ItemCall, s: HostState): Promise<HostTaskOutcome> {
   const { inventory: inv, playbook: pb, plan, options: opt, emit } = env;
-  const ids = { play: play.name, play_index: pb.plays.indexOf(play), task: item.name, task_index: index, ...(handler ? { handler } : {}) };
+  const { play, item, index, handler, batch } = call;
+  const ids = {
+    play: play.name, play_index: pb.plays.indexOf(play), task: item.name, task_index: index, ...(handler ? { handler } : {}),
+    ...(batch ? { batch_index: batch.index, batch_count: batch.count } : {}),
+  };
   const log = (line: string): void => emit({ event: 'log', ...ids, host: s.name, line });
   const start = Date.now();
   emit({ event: 'task_start', ...ids, id: item.id, host: s.name });
   const base = plan.vars(s.name, ids.play_index);
   const vars: Vars = { ...base, ...s.facts, ...opt.extraVars };
-  const finish = (r: TaskResult): TaskEvent => {
+  let delegated: string | undefined;
+  const finish = (r: TaskResult): HostTaskOutcome => {
     const end = Date.now();
     const ev: TaskEvent = {
       event: 'task', ...ids, id: item.id, host: s.name,
       status: r.status, changed: r.changed, msg: r.msg,
       duration_ms: end - start, start_ms: start, end_ms: end,
     };
+    if (delegated !== undefined) ev.delegated_to = delegated;
     if (r.diff?.length && (opt.diff || r.changed)) ev.diff = r.diff;
     if (opt.check) ev.check = true;
     if (r.warnings?.length) ev.warnings = r.warnings;
@@ -87,8 +109,9 @@ export async function runHostTask(env: RunEnv, play: Play, item: TaskItem, index
         failed: r.status === 'failed', skipped: r.status === 'skipped',
       };
     }
-    if (r.facts && r.status !== 'failed') Object.assign(s.facts, r.facts);
-    return ev;
+    const facts = r.facts && r.status !== 'failed' ? r.facts : undefined;
+    if (facts) Object.assign(s.facts, facts);
+    return { ev, facts };
   };
 
   let params: Vars;
@@ -110,16 +133,24 @@ export async function runHostTask(env: RunEnv, play: Play, item: TaskItem, index
   // the play's target host; the schema decides which values a task accepts.
   const delegate = params.delegate;
   const onController = delegate === 'controller' || (task.runsOn === 'controller' && delegate !== 'host');
+  if (item.delegate_to !== undefined) {
+    const to = delegateTarget(env, item, task.runsOn, scope);
+    if ('error' in to) return finish({ status: 'failed', changed: false, msg: to.error });
+    if (to.host !== undefined && to.host !== s.name) delegated = to.host;
+  }
+  // `delegate_to` runs on that host's connection; everything else (vars, register, facts) is the current host's.
+  const where = delegated ?? s.name;
   let transport: Transport;
   try {
-    transport = onController ? env.controller : await env.hostTransport(s);
+    transport = onController ? env.controller : await env.hostTransport(where);
   } catch (e) {
     const msg = e instanceof UnreachableError ? `unreachable (${e.reason}): ${e.message}` : `unreachable: ${errorText(e)}`;
     return finish({ status: 'unreachable', changed: false, msg });
   }
   const host = inv.hosts.get(s.name);
-  const ctxHost = { name: s.name, address: host?.conn.address ?? s.name, groups: host?.groups ?? [], vars };
-  const become = item.become ?? (onController ? false : host?.conn.become ?? false);
+  const conn = inv.hosts.get(where)?.conn;
+  const ctxHost = { name: s.name, address: conn?.address ?? where, groups: host?.groups ?? [], vars };
+  const become = item.become ?? (onController ? false : conn?.become ?? false);
   // `check_mode` on the item wins over --check, as in Ansible.
   const check = item.check_mode ?? opt.check;
   const changedWhen = item.changed_when ?? declaredParam(task, params, 'changed_when');
@@ -135,7 +166,7 @@ export async function runHostTask(env: RunEnv, play: Play, item: TaskItem, index
       transport, host: ctxHost, vars: scope, check, diff: opt.diff,
       playbookDir: pb.dir, signal: ac.signal, become, deadline,
       // Controller facts are read afresh by each task: any host's task may change the controller.
-      facts: onController ? new Map() : s.factCache,
+      facts: onController ? new Map() : env.factCache(where),
       log,
       progress: (done: number, total: number, elapsed_ms: number) =>
         emit({ event: 'transfer', ...ids, host: s.name, done, total, elapsed_ms }),
@@ -171,6 +202,25 @@ export async function runHostTask(env: RunEnv, play: Play, item: TaskItem, index
   // A controller task run for this host (rke up, helm) may have changed the host too.
   if (onController && !check) s.factCache.clear();
   return finish(r);
+}
+
+/**
+ * Where `delegate_to` points for this host: an inventory host (the implicit `localhost`
+ * included) whose connection runs the task. A task that runs on the controller stays there and
+ * accepts only `localhost` (the load-time check catches literal values; this catches templates).
+ */
+function delegateTarget(env: RunEnv, item: TaskItem, runsOn: string | undefined, scope: Vars): { host?: string } | { error: string } {
+  let to: string;
+  try {
+    to = String(renderValue(item.delegate_to, scope, { pos: item.pos, key: `${item.id}.delegate_to` })).trim();
+  } catch (e) {
+    return { error: errorText(e) };
+  }
+  if (runsOn === 'controller') {
+    return to === 'localhost' ? {} : { error: `delegate_to: ${item.id} runs on the controller, so it can only be delegated to localhost (got "${to}")` };
+  }
+  if (!env.inventory.hosts.has(to)) return { error: `delegate_to: no host "${to}" in the inventory` };
+  return { host: to };
 }
 
 /** A `changed_when`/`failed_when` a task declares among its params (command does): the executor judges it. */

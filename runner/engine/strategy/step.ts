@@ -1,12 +1,15 @@
 // One item on one host as every strategy needs it: run it (unless the host is out), count it,
 // mark the host out on failure, and remember which handlers it notified.
-import type { Play, TaskItem } from '../../types.js';
-import { record, runHostTask, type HostState, type RunEnv } from '../host-task.js';
-import type { Notified } from './index.js';
+import type { TaskItem } from '../../types.js';
+import { record, runHostTask, type HostState, type HostTaskOutcome } from '../host-task.js';
+import type { BatchRun, Notified } from './index.js';
 
-export async function step(env: RunEnv, play: Play, item: TaskItem, index: number, s: HostState, notified: Notified, handler: boolean): Promise<void> {
-  if (s.dead || env.stopped()) return;
-  const ev = await runHostTask(env, play, item, index, s, handler);
+export async function step(b: BatchRun, item: TaskItem, index: number, s: HostState, notified: Notified, handler: boolean, runOnce = false): Promise<HostTaskOutcome | undefined> {
+  const { env } = b;
+  if (s.dead || env.stopped()) return undefined;
+  const out = await runHostTask(env, { play: b.play, item, index, handler, batch: b.batch }, s);
+  const { ev } = out;
+  if (runOnce) ev.run_once = true;
   record(s, ev, item.ignore_errors);
   if (ev.status === 'failed' && item.ignore_errors) ev.msg = `${ev.msg} (ignored)`;
   env.emit(ev);
@@ -19,5 +22,13 @@ export async function step(env: RunEnv, play: Play, item: TaskItem, index: numbe
       set.add(s.name);
     }
   }
-  if (s.dead) env.emit({ event: 'host_done', play: play.name, play_index: env.playbook.plays.indexOf(play), host: s.name, reason: s.dead });
+  if (s.dead) env.emit({ event: 'host_done', play: b.play.name, play_index: b.playIndex, host: s.name, reason: s.dead });
+  return out;
+}
+
+/** `throttle:` first, then a --forks slot: a host waiting for its turn holds no fork. */
+export function scheduled<T>(b: BatchRun, item: TaskItem, fn: () => Promise<T>, forks = true): Promise<T> {
+  const inner = forks ? () => b.forks(fn) : fn;
+  const t = b.throttle(item);
+  return t ? t(inner) : inner();
 }
