@@ -15,6 +15,7 @@ import { probeThenApply, type FactCache } from './context.js';
 import { templateScope } from '../model/vars.js';
 import { Plan } from '../plan/index.js';
 import { renderValue } from '../model/template.js';
+import { nulPaths } from '../model/nul.js';
 import { evalWhen } from '../model/expr.js';
 import { globToRegExp } from '../glob.js';
 
@@ -162,6 +163,8 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
         return finish({ status: 'skipped', changed: false, msg: `when "${item.when}" is false` });
       }
       params = renderValue(item.params, scope, { pos: item.pos, key: item.id });
+      const nul = nulPaths(params)[0];
+      if (nul) throw new Error(`${[item.id, ...nul].join('.')} holds a NUL byte once rendered`);
     } catch (e) {
       return finish({ status: 'failed', changed: false, msg: errorText(e) });
     }

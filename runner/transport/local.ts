@@ -10,13 +10,13 @@ import { dirname, join } from 'node:path';
 import type { ExecOptions, ExecResult, WriteOptions } from '../task.js';
 import type { Transport, UploadOptions, UploadResult } from './transport.js';
 import { shQuote } from '../quote.js';
-import { LineSplitter, checkOwner, commandLine, pathWord, placeScript, targetWords } from './shell.js';
+import { LineSplitter, checkOwner, commandInput, pathWord, placeScript, targetWords, type CommandInput } from './shell.js';
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** The command line `sh -c` runs here: the shared one, under sudo for become unless already root. */
-export function shellLine(command: string, opts: ExecOptions = {}, root = isRoot()): string {
-  return commandLine(command, opts, { sudo: opts.become === true && !root });
+/** The command line `sh -c` runs here and its stdin: the shared ones, under sudo for become unless already root. */
+export function shellLine(command: string, opts: ExecOptions = {}, root = isRoot()): CommandInput {
+  return commandInput(command, opts, { sudo: opts.become === true && !root });
 }
 
 /** A path as the shell would see it: `~/x` is under $HOME, as pathWord makes it in scripts. */
@@ -35,7 +35,7 @@ export class LocalTransport implements Transport {
   async connect(): Promise<void> {}
 
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const line = shellLine(command, { ...opts, become: opts.become ?? this.become });
+    const { line, stdin } = shellLine(command, { ...opts, become: opts.become ?? this.become });
     return new Promise((resolve) => {
       // detached: own process group, so a timeout kills the whole pipeline, not just `sh`.
       const child = spawn('sh', ['-c', line], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -52,7 +52,7 @@ export class LocalTransport implements Transport {
       };
       const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; killGroup(); }, opts.timeoutMs) : undefined;
       child.stdin.on('error', () => { /* command did not read its stdin */ });
-      if (opts.stdin !== undefined) child.stdin.end(opts.stdin);
+      if (stdin !== undefined) child.stdin.end(stdin);
       else child.stdin.end();
       let done = false;
       const finish = (code: number): void => {
