@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import type { ExecOptions, ExecResult, WriteOptions } from '../task.js';
 import type { Transport, UploadOptions, UploadResult } from './transport.js';
 import { shQuote } from '../quote.js';
+import { childGroup, tempFile } from './cleanup.js';
 import { LineSplitter, checkOwner, commandInput, pathWord, placeScript, targetWords, type CommandInput } from './shell.js';
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -39,6 +40,8 @@ export class LocalTransport implements Transport {
     return new Promise((resolve) => {
       // detached: own process group, so a timeout kills the whole pipeline, not just `sh`.
       const child = spawn('sh', ['-c', line], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      // Ended with this process if it exits first (a second Ctrl-C): it runs in its own group.
+      const release = child.pid ? childGroup(child.pid) : () => undefined;
       let stdout = '';
       let stderr = '';
       let timedOut = false;
@@ -58,6 +61,7 @@ export class LocalTransport implements Transport {
       const finish = (code: number): void => {
         if (done) return;
         done = true;
+        release();
         if (timer) clearTimeout(timer);
         split?.stdout.end();
         split?.stderr.end();
@@ -90,7 +94,13 @@ export class LocalTransport implements Transport {
 
   async writeFile(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    await this.place(path, targetWords(path), 'cat > "$t" || exit 1', bytes.length, opts, bytes);
+    const words = targetWords(path);
+    const release = tempFile(join(dirname(localPath(path)), words.tmpName));
+    try {
+      await this.place(path, words, 'cat > "$t" || exit 1', bytes.length, opts, bytes);
+    } finally {
+      release();
+    }
   }
 
   /** The same as writeFile for a controller file, copied as a stream (constant memory). */
@@ -99,28 +109,35 @@ export class LocalTransport implements Transport {
     const started = Date.now();
     const total = (await stat(local)).size;
     const words = targetWords(path);
-    if (this.asRoot(opts.become)) {
-      // root reads the source itself: no bytes pass through this process.
-      await this.place(path, words, `cp -- ${shQuote(local)} "$t" || exit 1`, total, opts);
-      opts.onProgress?.(total, total);
-    } else {
-      let done = 0;
-      const count = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          done += chunk.length;
-          opts.onProgress?.(done, total);
-          cb(null, chunk);
-        },
-      });
-      // Staged under the temp name the placing script then finishes and renames.
-      const staged = join(dirname(localPath(path)), words.tmpName);
-      try {
-        await pipeline(createReadStream(local), count, createWriteStream(staged, { mode: 0o600, flags: 'wx' }));
-      } catch (e) {
-        await rm(staged, { force: true });
-        throw e;
+    // Removed by the exit hook if this process ends mid-copy (the placing script removes it
+    // on every failure it lives to see).
+    const release = tempFile(join(dirname(localPath(path)), words.tmpName));
+    try {
+      if (this.asRoot(opts.become)) {
+        // root reads the source itself: no bytes pass through this process.
+        await this.place(path, words, `cp -- ${shQuote(local)} "$t" || exit 1`, total, opts);
+        opts.onProgress?.(total, total);
+      } else {
+        let done = 0;
+        const count = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            done += chunk.length;
+            opts.onProgress?.(done, total);
+            cb(null, chunk);
+          },
+        });
+        // Staged under the temp name the placing script then finishes and renames.
+        const staged = join(dirname(localPath(path)), words.tmpName);
+        try {
+          await pipeline(createReadStream(local), count, createWriteStream(staged, { mode: 0o600, flags: 'wx' }));
+        } catch (e) {
+          await rm(staged, { force: true });
+          throw e;
+        }
+        await this.place(path, words, '', total, opts);
       }
-      await this.place(path, words, '', total, opts);
+    } finally {
+      release();
     }
     return { bytes: total, ms: Date.now() - started };
   }
