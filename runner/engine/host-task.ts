@@ -9,6 +9,7 @@ import { probeThenApply, type FactCache } from './context.js';
 import { templateScope } from '../model/vars.js';
 import type { Plan } from '../plan/index.js';
 import { renderValue } from '../model/template.js';
+import { nulPaths } from '../model/nul.js';
 import { evalWhen } from '../model/expr.js';
 
 /** Anything with `get(id)` — the model's Registry, or a plain map in tests. */
@@ -122,6 +123,8 @@ export async function runHostTask(env: RunEnv, call: ItemCall, s: HostState): Pr
       return finish({ status: 'skipped', changed: false, msg: `when "${item.when}" is false` });
     }
     params = renderValue(item.params, scope, { pos: item.pos, key: item.id });
+    const nul = nulPaths(params)[0];
+    if (nul) throw new Error(`${[item.id, ...nul].join('.')} holds a NUL byte once rendered`);
   } catch (e) {
     return finish({ status: 'failed', changed: false, msg: errorText(e) });
   }

@@ -6,6 +6,7 @@ import { InputError, type InputProblem } from '../errors.js';
 import { loadYamlFile, type YamlPath, type YamlSource } from './yamlsrc.js';
 import { compileSchema, playbookStructureSchema, TASK_ITEM_KEYS, validateAt } from './schema.js';
 import { didYouMean, suggestion } from './suggest.js';
+import { nulPaths } from './nul.js';
 import { checkTemplate, TemplateError } from './template.js';
 import { ExprError, parseExpr } from './expr.js';
 import { selectHosts } from './inventory.js';
@@ -231,6 +232,9 @@ function taskItem(item: unknown, base: YamlPath, src: YamlSource, registry: Regi
   const rawParams = item[id] ?? {};
   problems.push(...validateAt(task.schema, rawParams, src, { base: [...base, id], keyPrefix: [id], allowTemplates: true }));
   problems.push(...templateSyntaxProblems(rawParams, [...base, id], [id], src));
+  for (const at of nulPaths(rawParams)) {
+    problems.push({ pos: src.valuePosOf([...base, id, ...at]), key: [id, ...at].join('.'), message: 'holds a NUL byte (no command line or file name can carry one)' });
+  }
 
   let when: string | undefined;
   if (typeof item.when === 'boolean') when = String(item.when);
