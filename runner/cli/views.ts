@@ -38,15 +38,18 @@ export function graph(inv: Inventory): string {
 /** --list-hosts / --list-tasks / --syntax-check: everything is checked, nothing runs (ansible-playbook's layout). */
 export async function listOnly(playbook: string, f: ListFlags, opt: RunOptions, io: Io): Promise<number> {
   const [{ loadAll, printWarnings }, { tasksToRun }] = await Promise.all([import('../engine/run.js'), import('../engine/executor.js')]);
-  const { playbook: pb, plan } = await loadAll(playbook, f.inventory, opt);
+  // As in ansible-playbook, listings and --syntax-check ignore --start-at-task.
+  const { startAtTask: _ignored, ...listed } = opt;
+  const { playbook: pb, plan } = await loadAll(playbook, f.inventory, listed);
   printWarnings(plan, io.stderr);
   if (!f.listHosts && !f.listTasks) {
     io.stdout.write(`\nplaybook: ${playbook}\n`);
     return EXIT.ok;
   }
-  const tags = (t: string[]): string => `TAGS: [${t.join(', ')}]`;
+  // Each task's tags deduplicated and sorted, as ansible-playbook prints them.
+  const tags = (t: string[]): string => `TAGS: [${[...new Set(t)].sort().join(', ')}]`;
   const out = ['', `playbook: ${playbook}`];
-  const shown = tasksToRun(pb, opt);
+  const shown = tasksToRun(pb, listed);
   pb.plays.forEach((play, i) => {
     out.push('', `  play #${i + 1} (${play.hosts.join(',')}): ${play.name}\t${tags([])}`);
     if (f.listHosts) {
