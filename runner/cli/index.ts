@@ -199,7 +199,12 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
           io.stdout.write(`${redactUrlCredentials(JSON.stringify(await inventoryJson(inv), null, 2))}\n`);
           return EXIT.ok;
         }
-        io.stdout.write(f.graph ? `${graph(inv)}\n` : redactUrlCredentials(stringify(await inventoryView(inv))));
+        if (f.graph) {
+          const [{ inventorySource }, { ansibleGroupTree }] = await Promise.all([import('../model/inventory.js'), import('../model/ansible/index.js')]);
+          io.stdout.write(`${graph(inv, ansibleGroupTree(inventorySource(inv)))}\n`);
+          return EXIT.ok;
+        }
+        io.stdout.write(redactUrlCredentials(stringify(await inventoryView(inv))));
         return EXIT.ok;
       }));
     });
