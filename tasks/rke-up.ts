@@ -97,7 +97,16 @@ export function oldRkeDefault(rke: string): string | undefined {
 
 /** What validate can learn from the controller's rke without touching anything: its version and
  * (from v0.3.0, `rke config --list-version`) its default Kubernetes. */
-function localRke(binary: string): { version?: string; defaultK8s?: string } {
+const localRkeCache = new Map<string, { version?: string; defaultK8s?: string }>();
+export function localRke(binary: string): { version?: string; defaultK8s?: string } {
+  const hit = localRkeCache.get(binary);
+  if (hit) return hit;
+  const found = askRke(binary);
+  localRkeCache.set(binary, found);
+  return found;
+}
+
+function askRke(binary: string): { version?: string; defaultK8s?: string } {
   const run = (args: string[]) => {
     try {
       const r = spawnSync(binary, args, { encoding: 'utf8', timeout: 15000, stdio: ['ignore', 'pipe', 'pipe'] });
