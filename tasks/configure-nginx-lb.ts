@@ -114,7 +114,8 @@ export function withWorkerLimits(conf: string, l: { processes: number; nofile: n
   const end = out.indexOf('}', start);
   const body = out.slice(start, end === -1 ? out.length : end);
   const wc = /worker_connections\s+[^;]*;/;
-  const newBody = wc.test(body) ? body.replace(wc, `worker_connections ${l.connections};`) : `\n${events[1]}    worker_connections ${l.connections};${body}`;
+  const newBody = wc.test(body) ? body.replace(wc, `worker_connections ${l.connections};`)
+    : `\n${events[1]}    worker_connections ${l.connections};${body.trim() === '' ? `\n${events[1]}` : body}`;
   return out.slice(0, start) + newBody + out.slice(start + body.length);
 }
 
