@@ -178,6 +178,15 @@ export const HELM_MIN = {
   source: 'helm/helm: `--create-namespace` from v3.2.0 (cmd/helm/install.go), `repo add --force-update` from v3.3.2 (cmd/helm/repo_add.go); Helm 2 has no -n',
 };
 
+/** `helm version --short` output against HELM_MIN: Helm 3 prints `v3.12.0+gc9f554d`, Helm 2
+ * `Client: v2.16.1+gbbdfe5e` (then asks Tiller). Empty when fine or when the output says nothing. */
+export function helmVersionProblems(out: string): string[] {
+  const v = /(?:^|Client: )(v\d+\.\d+\.\d+)/m.exec(out)?.[1];
+  if (!v || compareVersions(v, HELM_MIN.version) >= 0) return [];
+  const two = v.startsWith('v2.') ? ' (Helm 2: its CLI has no -n and needs Tiller)' : '';
+  return [`helm ${v} is older than ${HELM_MIN.version}, the oldest that takes the flags this task passes${two}; install Helm 3.3.2 or later (source: ${HELM_MIN.source})`];
+}
+
 // ------------------------------------------------------------ rules
 
 const k8sOk = (k8s: string, r: { min: string; max: string }) => inRange(k8sMinor(k8s), r.min, `${r.max}.9999`);

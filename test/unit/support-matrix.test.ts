@@ -5,10 +5,11 @@
 // Docker whitelist RKE itself applies (a docker CLI stand-in prints what Docker's does).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runTask } from '../../runner/sdk/testing.js';
 import checkDocker from '../../tasks/check-docker.js';
+import helmRelease from '../../tasks/helm-release.js';
 import { chartK8sProblems, rkeDockerVersions, RANCHER_K8S, RKE, CHARTS } from '../../tasks/_support-matrix.js';
 import { cli, project } from './cli-helpers.js';
 import { makePki } from './rancher-pki.js';
@@ -138,6 +139,25 @@ test('check-docker with rke: Docker 20.10 on RKE v0.1.9 fails as rke up would; i
   assert.equal(v1.warnings, []);
   // Without rke: the minimum version only, as before.
   assert.is((await runTask(checkDocker, { docker, pull_probe: '' }, { vars: {} })).status, 'ok');
+});
+
+test('helm-release: Helm 2 and Helm before 3.3.2 are refused before any release is touched', async () => {
+  // What `helm version --short` prints: Helm 2 its client, then fails asking Tiller (helm/helm v2
+  // cmd/helm/version.go); Helm 3 the version with its commit (internal/version/version.go).
+  const helm = (out: string, code = 0) => {
+    const path = p.write(`bin/helm-${Math.random().toString(36).slice(2)}`, `#!/bin/sh\nif [ "$1" = version ]; then printf '%s\\n' '${out}'; exit ${code}; fi\necho "$@" >> ${p.work}/helm-calls; exit 1\n`);
+    chmodSync(path, 0o755);
+    return path;
+  };
+  const params = (bin: string) => ({ name: 'rancher', namespace: 'cattle-system', chart: 'rancher-stable/rancher', version: 'v2.7.6', helm: bin, kubeconfig: join(p.work, 'none.yml') });
+  const two = await runTask(helmRelease, params(helm('Client: v2.16.1+gbbdfe5e', 1)), { vars: {} });
+  assert.is(two.status, 'failed');
+  assert.match(two.msg, /^helm v2\.16\.1 is older than v3\.3\.2, the oldest that takes the flags this task passes \(Helm 2: its CLI has no -n and needs Tiller\); install Helm 3\.3\.2 or later \(source: helm\/helm/);
+  const old = await runTask(helmRelease, params(helm('v3.2.4+g0ad800e')), { vars: {} });
+  assert.match(old.msg, /^helm v3\.2\.4 is older than v3\.3\.2/);
+  const ok = await runTask(helmRelease, params(helm('v3.19.5+g1ad1a4e')), { vars: {} });
+  assert.match(ok.msg, /kubeconfig .*none\.yml not found/, 'a recent Helm gets past the check');
+  assert.not.ok(existsSync(join(p.work, 'helm-calls')), 'no other helm command was run');
 });
 
 test.run();
