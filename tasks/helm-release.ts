@@ -5,6 +5,7 @@
 // temp file that is removed afterwards, also when helm fails. Helm's own error text is reported.
 import { existsSync, rmSync } from 'node:fs';
 import { stringify as stringifyYaml } from 'yaml';
+import { helmVersionProblems } from './_support-matrix.js';
 import { defineTask, type TaskContext } from '../runner/sdk/index.js';
 import type { FileDiff, Vars } from '../runner/sdk/index.js';
 import { MASK, yamlValue } from '../runner/sdk/index.js';
@@ -254,6 +255,11 @@ export default defineTask<typeof schema, HelmState>({
       want = has;
     }
     const wantChart = `${chartName}${want ? `-${want}` : ''}`;
+
+    // Helm older than 3.3.2 (or Helm 2) fails on the flags passed below: refused before any release is touched.
+    const hv = await ctx.run(`${q(binaryFor(p.helm, ctx.vars, 'helm_binary', 'helm'))} version --short 2>&1`);
+    const tooOld = helmVersionProblems(hv.stdout);
+    if (tooOld.length) return { changed: false, status: 'failed', msg: tooOld.join('; ') };
 
     const missing = await missingKubeconfig(ctx, kube);
     if (missing) {
