@@ -5,7 +5,7 @@
 // temp file that is removed afterwards, also when helm fails. Helm's own error text is reported.
 import { existsSync, rmSync } from 'node:fs';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { defineTask, type TaskContext } from '../runner/sdk/index.js';
+import { defineTask, type KubeApi, type TaskContext } from '../runner/sdk/index.js';
 import type { FileDiff, Vars } from '../runner/sdk/index.js';
 import { MASK } from '../runner/sdk/index.js';
 
@@ -57,6 +57,27 @@ export async function missingKubeconfig(ctx: TaskContext, kubeconfig: string | u
   if (!kubeconfig) return null;
   const r = await ctx.run(`[ -e ${ctx.quote(kubeconfig)} ]`);
   return r.code === 0 ? null : kubeconfig;
+}
+
+/**
+ * The API server of `kubeconfig` for the tool: a tunnel through the inventory host the server
+ * names (ctx.kubeApi), which the engine closes when the probe or apply returns, whatever way.
+ * Without a kubeconfig the tool's default is used as it is. A string is why it cannot be reached.
+ */
+export async function kubeApiFor(ctx: TaskContext, kubeconfig: string | undefined): Promise<{ kubeconfig?: string; api?: KubeApi } | string> {
+  if (!kubeconfig) return {};
+  try {
+    const api = await ctx.kubeApi(kubeconfig);
+    return { kubeconfig: api.kubeconfig, api };
+  } catch (e) {
+    return `cannot reach the API server of ${kubeconfig}: ${(e as Error).message}`;
+  }
+}
+
+/** What the tunnel saw go wrong, for a tool's error message (empty when nothing did). */
+export function tunnelNote(api: KubeApi | undefined): string {
+  const why = api?.problem();
+  return why ? ` (API server ${api!.server} through ${api!.via}: ${why})` : '';
 }
 
 /** Key names whose values are secrets wherever they appear in values or manifests. */
@@ -140,6 +161,24 @@ function valuesText(chart: string, values: unknown, other: unknown, side: 'befor
   return `# chart: ${chart}\n${body}`;
 }
 
+/** The oldest Helm whose CLI takes every flag this task passes: `--create-namespace` came in 3.2.0
+ * and `repo add --force-update` in 3.3.2 (helm/helm cmd/helm/repo_add.go at v3.3.2); Helm 2 has
+ * no `-n`/`--namespace` for status/history/get and needs Tiller. */
+export const MIN_HELM = '3.3.2';
+
+/** `helm version --short --client`: Helm 3 prints `v3.19.5+g1ad1a4e`, Helm 2 `Client: v2.17.0+ga690bad`
+ * (helm/helm cmd/helm/version.go at v3.3.2 and v2.17.0). A problem sentence, or null when usable. */
+export function helmVersionProblem(out: string, binary: string): string | null {
+  const m = /v(\d+)\.(\d+)\.(\d+)/.exec(out);
+  if (!m) return `${binary} version printed no version (${out.trim().slice(0, 120) || 'nothing'}): is it helm?`;
+  const [maj, min, pat] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const [wm, wn, wp] = MIN_HELM.split('.').map(Number) as [number, number, number];
+  const older = maj !== wm ? maj < wm : min !== wn ? min < wn : pat < wp;
+  if (!older) return null;
+  const what = maj < 3 ? 'Helm 2 (its CLI has no -n and needs Tiller in the cluster)' : `Helm v${maj}.${min}.${pat}`;
+  return `${binary} is ${what}; helm-release needs Helm ≥ ${MIN_HELM} (--create-namespace since 3.2.0, repo add --force-update since 3.3.2)`;
+}
+
 interface HelmState {
   action: 'install' | 'upgrade';
   chartName: string;
@@ -155,8 +194,8 @@ interface HelmParams {
   helm?: string;
 }
 
-function helmBase(ctx: TaskContext, p: HelmParams): string {
-  return kubeCli(ctx, binaryFor(p.helm, ctx.vars, 'helm_binary', 'helm'), p.kubeconfig);
+function helmBase(ctx: TaskContext, p: HelmParams, kubeconfig = p.kubeconfig): string {
+  return kubeCli(ctx, binaryFor(p.helm, ctx.vars, 'helm_binary', 'helm'), kubeconfig);
 }
 
 export default defineTask<typeof schema, HelmState>({
@@ -173,7 +212,6 @@ export default defineTask<typeof schema, HelmState>({
   },
   async probe(ctx, p) {
     const q = ctx.quote;
-    const helm = helmBase(ctx, p);
     const w = wantedValues(p.values);
     if (w.problem) return { changed: false, status: 'failed', msg: w.problem };
     const ns = `-n ${q(p.namespace)}`;
@@ -204,11 +242,20 @@ export default defineTask<typeof schema, HelmState>({
     }
     const wantChart = `${chartName}${want ? `-${want}` : ''}`;
 
+    // The CLI first: an old helm is refused before any release is asked about or touched.
+    const binary = binaryFor(p.helm, ctx.vars, 'helm_binary', 'helm');
+    const ver = await ctx.run(`${q(binary)} version --short --client`);
+    const old = ver.code === 127 ? `${binary} not found on the controller` : helmVersionProblem(`${ver.stdout}\n${ver.stderr}`, binary);
+    if (old) return { changed: false, status: 'failed', msg: old };
+
     const missing = await missingKubeconfig(ctx, kube);
     if (missing) {
       if (ctx.check) return { changed: true, msg: `would install ${p.name} (${wantChart}) in ${p.namespace}: kubeconfig ${missing} not written yet`, state: { action: 'install', chartName, values: w.values }, data: { pending: true } };
       return { changed: false, status: 'failed', msg: `kubeconfig ${missing} not found on the controller (run rke-up first)` };
     }
+    const reach = await kubeApiFor(ctx, kube);
+    if (typeof reach === 'string') return { changed: false, status: 'failed', msg: reach };
+    const helm = helmBase(ctx, p, reach.kubeconfig);
 
     const st = await ctx.run(`${helm} status ${q(p.name)} ${ns} -o json`);
     const diffOf = (beforeChart: string | null, before: Vars | null): FileDiff[] | undefined => (ctx.diff ? [{
@@ -224,7 +271,7 @@ export default defineTask<typeof schema, HelmState>({
           diff: diffOf(null, null), state: { action: 'install', chartName, values: w.values }, data: { pending: true },
         };
       }
-      return { changed: false, status: 'failed', msg: `helm status ${p.name} failed (exit ${st.code}): ${cliError(st)}` };
+      return { changed: false, status: 'failed', msg: `helm status ${p.name} failed (exit ${st.code}): ${cliError(st)}${tunnelNote(reach.api)}` };
     }
     let status = 'unknown';
     try {
@@ -264,9 +311,11 @@ export default defineTask<typeof schema, HelmState>({
   },
   async apply(ctx, p, probe) {
     const q = ctx.quote;
-    const helm = helmBase(ctx, p);
     const state = probe.state!;
     const local = isLocalChart(p.chart);
+    const reach = await kubeApiFor(ctx, p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined);
+    if (typeof reach === 'string') return { status: 'failed', msg: reach };
+    const helm = helmBase(ctx, p, reach.kubeconfig);
     if (p.repo && !local) {
       const r = await ctx.run(`${helm} repo add --force-update ${q(p.repo.name)} ${q(p.repo.url)}`, { onLine: (l) => ctx.log(l) });
       if (r.code !== 0) return { status: 'failed', msg: `helm repo add ${p.repo.name} ${p.repo.url} failed (exit ${r.code}): ${cliError(r)}` };
@@ -287,7 +336,7 @@ export default defineTask<typeof schema, HelmState>({
         p.wait ? `--wait --timeout ${q(p.timeout)}` : '',
       ].filter(Boolean).join(' ');
       const r = await ctx.run(cmd, { onLine: (l) => ctx.log(l) });
-      if (r.code !== 0) return { status: 'failed', msg: `helm upgrade --install ${p.name} failed (exit ${r.code}): ${cliError(r)}` };
+      if (r.code !== 0) return { status: 'failed', msg: `helm upgrade --install ${p.name} failed (exit ${r.code}): ${cliError(r)}${tunnelNote(reach.api)}` };
     } finally {
       // An interrupt aborts ctx.run; the directory is on this machine (a controller task), so
       // it is removed directly then.

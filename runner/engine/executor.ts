@@ -12,6 +12,7 @@ import { UnreachableError } from '../transport/transport.js';
 import { createTransportFactory, type TransportFactory } from '../transport/index.js';
 import { LocalTransport } from '../transport/local.js';
 import { probeThenApply, type FactCache } from './context.js';
+import { inventoryRouter } from './kube-api.js';
 import { templateScope } from '../model/vars.js';
 import { Plan } from '../plan/index.js';
 import { renderValue } from '../model/template.js';
@@ -115,6 +116,8 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     })();
     return s.transport;
   };
+  // helm/kubectl on the controller reach a node's API server over that node's connection.
+  const apiRouter = inventoryRouter(inv, (h) => hostTransport(state(h)));
 
   const record = (s: HostState, ev: TaskEvent, ignoreErrors: boolean): void => {
     const c = s.counts;
@@ -199,7 +202,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
         playbookDir: pb.dir, signal: ac.signal, become, deadline,
         // Controller facts are read afresh by each task: any host's task may change the controller.
         facts: onController ? new Map() : s.factCache,
-        log,
+        log, apiRouter,
         progress: (done: number, total: number, elapsed_ms: number) =>
           emit({ event: 'transfer', ...ids, host: s.name, done, total, elapsed_ms }),
       };
