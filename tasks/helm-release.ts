@@ -129,9 +129,9 @@ export function chartVersion(v: string): string {
 }
 
 /** `rancher-2.4.18` (helm list/history "chart") → name and version; the version starts at the first
- * `-<digit>` (chart names may contain dashes, SemVer versions start with a digit). */
+ * `-<digit>` or `-v<digit>` (chart names may contain dashes; jetstack's versions keep their v). */
 export function splitChart(s: string): { name: string; version: string } {
-  const m = /^(.*?)-(\d+\.\d+\.\d+.*)$/.exec(s);
+  const m = /^(.*?)-(v?\d+\.\d+\.\d+.*)$/.exec(s);
   return m ? { name: m[1]!, version: m[2]! } : { name: s, version: '' };
 }
 
