@@ -116,8 +116,20 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     })();
     return s.transport;
   };
-  // helm/kubectl on the controller reach a node's API server over that node's connection.
-  const apiRouter = inventoryRouter(inv, (h) => hostTransport(state(h)));
+  // helm/kubectl on the controller reach a node's API server over that node's connection (the
+  // host's own when it runs tasks; else one of the tunnel's, so the recap names only targets).
+  const tunnelOnly = new Map<string, Promise<Transport>>();
+  const apiRouter = inventoryRouter(inv, (h) => {
+    const s = states.get(h);
+    if (s) return hostTransport(s);
+    let t = tunnelOnly.get(h);
+    if (!t) {
+      t = transports.get(inv.hosts.get(h)!.conn).then(async (x) => { await x.connect(); return x; });
+      tunnelOnly.set(h, t);
+      t.catch(() => tunnelOnly.delete(h));
+    }
+    return t;
+  });
 
   const record = (s: HostState, ev: TaskEvent, ignoreErrors: boolean): void => {
     const c = s.counts;

@@ -216,6 +216,8 @@ plays:
   const code = await runPlaybook(pb, join(dir, 'inv.yml'), { forks: 5, check: false, diff: false, json: true } as never, { stdout, stderr: stdout, env: {} });
   assert.is(code, 0, out);
   assert.match(out, /deployment \\"rancher\\" successfully rolled out/);
+  const recap = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; hosts?: Record<string, unknown> }).find((e) => e.event === 'recap')!;
+  assert.equal(Object.keys(recap.hosts!), ['ctl'], 'the tunnel\'s host is no target: not in the recap');
   assert.ok(seen.length >= 1 && seen.every((s) => s.sni === NAME), JSON.stringify(seen));
 });
 
