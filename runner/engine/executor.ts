@@ -7,6 +7,7 @@ import { UnreachableError } from '../transport/transport.js';
 import { createTransportFactory, type TransportFactory } from '../transport/index.js';
 import { LocalTransport } from '../transport/local.js';
 import { Plan } from '../plan/index.js';
+import { inventoryRouter } from './kube-api.js';
 import { globToRegExp } from '../glob.js';
 import type { Transport } from '../transport/transport.js';
 import type { FactCache } from './context.js';
@@ -106,23 +107,26 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     if (!s) { s = { name: h, facts: {}, factCache: factCache(h), registered: {}, counts: zeroCounts() }; states.set(h, s); }
     return s;
   };
+  const hostTransport = (name: string): Promise<Transport> => {
+    let t = connections.get(name);
+    if (!t) {
+      t = (async () => {
+        const host = inv.hosts.get(name);
+        if (!host) throw new UnreachableError(name, 'other', `unknown host ${name}`);
+        const tr = await transports.get(host.conn);
+        await tr.connect();
+        return tr;
+      })();
+      connections.set(name, t);
+    }
+    return t;
+  };
   const env: RunEnv = {
     inventory: inv, playbook: pb, plan, registry: input.registry, options: opt, emit, signal: input.signal,
-    controller: new LocalTransport('controller'), state, stopped, factCache,
-    hostTransport: (name) => {
-      let t = connections.get(name);
-      if (!t) {
-        t = (async () => {
-          const host = inv.hosts.get(name);
-          if (!host) throw new UnreachableError(name, 'other', `unknown host ${name}`);
-          const tr = await transports.get(host.conn);
-          await tr.connect();
-          return tr;
-        })();
-        connections.set(name, t);
-      }
-      return t;
-    },
+    controller: new LocalTransport('controller'), state, stopped, factCache, hostTransport,
+    // helm/kubectl on the controller reach a node's API server over that node's connection (one
+    // per host and run, whether or not the host runs tasks; only targets get a recap row).
+    apiRouter: inventoryRouter(inv, hostTransport),
   };
   const forks = pLimit(Math.max(1, opt.forks));
   const throttles = new Map<TaskItem, LimitFunction>();
