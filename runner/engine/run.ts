@@ -12,9 +12,10 @@ import { templateScope, secretValues, redactText } from '../model/vars.js';
 import { renderValue, templateRefs } from '../model/template.js';
 import { redactUrlCredentials } from './redact.js';
 import { builtinTasks } from '../../tasks/index.js';
-import { execute, exitCodeFor, tasksToRun } from './executor.js';
+// The executor and the renderers (and through them p-limit, the transports, diff) are loaded
+// when a run starts: `validate` needs neither.
 import { suggestion } from '../model/suggest.js';
-import { createRenderer, pickRenderer, useColor, type RendererKind } from '../render/index.js';
+import type { RendererKind } from '../render/index.js';
 import { customTaskDirs, loadCustomTasks } from './loader.js';
 import { precheckContext } from './context.js';
 
@@ -70,7 +71,7 @@ export async function loadAll(
   const plan = new Plan(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit });
   problems.push(...staticProblems(playbook, inventory, { plan }));
   problems.push(...(await prechecks(plan, registry)));
-  if (opt.startAtTask !== undefined && tasksToRun(playbook, { startAtTask: opt.startAtTask }).every((t) => t.length === 0)) {
+  if (opt.startAtTask !== undefined && (await import('./executor.js')).tasksToRun(playbook, { startAtTask: opt.startAtTask }).every((t) => t.length === 0)) {
     const names = playbook.plays.flatMap((p) => p.tasks.map((t) => t.name));
     problems.push({ key: '--start-at-task', message: `no task named "${opt.startAtTask}"${suggestion(opt.startAtTask, names)}` });
   }
@@ -200,6 +201,7 @@ export async function runPlaybook(playbookFile: string, inventoryFile: string, o
   }
   const secrets = secretsOf(loaded);
   const mask = (s: string): string => redactUrlCredentials(redactText(s, secrets));
+  const [{ execute, exitCodeFor }, { createRenderer, pickRenderer, useColor }] = await Promise.all([import('./executor.js'), import('../render/index.js')]);
   const kind = io.renderer ?? pickRenderer(false, io.stdout, io.env);
   const renderer = await createRenderer(opt.json ? 'json' : kind, {
     out: io.stdout, diff: opt.diff, verbose: opt.verbose, color: !opt.json && useColor(io.stdout, io.env), mask,
