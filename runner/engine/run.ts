@@ -41,7 +41,7 @@ export async function buildRegistry(opts: { tasksDir?: string; playbook?: string
 export async function loadAll(
   playbookFile: string,
   inventoryFile: string,
-  opt: Pick<RunOptions, 'extraVars' | 'limit' | 'tasksDir'> & Partial<Pick<RunOptions, 'user' | 'privateKey' | 'become' | 'startAtTask' | 'tags' | 'skipTags'>>,
+  opt: Pick<RunOptions, 'extraVars' | 'limit' | 'tasksDir'> & Partial<Pick<RunOptions, 'user' | 'privateKey' | 'become' | 'startAtTask' | 'tags' | 'skipTags' | 'slice'>>,
 ): Promise<Loaded> {
   const problems: InputProblem[] = [];
   let inventory: Inventory | undefined;
@@ -68,7 +68,7 @@ export async function loadAll(
       throw e;
     }
   }
-  const plan = new Plan(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit });
+  const plan = new Plan(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit, slice: opt.slice });
   problems.push(...staticProblems(playbook, inventory, { plan }));
   problems.push(...(await prechecks(plan, registry)));
   if (opt.startAtTask !== undefined && (await import('./executor.js')).tasksToRun(playbook, { startAtTask: opt.startAtTask }).every((t) => t.length === 0)) {

@@ -4,6 +4,7 @@
 import { InputError, type InputProblem } from '../errors.js';
 import { applyLimit, selectHosts } from '../model/inventory.js';
 import { mergedVars } from '../model/vars.js';
+import { sliceMembers, type Slice } from './slice.js';
 import type { Inventory, Play, Playbook, Vars } from '../types.js';
 
 export interface PlayPlan {
@@ -19,6 +20,8 @@ export interface PlanOptions {
   extraVars?: Vars;
   /** --limit patterns. */
   limit?: string[];
+  /** --slice K/N: only the hosts of that slice (see slice.ts). */
+  slice?: Slice;
 }
 
 export class Plan {
@@ -28,9 +31,15 @@ export class Plan {
 
   constructor(readonly playbook: Playbook, readonly inventory: Inventory, opts: PlanOptions = {}) {
     this.extraVars = opts.extraVars ?? {};
+    let inSlice: Set<string> | undefined;
+    const sliced = (hosts: string[]): string[] => {
+      if (!opts.slice) return hosts;
+      inSlice ??= sliceMembers(inventory, opts.slice, opts.limit);
+      return hosts.filter((h) => inSlice!.has(h));
+    };
     this.plays = playbook.plays.map((play, index) => {
       try {
-        return { index, play, hosts: applyLimit(inventory, selectHosts(inventory, play.hosts, play.pos), opts.limit), problems: [] };
+        return { index, play, hosts: sliced(applyLimit(inventory, selectHosts(inventory, play.hosts, play.pos), opts.limit)), problems: [] };
       } catch (e) {
         if (e instanceof InputError) return { index, play, hosts: [], problems: e.problems };
         throw e;
