@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lab, type LabInfo } from '../lab/_lab.js';
@@ -58,6 +58,7 @@ test.before(async () => {
 
 test.after(async () => {
   await lab.labDown(NAME);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('4 concurrent slices on 9 SSH hosts: merged recap = one unsliced run\'s', async () => {
