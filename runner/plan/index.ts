@@ -4,6 +4,7 @@
 import { InputError, type InputProblem } from '../errors.js';
 import { applyLimit, selectHosts } from '../model/inventory.js';
 import { mergedVars } from '../model/vars.js';
+import { serialBatches } from './batches.js';
 import type { Inventory, Play, Playbook, Vars } from '../types.js';
 
 export interface PlayPlan {
@@ -11,6 +12,8 @@ export interface PlayPlan {
   play: Play;
   /** Target hosts, in inventory order; empty when the pattern is bad (see `problems`). */
   hosts: string[];
+  /** `hosts` cut by the play's `serial:` (one batch of all of them without it; none without hosts). */
+  batches: string[][];
   problems: InputProblem[];
 }
 
@@ -30,9 +33,10 @@ export class Plan {
     this.extraVars = opts.extraVars ?? {};
     this.plays = playbook.plays.map((play, index) => {
       try {
-        return { index, play, hosts: applyLimit(inventory, selectHosts(inventory, play.hosts, play.pos), opts.limit), problems: [] };
+        const hosts = applyLimit(inventory, selectHosts(inventory, play.hosts, play.pos), opts.limit);
+        return { index, play, hosts, batches: serialBatches(hosts, play.serial), problems: [] };
       } catch (e) {
-        if (e instanceof InputError) return { index, play, hosts: [], problems: e.problems };
+        if (e instanceof InputError) return { index, play, hosts: [], batches: [], problems: e.problems };
         throw e;
       }
     });
