@@ -5,6 +5,7 @@
 // temp file that is removed afterwards, also when helm fails. Helm's own error text is reported.
 import { existsSync, rmSync } from 'node:fs';
 import { stringify as stringifyYaml } from 'yaml';
+import { helmVersionProblem } from './_support-matrix.js';
 import { defineTask, type KubeApi, type TaskContext } from '../runner/sdk/index.js';
 import type { FileDiff, Vars } from '../runner/sdk/index.js';
 import { MASK, yamlValue } from '../runner/sdk/index.js';
@@ -202,24 +203,6 @@ function valuesText(chart: string, values: unknown, other: unknown, side: 'befor
   return `# chart: ${chart}\n${body}`;
 }
 
-/** The oldest Helm whose CLI takes every flag this task passes: `--create-namespace` came in 3.2.0
- * and `repo add --force-update` in 3.3.2 (helm/helm cmd/helm/repo_add.go at v3.3.2); Helm 2 has
- * no `-n`/`--namespace` for status/history/get and needs Tiller. */
-export const MIN_HELM = '3.3.2';
-
-/** `helm version --short --client`: Helm 3 prints `v3.19.5+g1ad1a4e`, Helm 2 `Client: v2.17.0+ga690bad`
- * (helm/helm cmd/helm/version.go at v3.3.2 and v2.17.0). A problem sentence, or null when usable. */
-export function helmVersionProblem(out: string, binary: string): string | null {
-  const m = /v(\d+)\.(\d+)\.(\d+)/.exec(out);
-  if (!m) return `${binary} version printed no version (${out.trim().slice(0, 120) || 'nothing'}): is it helm?`;
-  const [maj, min, pat] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const [wm, wn, wp] = MIN_HELM.split('.').map(Number) as [number, number, number];
-  const older = maj !== wm ? maj < wm : min !== wn ? min < wn : pat < wp;
-  if (!older) return null;
-  const what = maj < 3 ? 'Helm 2 (its CLI has no -n and needs Tiller in the cluster)' : `Helm v${maj}.${min}.${pat}`;
-  return `${binary} is ${what}; helm-release needs Helm ≥ ${MIN_HELM} (--create-namespace since 3.2.0, repo add --force-update since 3.3.2)`;
-}
-
 interface HelmState {
   action: 'install' | 'upgrade';
   chartName: string;
@@ -247,6 +230,8 @@ function nameProblems(p: { name: string; namespace: string; repo?: { name: strin
 function helmBase(ctx: TaskContext, p: HelmParams, kubeconfig = p.kubeconfig): string {
   return kubeCli(ctx, binaryFor(p.helm, ctx.vars, 'helm_binary', 'helm'), kubeconfig);
 }
+
+export { helmVersionProblem };
 
 export default defineTask<typeof schema, HelmState>({
   id: 'helm-release',

@@ -1,12 +1,12 @@
 // The host-task runner: one task item on one host — render, `when`, probe then apply with
 // retries and timeout, `changed_when`/`failed_when`, register. The same for every strategy;
 // strategies only decide which host runs which item when.
-import type { ApiRouter } from './kube-api.js';
 import type { AnyTask } from '../task.js';
 import type { HostCounts, Inventory, Play, Playbook, RunEvent, RunOptions, TaskEvent, TaskItem, TaskResult, Vars } from '../types.js';
 import type { Transport } from '../transport/transport.js';
 import { UnreachableError } from '../transport/transport.js';
 import { probeThenApply, type FactCache } from './context.js';
+import type { ApiRouter } from './kube-api.js';
 import { templateScope } from '../model/vars.js';
 import type { Plan } from '../plan/index.js';
 import { renderValue } from '../model/template.js';
@@ -48,8 +48,8 @@ export interface RunEnv {
   controller: Transport;
   state(name: string): HostState;
   stopped(): boolean;
-  /** Routes to Kubernetes API servers over the run's SSH connections (`ctx.kubeApi`). */
-  apiRouter?: ApiRouter;
+  /** Where helm/kubectl on the controller reach an inventory host's API server (over its SSH connection). */
+  apiRouter: ApiRouter;
 }
 
 export function errorText(e: unknown): string {
