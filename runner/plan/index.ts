@@ -2,9 +2,10 @@
 // targets (its pattern, then --limit) and each host's merged vars by precedence. The static
 // checks, the prechecks, secret collection and the executor all read this one plan.
 import { InputError, type InputProblem } from '../errors.js';
-import { applyLimit, selectHosts } from '../model/inventory.js';
+import { limitSelection, selectHosts } from '../model/inventory.js';
 import { mergedVars } from '../model/vars.js';
 import { sliceMembers, type Slice } from './slice.js';
+import { serialBatches } from './batches.js';
 import type { Inventory, Play, Playbook, Vars } from '../types.js';
 
 export interface PlayPlan {
@@ -12,6 +13,8 @@ export interface PlayPlan {
   play: Play;
   /** Target hosts, in inventory order; empty when the pattern is bad (see `problems`). */
   hosts: string[];
+  /** `hosts` cut by the play's `serial:` (one batch of all of them without it; none without hosts). */
+  batches: string[][];
   problems: InputProblem[];
 }
 
@@ -27,21 +30,35 @@ export interface PlanOptions {
 export class Plan {
   readonly plays: PlayPlan[];
   readonly extraVars: Vars;
+  /** Host patterns that matched nothing (Ansible's warnings; the play or pattern is skipped). */
+  readonly warnings: string[] = [];
   private readonly memo = new Map<string, Vars>();
 
   constructor(readonly playbook: Playbook, readonly inventory: Inventory, opts: PlanOptions = {}) {
     this.extraVars = opts.extraVars ?? {};
-    let inSlice: Set<string> | undefined;
-    const sliced = (hosts: string[]): string[] => {
-      if (!opts.slice) return hosts;
-      inSlice ??= sliceMembers(inventory, opts.slice, opts.limit);
-      return hosts.filter((h) => inSlice!.has(h));
+    const warn = (w: string): void => {
+      if (!this.warnings.includes(w)) this.warnings.push(w);
     };
+    let allowed: Set<string> | undefined;
+    let limitProblems: InputProblem[] = [];
+    try {
+      const l = limitSelection(inventory, opts.limit, warn);
+      if (l) allowed = new Set(l);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      limitProblems = e.problems;
+      allowed = new Set();
+    }
+    // --slice: only this slice's share of the hosts --limit selects (all of them without it).
+    const inSlice = opts.slice ? sliceMembers(allowed ? [...allowed] : [...inventory.hosts.keys()], opts.slice) : undefined;
     this.plays = playbook.plays.map((play, index) => {
       try {
-        return { index, play, hosts: sliced(applyLimit(inventory, selectHosts(inventory, play.hosts, play.pos), opts.limit)), problems: [] };
+        const selected = selectHosts(inventory, play.hosts, play.hostsPos ?? play.pos, 'hosts', warn);
+        const limited = allowed ? selected.filter((h) => allowed!.has(h)) : selected;
+        const hosts = inSlice ? limited.filter((h) => inSlice.has(h)) : limited;
+        return { index, play, hosts, batches: serialBatches(hosts, play.serial), problems: index === 0 ? limitProblems : [] };
       } catch (e) {
-        if (e instanceof InputError) return { index, play, hosts: [], problems: e.problems };
+        if (e instanceof InputError) return { index, play, hosts: [], batches: [], problems: [...(index === 0 ? limitProblems : []), ...e.problems] };
         throw e;
       }
     });

@@ -3,8 +3,6 @@
 // The parts are fixed by the inventory and --limit alone: the hosts they select, sorted by name,
 // dealt round-robin (host i of the sorted list is in slice i mod N + 1). Every host is in exactly
 // one slice, slices differ in size by at most one host, and the playbook does not move a host.
-import type { Inventory } from '../types.js';
-import { selectHosts } from '../model/inventory.js';
 
 export interface Slice {
   /** 1-based: 1..count. */
@@ -12,9 +10,9 @@ export interface Slice {
   count: number;
 }
 
-/** The hosts of `slice`: those --limit selects (all the inventory's without one), dealt as above. */
-export function sliceMembers(inv: Inventory, slice: Slice, limit?: string[]): Set<string> {
-  const universe = limit?.length ? selectHosts(inv, limit, undefined, '--limit') : [...inv.hosts.keys()];
+/** The hosts of `slice` among `universe` (those --limit selects, or all the inventory's), dealt
+ * as above. */
+export function sliceMembers(universe: string[], slice: Slice): Set<string> {
   const sorted = [...new Set(universe)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return new Set(sorted.filter((_, i) => i % slice.count === slice.index - 1));
 }
