@@ -77,7 +77,7 @@ function addRunOptions(cmd: Command): Command {
     .requiredOption('-i, --inventory <file>', 'inventory YAML file')
     .option('-C, --check', 'dry run: only probe, report what would change; nothing is changed')
     .option('-D, --diff', 'show unified diffs of file changes')
-    .option('-l, --limit <pattern>', 'only these hosts or groups (comma-separated)', list)
+    .option('-l, --limit <pattern>', 'only the hosts this Ansible host pattern selects (the last --limit wins)', collect)
     .option('-t, --tags <tags>', 'only tasks with these tags (comma-separated; `always` always runs)', list)
     .option('--skip-tags <tags>', 'skip tasks with these tags (comma-separated)', list)
     .option('-f, --forks <n>', 'hosts worked on in parallel', positiveInt, 10)
@@ -95,16 +95,30 @@ function addRunOptions(cmd: Command): Command {
     .option('--tasks-dir <dir>', 'directory of custom tasks (default: tasks/ beside the playbook)');
 }
 
-/** Interrupt handling: first Ctrl-C stops starting tasks, the second exits at once. */
-function interruptible(io: Io): { signal: AbortSignal; dispose(): void } {
+/** Interrupt handling: the first Ctrl-C (SIGINT) or SIGTERM stops starting tasks, the second
+ * exits at once (temp files and commands started here are cleaned up on exit either way). */
+function interruptible(io: Io): { signal: AbortSignal; code(c: number): number; dispose(): void } {
   const ac = new AbortController();
-  const onSigint = (): void => {
-    if (ac.signal.aborted) process.exit(EXIT.interrupted);
-    io.stderr.write('\ninterrupted: no new tasks will start; waiting for running ones (Ctrl-C again to quit now)\n');
+  let by: NodeJS.Signals | undefined;
+  const exitFor = (s: NodeJS.Signals | undefined): number => (s === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted);
+  const on = (sig: NodeJS.Signals): void => {
+    if (ac.signal.aborted) process.exit(exitFor(sig));
+    by = sig;
+    io.stderr.write(`\ninterrupted${sig === 'SIGTERM' ? ' (SIGTERM)' : ''}: no new tasks will start; waiting for running ones (Ctrl-C again to quit now)\n`);
     ac.abort(new Error('interrupted'));
   };
-  process.on('SIGINT', onSigint);
-  return { signal: ac.signal, dispose: () => void process.off('SIGINT', onSigint) };
+  const onInt = (): void => on('SIGINT');
+  const onTerm = (): void => on('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return {
+    signal: ac.signal,
+    code: (c) => (c === EXIT.interrupted ? exitFor(by) : c),
+    dispose: () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    },
+  };
 }
 
 export function buildProgram(io: Io, setCode: (n: number) => void): Command {
@@ -139,7 +153,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
           setCode(await guarded(io, async () => {
             const { runPlaybook } = await import('../engine/run.js');
             const opts = { ...(await runOptions(f, check)), passphrase: terminalPassphrase(io.env) };
-            return runPlaybook(playbook, f.inventory, opts, { ...io, signal: intr.signal });
+            return intr.code(await runPlaybook(playbook, f.inventory, opts, { ...io, signal: intr.signal }));
           }));
         } finally {
           intr.dispose();
@@ -153,7 +167,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .description('check schemas, templates and references; connects to nothing')
     .requiredOption('-i, --inventory <file>', 'inventory YAML file')
     .option('-e, --extra-vars <key=value|@file.yml>', 'extra vars (repeatable)', collect, [])
-    .option('--limit <pattern>', 'only these hosts or groups', list)
+    .option('--limit <pattern>', 'only these hosts (an Ansible host pattern; the last --limit wins)', collect)
     .option('--tasks-dir <dir>', 'directory of custom tasks')
     .action(async (playbook: string, f: { inventory: string; extraVars: string[]; limit?: string[]; tasksDir?: string }) => {
       setCode(await guarded(io, async () => {
@@ -170,15 +184,15 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
   program.command('ping')
     .description('connect to every host (through its jump hosts) and report reachability')
     .requiredOption('-i, --inventory <file>', 'inventory YAML file')
-    .option('--limit <pattern>', 'only these hosts or groups', list)
+    .option('--limit <pattern>', 'only these hosts (an Ansible host pattern; the last --limit wins)', collect)
     .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts')
     .option('--json', 'NDJSON output')
     .option('--forks <n>', 'hosts connected to in parallel', positiveInt, 10)
     .action(async (f: { inventory: string; limit?: string[]; acceptNewHostKeys?: boolean; json?: boolean; forks: number }) => {
       setCode(await guarded(io, async () => {
-        const { loadInventory, resolveInventory, selectHosts } = await import('../model/inventory.js');
+        const { loadInventory, resolveInventory, limitSelection } = await import('../model/inventory.js');
         const inv = loadInventory(f.inventory);
-        await resolveInventory(inv, f.limit?.length ? selectHosts(inv, f.limit, undefined, '--limit') : undefined);
+        await resolveInventory(inv, limitSelection(inv, f.limit));
         // Loaded on demand: ssh2 is only needed by commands that connect.
         const { ping } = await import('../engine/ping.js');
         return ping(inv, { limit: f.limit, acceptNewHostKeys: f.acceptNewHostKeys === true, json: f.json === true, forks: f.forks, passphrase: terminalPassphrase(io.env) });
@@ -199,7 +213,12 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
           io.stdout.write(`${redactUrlCredentials(JSON.stringify(await inventoryJson(inv), null, 2))}\n`);
           return EXIT.ok;
         }
-        io.stdout.write(f.graph ? `${graph(inv)}\n` : redactUrlCredentials(stringify(await inventoryView(inv))));
+        if (f.graph) {
+          const [{ inventorySource }, { ansibleGroupTree }] = await Promise.all([import('../model/inventory.js'), import('../model/ansible/index.js')]);
+          io.stdout.write(`${graph(inv, ansibleGroupTree(inventorySource(inv)))}\n`);
+          return EXIT.ok;
+        }
+        io.stdout.write(redactUrlCredentials(stringify(await inventoryView(inv))));
         return EXIT.ok;
       }));
     });

@@ -6,9 +6,11 @@ import type { HostCounts, Inventory, Play, Playbook, RunEvent, RunOptions, TaskE
 import type { Transport } from '../transport/transport.js';
 import { UnreachableError } from '../transport/transport.js';
 import { probeThenApply, type FactCache } from './context.js';
+import type { ApiRouter } from './kube-api.js';
 import { templateScope } from '../model/vars.js';
 import type { Plan } from '../plan/index.js';
 import { renderValue } from '../model/template.js';
+import { nulPaths } from '../model/nul.js';
 import { evalWhen } from '../model/expr.js';
 
 /** Anything with `get(id)` — the model's Registry, or a plain map in tests. */
@@ -46,6 +48,8 @@ export interface RunEnv {
   controller: Transport;
   state(name: string): HostState;
   stopped(): boolean;
+  /** Where helm/kubectl on the controller reach an inventory host's API server (over its SSH connection). */
+  apiRouter: ApiRouter;
 }
 
 export function errorText(e: unknown): string {
@@ -122,6 +126,8 @@ export async function runHostTask(env: RunEnv, call: ItemCall, s: HostState): Pr
       return finish({ status: 'skipped', changed: false, msg: `when "${item.when}" is false` });
     }
     params = renderValue(item.params, scope, { pos: item.pos, key: item.id });
+    const nul = nulPaths(params)[0];
+    if (nul) throw new Error(`${[item.id, ...nul].join('.')} holds a NUL byte once rendered`);
   } catch (e) {
     return finish({ status: 'failed', changed: false, msg: errorText(e) });
   }
@@ -167,7 +173,7 @@ export async function runHostTask(env: RunEnv, call: ItemCall, s: HostState): Pr
       playbookDir: pb.dir, signal: ac.signal, become, deadline,
       // Controller facts are read afresh by each task: any host's task may change the controller.
       facts: onController ? new Map() : env.factCache(where),
-      log,
+      log, apiRouter: env.apiRouter,
       progress: (done: number, total: number, elapsed_ms: number) =>
         emit({ event: 'transfer', ...ids, host: s.name, done, total, elapsed_ms }),
     };

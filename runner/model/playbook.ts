@@ -6,6 +6,7 @@ import { InputError, type InputProblem } from '../errors.js';
 import { loadYamlFile, type YamlPath, type YamlSource } from './yamlsrc.js';
 import { compileSchema, playbookStructureSchema, TASK_ITEM_KEYS, validateAt } from './schema.js';
 import { didYouMean, suggestion } from './suggest.js';
+import { nulPaths } from './nul.js';
 import { checkTemplate, TemplateError } from './template.js';
 import { ExprError, parseExpr } from './expr.js';
 import { selectHosts } from './inventory.js';
@@ -33,6 +34,12 @@ function asList(v: unknown): string[] {
   if (typeof v === 'string') return [v];
   if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
   return [];
+}
+
+/** Taggable._load_tags: a string is a comma-separated list; list items are kept as written. */
+function tagList(v: unknown): string[] {
+  if (typeof v === 'string') return v.split(',').map((t) => t.trim());
+  return asList(v);
 }
 
 /** Walk every string inside a value, with its path. */
@@ -81,9 +88,11 @@ export function loadPlaybook(file: string, registry: Registry, inv?: Inventory):
     if (!isObj(rp)) return;
     const base: YamlPath = ['plays', pi];
     const hosts = asList(rp.hosts);
+    const hostsPos = src.posOf([...base, 'hosts']);
     if (inv && hosts.length) {
+      // A malformed pattern is an error here; one that matches nothing only warns (in the plan).
       try {
-        selectHosts(inv, hosts, src.posOf([...base, 'hosts']), 'hosts');
+        selectHosts(inv, hosts, hostsPos, 'hosts');
       } catch (e) {
         if (e instanceof InputError) problems.push(...e.problems);
         else throw e;
@@ -124,6 +133,7 @@ export function loadPlaybook(file: string, registry: Registry, inv?: Inventory):
     const play: Play = {
       name: typeof rp.name === 'string' ? rp.name : hosts.join(','),
       hosts,
+      hostsPos,
       strategy: rp.strategy === 'free' ? 'free' : 'linear',
       tasks,
       handlers,
@@ -231,6 +241,9 @@ function taskItem(item: unknown, base: YamlPath, src: YamlSource, registry: Regi
   const rawParams = item[id] ?? {};
   problems.push(...validateAt(task.schema, rawParams, src, { base: [...base, id], keyPrefix: [id], allowTemplates: true }));
   problems.push(...templateSyntaxProblems(rawParams, [...base, id], [id], src));
+  for (const at of nulPaths(rawParams)) {
+    problems.push({ pos: src.valuePosOf([...base, id, ...at]), key: [id, ...at].join('.'), message: 'holds a NUL byte (no command line or file name can carry one)' });
+  }
 
   let when: string | undefined;
   if (typeof item.when === 'boolean') when = String(item.when);
@@ -253,7 +266,7 @@ function taskItem(item: unknown, base: YamlPath, src: YamlSource, registry: Regi
     id,
     name: typeof item.name === 'string' && item.name ? item.name : id,
     params: isObj(rawParams) ? { ...rawParams } : (rawParams as Vars),
-    tags: asList(item.tags),
+    tags: tagList(item.tags),
     notify: asList(item.notify),
     ignore_errors: item.ignore_errors === true,
     retries: typeof item.retries === 'number' ? item.retries : 0,
