@@ -170,8 +170,11 @@ export class SshTransport implements Transport {
         sftp.once('end', cut).once('close', cut);
         conn.client.once('close', cut);
         sftp.fastPut(local, stage, {
-          concurrency: 64,
-          chunkSize: 64 * 1024,
+          // Requests as big as OpenSSH's sftp-server takes (255 KiB of data), 8 MiB in flight:
+          // a quarter of the requests, acknowledgements and file reads of 64 KiB ones, for
+          // less CPU (system time most) at the same window.
+          concurrency: 32,
+          chunkSize: 255 * 1024,
           mode: 0o600,
           step: (done, _n, size) => opts.onProgress?.(done, size),
         }, settle);
