@@ -43,13 +43,15 @@ export const RANCHER_K8S: RancherK8sRow[] = [
   },
   { rancher: { min: 'v2.4.13', max: 'v2.4.99' }, distribution: 'rke', k8s: { min: '1.15', max: '1.19' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.4.13', '< 1.20.0-0')}; ${SUPPORT}rancher-v2-4-x/` },
   { rancher: { min: 'v2.6.0', max: 'v2.6.2' }, distribution: 'rke', k8s: { min: '1.18', max: '1.21' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.6.0', '< 1.22.0-0')}; ${SUPPORT}rancher-v2-6-0/` },
-  { rancher: { min: 'v2.6.3', max: 'v2.6.6' }, distribution: 'rke', k8s: { min: '1.18', max: '1.22' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.6.3', '< 1.23.0-0')}; ${SUPPORT}rancher-v2-6-3/` },
+  { rancher: { min: 'v2.6.3', max: 'v2.6.3' }, distribution: 'rke', k8s: { min: '1.18', max: '1.22' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.6.3', '< 1.23.0-0')}; ${SUPPORT}rancher-v2-6-3/` },
+  { rancher: { min: 'v2.6.4', max: 'v2.6.6' }, distribution: 'rke', k8s: { min: '1.18', max: '1.23' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.6.4', '< 1.24.0-0')}; ${SUPPORT}rancher-v2-6-4/` },
   { rancher: { min: 'v2.6.7', max: 'v2.6.99' }, distribution: 'rke', k8s: { min: '1.18', max: '1.24' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.6.7', '< 1.25.0-0')}; ${SUPPORT}rancher-v2-6-7/` },
   { rancher: { min: 'v2.7.0', max: 'v2.7.1' }, distribution: 'rke', k8s: { min: '1.23', max: '1.24' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.7.0', '< 1.25.0-0')}; ${SUPPORT}rancher-v2-7-0/` },
   { rancher: { min: 'v2.7.2', max: 'v2.7.4' }, distribution: 'rke', k8s: { min: '1.23', max: '1.25' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.7.2', '< 1.26.0-0')}; ${SUPPORT}rancher-v2-7-2/` },
-  { rancher: { min: 'v2.7.5', max: 'v2.7.99' }, distribution: 'rke', k8s: { min: '1.23', max: '1.26' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.7.5', '< 1.27.0-0')}; ${SUPPORT}rancher-v2-7-5/` },
-  { rancher: { min: 'v2.8.0', max: 'v2.8.4' }, distribution: 'rke', k8s: { min: '1.25', max: '1.27' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.8.0', '< 1.28.0-0')}; ${SUPPORT}rancher-v2-8-0/` },
-  { rancher: { min: 'v2.8.5', max: 'v2.8.99' }, distribution: 'rke', k8s: { min: '1.25', max: '1.28' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.8.5', '< 1.29.0-0')}; ${SUPPORT}rancher-v2-8-5/` },
+  { rancher: { min: 'v2.7.5', max: 'v2.7.10' }, distribution: 'rke', k8s: { min: '1.23', max: '1.26' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.7.5', '< 1.27.0-0')}; ${SUPPORT}rancher-v2-7-5/` },
+  { rancher: { min: 'v2.7.11', max: 'v2.7.99' }, distribution: 'rke', k8s: { min: '1.23', max: '1.27' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.7.11', '< 1.28.0-0')}; ${SUPPORT}rancher-v2-7-11/` },
+  { rancher: { min: 'v2.8.0', max: 'v2.8.2' }, distribution: 'rke', k8s: { min: '1.25', max: '1.27' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.8.0', '< 1.28.0-0')}; ${SUPPORT}rancher-v2-8-0/` },
+  { rancher: { min: 'v2.8.3', max: 'v2.8.99' }, distribution: 'rke', k8s: { min: '1.25', max: '1.28' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.8.3', '< 1.29.0-0')}; ${SUPPORT}rancher-v2-8-3/` },
 ];
 
 /** The row for a Rancher version and distribution, if the matrix has one. */

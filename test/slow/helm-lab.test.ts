@@ -3,9 +3,9 @@
 // the lab CA), the second run changes nothing, another rancher_version upgrades with exactly one
 // helm upgrade, and a Rancher installed by hand with the chart's default `tls: ingress` behind the
 // TLS-terminating L7 LB fails the final check with the redirect loop, which the playbook repairs.
-// The install is the inventory's own rancher_version (v2.0.6, whose server-chart has no
-// kubeVersion), as `run playbooks/ha-helm.yml -i inventory/lab.yml` does; the upgrade goes to 2.7.6,
-// the newer charts admitting the lab cluster's Kubernetes 1.26 from 2.7.5 on (chart kubeVersion).
+// The install is a pair from the support matrix: Rancher v2.7.5 on Kubernetes v1.26 built by the
+// RKE v1.4.11 stand-in (the lab's extra vars, `-e @.lab/NAME/rancher-v2.7.yml`); the upgrade goes
+// to 2.7.6. A Rancher outside the matrix for v1.26 (v2.4.18) is refused before anything runs.
 // The lab's helm/kubectl are the fixtures (lab/fixtures/helm-fixture, kubectl-fixture); the
 // ingress nginx and the Rancher stand-in behind it are real processes (lab/fixtures/cluster.mjs).
 import { test } from 'uvu';
@@ -36,9 +36,9 @@ function cli(args: string[]): Run {
     stdout: r.stdout ?? '', stderr: r.stderr ?? '',
   };
 }
-/** ha-helm on the lab; no version: the inventory's rancher_version. */
-const helmPlay = (verb: 'run' | 'check', version?: string, extra: string[] = []) =>
-  cli([verb, 'playbooks/ha-helm.yml', '-i', info.inventory, ...(version ? ['-e', `rancher_version=${version}`] : []), '-e', `work_dir=${work}`, ...extra]);
+/** ha-helm on the lab with its Helm-path vars (Kubernetes v1.26, RKE v1.4.11); no version: 2.7.5. */
+const helmPlay = (verb: 'run' | 'check', version = 'v2.7.5', extra: string[] = []) =>
+  cli([verb, 'playbooks/ha-helm.yml', '-i', info.inventory, '-e', `@${info.helmVars}`, '-e', `rancher_version=${version}`, '-e', `work_dir=${work}`, ...extra]);
 const changedIds = (r: Run) => r.tasks.filter((t) => t.changed).map((t) => `${t.id}@${t.host}`).sort();
 const totalChanged = (r: Run) => Object.values(r.recap?.hosts ?? {}).reduce((n, h) => n + h.changed, 0);
 const show = (r: Run) => `exit ${r.code}\n${r.tasks.map((t) => `${t.status} ${t.host} ${t.id}: ${t.msg}`).join('\n')}\n${r.stderr}`;
@@ -77,18 +77,18 @@ test.after(async () => {
 });
 
 test('fresh lab: check predicts, run is green and ends with /ping → pong through the LB', async () => {
-  assert.match(readFileSync(info.inventory, 'utf8'), /rancher_version: v2\.0\.6/);
+  assert.match(readFileSync(info.helmVars!, 'utf8'), /kubernetes_version: v1\.26\.8-rancher1-1/);
   const check = helmPlay('check');
   assert.is(check.code, 0, show(check));
   const predicted = changedIds(check);
   assert.ok(predicted.includes('helm-release@localhost'), show(check));
-  assert.match(task(check, 'helm-release')!.msg, /would install rancher \(rancher-2\.0\.6\) in cattle-system/);
+  assert.match(task(check, 'helm-release')!.msg, /would install rancher \(rancher-2\.7\.5\) in cattle-system/);
   assert.is(helm('status', 'rancher', '-n', 'cattle-system').code, 1, 'check mode installed nothing');
 
   const run = helmPlay('run');
   assert.is(run.code, 0, show(run));
   assert.equal(changedIds(run), predicted, 'check predicted exactly what the run changed');
-  assert.match(task(run, 'helm-release')!.msg, /installed rancher rancher-2\.0\.6 in cattle-system \(revision 1\)/);
+  assert.match(task(run, 'helm-release')!.msg, /installed rancher rancher-2\.7\.5 in cattle-system \(revision 1\)/);
   assert.match(run.tasks.find((t) => t.task === 'Rancher rolled out')!.msg, /deployment "rancher" successfully rolled out/);
   const last = run.tasks[run.tasks.length - 1]!;
   assert.is(last.id, 'verify-rancher');
@@ -111,20 +111,20 @@ test('second run: 0 changed', () => {
   const again = helmPlay('run');
   assert.is(again.code, 0, show(again));
   assert.is(totalChanged(again), 0, show(again));
-  assert.match(task(again, 'helm-release')!.msg, /rancher-2\.0\.6 deployed in cattle-system with the wanted values/);
+  assert.match(task(again, 'helm-release')!.msg, /rancher-2\.7\.5 deployed in cattle-system with the wanted values/);
 });
 
 test('another rancher_version: check predicts the upgrade, the run makes exactly one', async () => {
   const check = helmPlay('check', 'v2.7.6');
   assert.is(check.code, 0, show(check));
   assert.equal(changedIds(check), ['helm-release@localhost'], show(check));
-  assert.match(task(check, 'helm-release')!.msg, /would upgrade rancher: version 2\.0\.6 → 2\.7\.6/);
+  assert.match(task(check, 'helm-release')!.msg, /would upgrade rancher: version 2\.7\.5 → 2\.7\.6/);
 
   const up = helmPlay('run', 'v2.7.6');
   assert.is(up.code, 0, show(up));
   assert.equal(changedIds(up), ['helm-release@localhost'], show(up));
   const hist = JSON.parse(helm('history', 'rancher', '-n', 'cattle-system', '-o', 'json').stdout) as { revision: number; chart: string; status: string }[];
-  assert.equal(hist.map((h) => `${h.revision} ${h.chart} ${h.status}`), ['1 rancher-2.0.6 superseded', '2 rancher-2.7.6 deployed'], 'one upgrade');
+  assert.equal(hist.map((h) => `${h.revision} ${h.chart} ${h.status}`), ['1 rancher-2.7.5 superseded', '2 rancher-2.7.6 deployed'], 'one upgrade');
   const ping = await get('/ping');
   assert.equal([ping.status, ping.body], [200, 'pong']);
   assert.is(totalChanged(helmPlay('run', 'v2.7.6')), 0);
@@ -139,7 +139,7 @@ test('tls: ingress (the chart default) on a cluster whose ingress rewrites X-For
   const text = readFileSync(config, 'utf8');
   assert.match(text, /use-forwarded-headers: "true"/);
   writeFileSync(config, text.replace(/\n# TLS ends at the layer-7[^]*$/, '\n'), { mode: 0o600 });
-  const rke = spawnSync(info.bin.rke, ['up', '--config', 'rancher-cluster.yml'], { cwd: work, encoding: 'utf8' });
+  const rke = spawnSync(info.bin.rkeV1, ['up', '--config', 'rancher-cluster.yml'], { cwd: work, encoding: 'utf8' });
   assert.is(rke.status, 0, rke.stdout + rke.stderr);
   const vals = join(work, 'by-hand.yaml');
   writeFileSync(vals, `hostname: ${info.fqdn}\nprivateCA: true\n`, { mode: 0o600 });
@@ -159,7 +159,7 @@ test('tls: ingress (the chart default) on a cluster whose ingress rewrites X-For
   // The operator puts the option back (rke-up skips a config it already applied, so by hand);
   // the playbook then puts tls=external back.
   writeFileSync(config, text, { mode: 0o600 });
-  const back = spawnSync(info.bin.rke, ['up', '--config', 'rancher-cluster.yml'], { cwd: work, encoding: 'utf8' });
+  const back = spawnSync(info.bin.rkeV1, ['up', '--config', 'rancher-cluster.yml'], { cwd: work, encoding: 'utf8' });
   assert.is(back.status, 0, back.stdout + back.stderr);
   const check = helmPlay('check', 'v2.7.6');
   assert.match(task(check, 'helm-release')!.msg, /values differ \(.*tls.*\)/, show(check));
@@ -172,17 +172,20 @@ test('tls: ingress (the chart default) on a cluster whose ingress rewrites X-For
   assert.equal([ping.status, ping.body], [200, 'pong']);
 });
 
-test('a Rancher whose chart does not admit the cluster\'s Kubernetes: helm refuses, in its words', () => {
+test('a Rancher whose chart does not admit the cluster\'s Kubernetes: refused before anything runs, naming the matrix row; helm would refuse it too', () => {
   const r = helmPlay('run', 'v2.4.18');
-  assert.is(r.code, 2, show(r));
-  assert.match(task(r, 'helm-release')!.msg, /Error: UPGRADE FAILED: chart requires kubeVersion: < 1\.20\.0-0 which is incompatible with Kubernetes v1\.26\.8/);
+  assert.is(r.code, 5, show(r));
+  assert.match(r.stderr, /Rancher v2\.4\.18 supports Kubernetes v1\.15–v1\.19 for its cluster, not v1\.26\.8-rancher1-1 \(rule: Rancher ↔ Kubernetes; source: rancher\/rancher v2\.4\.13 chart\/Chart\.yaml kubeVersion: "< 1\.20\.0-0"/);
+  // What helm itself says of that pair (the stand-in follows the chart's kubeVersion).
+  const by = helm('upgrade', '--install', 'rancher', 'rancher-stable/rancher', '--namespace', 'cattle-system', '--version', '2.4.18');
+  assert.match(by.stderr, /Error: UPGRADE FAILED: chart requires kubeVersion: < 1\.20\.0-0 which is incompatible with Kubernetes v1\.26\.8/);
   const again = helmPlay('check', 'v2.7.6');
   assert.is(totalChanged(again), 0, `nothing was recorded for the refused chart\n${show(again)}`);
 });
 
 test('a helm failure ends the run with exit 2 and helm\'s own text', () => {
   const r = spawnSync(process.execPath, ['bin/rancher-play.js', 'run', 'playbooks/ha-helm.yml', '-i', info.inventory,
-    '-e', 'rancher_version=v2.7.7', '-e', `work_dir=${work}`, '--json'], {
+    '-e', `@${info.helmVars}`, '-e', 'rancher_version=v2.7.7', '-e', `work_dir=${work}`, '--json'], {
     encoding: 'utf8', env: { ...process.env, HELM_FIXTURE_FAIL: 'context deadline exceeded' },
   });
   assert.is(r.status, 2, r.stdout + r.stderr);
