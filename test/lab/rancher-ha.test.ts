@@ -322,7 +322,7 @@ test('failure: rke logging a fatal line (logrus text format, piped) → rke-up f
   assert.is(f[0]!.msg, 'rke up failed (exit 1): [workerPlane] Failed to bring up Worker Plane: "node2" is unhealthy');
 });
 
-test('failure: a node RKE cannot reach (its Docker down) is dropped by RKE, which exits 0 → exit 2 naming it', async () => {
+test('failure: a node RKE cannot reach (its Docker down) is dropped by RKE, which ends with exit 1 "Provisioning incomplete" → exit 2 naming it', async () => {
   const node2 = info.nodes.find((n) => n.name === 'node2')!;
   await lab.stopService('docker', 'node2', NAME);
   try {
@@ -330,7 +330,7 @@ test('failure: a node RKE cannot reach (its Docker down) is dropped by RKE, whic
     assert.is(r.code, 2, show(r));
     const f = failures(r);
     assert.equal(f.map((t) => t.id), ['rke-up']);
-    assert.is(f[0]!.msg, `rke up failed (exit 0): Removing host [${node2.address}] from node lists`);
+    assert.is(f[0]!.msg, `rke up failed (exit 1): Removing host [${node2.address}] from node lists; Provisioning incomplete, host(s) [${node2.address}] skipped because they could not be contacted`);
     assert.match(r.stdout, new RegExp(`Failed to set up SSH tunneling for host \\[${node2.address.replace(/\./g, '\\.')}\\]`));
   } finally {
     await lab.startService('docker', 'node2', NAME);
