@@ -437,6 +437,8 @@ async function startSvc(st: LabState, s: Svc): Promise<void> {
     case 'ingress':
       // The node's ingress-nginx as the cluster's current spec configures it (none at first: 404).
       await must(process.execPath, [join(FIXTURES, 'cluster.mjs'), 'node-up', s.host], { env: { ...process.env, RANCHER_PLAY_LAB_DIR: dir }, what: `ingress nginx on ${s.host}` });
+      // The API server stand-in, on the nodes where the last `rke up` started it (none before).
+      await must(process.execPath, [join(FIXTURES, 'kube-api.mjs'), 'node-up', s.host], { env: { ...process.env, RANCHER_PLAY_LAB_DIR: dir }, what: `API server on ${s.host}` });
       break;
     case 'docker':
       await nsMust(h, 'systemctl start docker', `starting dockerd on ${s.host}`);

@@ -180,13 +180,16 @@ export const HELM_MIN = {
   source: 'helm/helm: `--create-namespace` from v3.2.0 (cmd/helm/install.go), `repo add --force-update` from v3.3.2 (cmd/helm/repo_add.go); Helm 2 has no -n',
 };
 
-/** `helm version --short` output against HELM_MIN: Helm 3 prints `v3.12.0+gc9f554d`, Helm 2
- * `Client: v2.16.1+gbbdfe5e` (then asks Tiller). Empty when fine or when the output says nothing. */
-export function helmVersionProblems(out: string): string[] {
+/** `helm version --short --client` against HELM_MIN: Helm 3 prints `v3.19.5+g1ad1a4e`, Helm 2
+ * `Client: v2.17.0+ga690bad` (helm/helm cmd/helm/version.go at v3.3.2 and v2.17.0). A problem
+ * sentence naming `binary`, or null when usable. */
+export function helmVersionProblem(out: string, binary: string): string | null {
   const v = /(?:^|Client: )(v\d+\.\d+\.\d+)/m.exec(out)?.[1];
-  if (!v || compareVersions(v, HELM_MIN.version) >= 0) return [];
-  const two = v.startsWith('v2.') ? ' (Helm 2: its CLI has no -n and needs Tiller)' : '';
-  return [`helm ${v} is older than ${HELM_MIN.version}, the oldest that takes the flags this task passes${two}; install Helm 3.3.2 or later (source: ${HELM_MIN.source})`];
+  if (!v) return `${binary} version printed no version (${out.trim().slice(0, 120) || 'nothing'}): is it helm?`;
+  if (compareVersions(v, HELM_MIN.version) >= 0) return null;
+  const what = v.startsWith('v2.') ? 'Helm 2 (its CLI has no -n and needs Tiller in the cluster)' : `Helm ${v}`;
+  return `${binary} is ${what}; helm-release needs Helm ≥ ${HELM_MIN.version.slice(1)} (--create-namespace since 3.2.0, repo add --force-update since 3.3.2) ` +
+    `(source: ${HELM_MIN.source})`;
 }
 
 // ------------------------------------------------------------ rules

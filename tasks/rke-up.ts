@@ -6,7 +6,7 @@
 // job).
 import { basename, dirname, extname, join } from 'node:path';
 import { defineTask } from '../runner/sdk/index.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import {
   RKE_DEFAULT_K8S, RKE_DEFAULT_K8S_SOURCE, RKE_FEATURES, addonK8sProblems, addonRkeProblems, chartK8sProblems, rkeHas, rkeK8sProblems,
@@ -15,8 +15,7 @@ import {
   addonInstallVersionProblems, certChainProblems, checkRkeConfig, etcdProblems, fqdnProblems, groupHosts, parseRkeLine,
   rancherVersionProblems, unservedAddonProblems,
 } from './rancher-rules.js';
-import { parse as parseYaml } from 'yaml';
-import { expandHome } from '../runner/sdk/index.js';
+import { expandHome, yamlValue } from '../runner/sdk/index.js';
 import { sha256 } from './_file.js';
 
 const schema = {
@@ -207,7 +206,8 @@ export default defineTask({
       return { changed: false, status: 'failed', msg: `${binary} ${why}`, warnings: chk.warnings };
     }
     const rkeVersion = rkeVersionOf(bin.stdout) ?? bin.stdout.trim();
-    const cfg = (parseYaml(text) ?? {}) as { kubernetes_version?: unknown; addons?: unknown };
+    const read = yamlValue(text);
+    const cfg = (('value' in read ? read.value : null) ?? {}) as { kubernetes_version?: unknown; addons?: unknown };
     let k8s = typeof cfg.kubernetes_version === 'string' && cfg.kubernetes_version ? cfg.kubernetes_version : '';
     const old = rkeVersionOf(bin.stdout) !== undefined && !rkeHas(rkeVersion, 'listVersion');
     if (!k8s && old) {
@@ -289,24 +289,34 @@ export default defineTask({
       else if (p.level === 'warning' || p.level === 'error') warnings.push(p.msg);
       else if (p.level === 'info') lastInfo = p.msg;
     };
-    const r = await ctx.run(`${q(binary)} up --config ${q(basename(config))}`, {
-      cwd: dirname(config),
-      onLine: (line) => {
-        ctx.log(line);
-        seen(line);
-        tail.push(line);
-        if (tail.length > 5) tail.shift();
-      },
-    });
+    const out = rkeOutputs(config);
+    // The kubeconfig and state hold cluster credentials: private before rke runs (files it
+    // creates are private under umask 077), and again after it, whatever the outcome.
+    const tighten = `chmod 600 ${q(out.kubeconfig)} ${q(out.rkestate)} 2>/dev/null; true`;
+    await ctx.run(tighten);
+    let r: { code: number; stdout: string; stderr: string };
+    try {
+      r = await ctx.run(`umask 077; ${q(binary)} up --config ${q(basename(config))}`, {
+        cwd: dirname(config),
+        onLine: (line) => {
+          ctx.log(line);
+          seen(line);
+          tail.push(line);
+          if (tail.length > 5) tail.shift();
+        },
+      });
+    } finally {
+      // An interrupt refuses new commands; the files are on this machine (a controller task).
+      await ctx.run(tighten).catch(() => {
+        for (const f of [out.kubeconfig, out.rkestate]) try { chmodSync(f, 0o600); } catch { /* not there */ }
+      });
+    }
     // A runner that does not stream hands the whole output at the end.
     if (!tail.length) for (const line of (r.stdout + '\n' + r.stderr).split('\n')) seen(line);
     if (r.code !== 0 || failures.length) {
       const why = failures.length ? failures.join('; ') : tail.join(' | ') || (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
       return { status: 'failed', msg: `rke up failed (exit ${r.code}): ${why}`, warnings };
     }
-    const out = rkeOutputs(config);
-    // The kubeconfig and state hold cluster credentials.
-    await ctx.run(`chmod 600 ${q(out.kubeconfig)} ${q(out.rkestate)} 2>/dev/null; true`);
     const rkestate = await ctx.readFile(out.rkestate);
     const st = probe.state as { sha: string; rke: string };
     const state: RkeState = {

@@ -56,8 +56,15 @@ export function freePort(): Promise<number> {
 export function scratch(): string {
   const d = mkdtempSync(join(tmpdir(), 'rp-ssh-'));
   chmodSync(d, 0o755);
+  scratches.push(d);
   return d;
 }
+
+const scratches: string[] = [];
+// Scratch directories hold private keys: removed when the test file's process ends.
+process.once('exit', () => {
+  for (const d of scratches) rmSync(d, { recursive: true, force: true });
+});
 
 export function keygen(file: string, type = 'ed25519', passphrase = ''): string {
   execFileSync('ssh-keygen', ['-q', '-t', type, '-N', passphrase, '-C', 'rp-test', '-f', file]);
