@@ -176,7 +176,7 @@ test('without the tunnel the tools fail as the real ones do: the controller does
 test('an old helm is refused before anything is asked or touched: Helm 2, and a Helm 3 before 3.3.2', () => {
   for (const [v, why] of [['v2.17.0', /is Helm 2 \(its CLI has no -n and needs Tiller in the cluster\); helm-release needs Helm ≥ 3\.3\.2/], ['v3.2.4', /is Helm v3\.2\.4; helm-release needs Helm ≥ 3\.3\.2/]] as const) {
     const r = spawnSync(process.execPath, ['bin/rancher-play.js', 'run', 'playbooks/ha-helm.yml', '-i', info.inventory,
-      '-e', 'rancher_version=v2.7.6', '-e', `work_dir=${work}`, '--tags', 'rancher', '--json'], { encoding: 'utf8', env: { ...process.env, HELM_FIXTURE_VERSION: v } });
+      '-e', `@${info.helmVars}`, '-e', 'rancher_version=v2.7.6', '-e', `work_dir=${work}`, '--tags', 'rancher', '--json'], { encoding: 'utf8', env: { ...process.env, HELM_FIXTURE_VERSION: v } });
     assert.is(r.status, 2, r.stdout + r.stderr);
     const ev = (r.stdout ?? '').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as TaskEv).find((e) => e.id === 'helm-release' && e.status !== 'skipped')!;
     assert.is(ev.status, 'failed');
