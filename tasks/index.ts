@@ -13,6 +13,8 @@ import backupKubeconfig from './backup-kubeconfig.js';
 import helmRelease from './helm-release.js';
 import kubectlApply from './kubectl-apply.js';
 import verifyRancher from './verify-rancher.js';
+import fetchFile from './fetch.js';
+import rke2Server from './rke2-server.js';
 
 export const builtinTasks: AnyTask[] = [
   command,
@@ -28,4 +30,6 @@ export const builtinTasks: AnyTask[] = [
   helmRelease,
   kubectlApply,
   verifyRancher,
+  fetchFile,
+  rke2Server,
 ];
