@@ -106,6 +106,8 @@ export interface Play {
   name: string;
   /** Host pattern as written: a group, a host, a list, or `all`. */
   hosts: string[];
+  /** Where `hosts:` is written (for errors about the pattern). */
+  hostsPos?: SourcePos;
   strategy: 'linear' | 'free';
   tasks: TaskItem[];
   handlers: TaskItem[];

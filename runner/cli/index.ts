@@ -77,7 +77,7 @@ function addRunOptions(cmd: Command): Command {
     .requiredOption('-i, --inventory <file>', 'inventory YAML file')
     .option('-C, --check', 'dry run: only probe, report what would change; nothing is changed')
     .option('-D, --diff', 'show unified diffs of file changes')
-    .option('-l, --limit <pattern>', 'only these hosts or groups (comma-separated)', list)
+    .option('-l, --limit <pattern>', 'only the hosts this Ansible host pattern selects (the last --limit wins)', collect)
     .option('-t, --tags <tags>', 'only tasks with these tags (comma-separated; `always` always runs)', list)
     .option('--skip-tags <tags>', 'skip tasks with these tags (comma-separated)', list)
     .option('-f, --forks <n>', 'hosts worked on in parallel', positiveInt, 10)
@@ -153,7 +153,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .description('check schemas, templates and references; connects to nothing')
     .requiredOption('-i, --inventory <file>', 'inventory YAML file')
     .option('-e, --extra-vars <key=value|@file.yml>', 'extra vars (repeatable)', collect, [])
-    .option('--limit <pattern>', 'only these hosts or groups', list)
+    .option('--limit <pattern>', 'only these hosts (an Ansible host pattern; the last --limit wins)', collect)
     .option('--tasks-dir <dir>', 'directory of custom tasks')
     .action(async (playbook: string, f: { inventory: string; extraVars: string[]; limit?: string[]; tasksDir?: string }) => {
       setCode(await guarded(io, async () => {
@@ -170,15 +170,15 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
   program.command('ping')
     .description('connect to every host (through its jump hosts) and report reachability')
     .requiredOption('-i, --inventory <file>', 'inventory YAML file')
-    .option('--limit <pattern>', 'only these hosts or groups', list)
+    .option('--limit <pattern>', 'only these hosts (an Ansible host pattern; the last --limit wins)', collect)
     .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts')
     .option('--json', 'NDJSON output')
     .option('--forks <n>', 'hosts connected to in parallel', positiveInt, 10)
     .action(async (f: { inventory: string; limit?: string[]; acceptNewHostKeys?: boolean; json?: boolean; forks: number }) => {
       setCode(await guarded(io, async () => {
-        const { loadInventory, resolveInventory, selectHosts } = await import('../model/inventory.js');
+        const { loadInventory, resolveInventory, limitSelection } = await import('../model/inventory.js');
         const inv = loadInventory(f.inventory);
-        await resolveInventory(inv, f.limit?.length ? selectHosts(inv, f.limit, undefined, '--limit') : undefined);
+        await resolveInventory(inv, limitSelection(inv, f.limit));
         // Loaded on demand: ssh2 is only needed by commands that connect.
         const { ping } = await import('../engine/ping.js');
         return ping(inv, { limit: f.limit, acceptNewHostKeys: f.acceptNewHostKeys === true, json: f.json === true, forks: f.forks, passphrase: terminalPassphrase(io.env) });

@@ -37,8 +37,9 @@ export function graph(inv: Inventory): string {
 
 /** --list-hosts / --list-tasks / --syntax-check: everything is checked, nothing runs (ansible-playbook's layout). */
 export async function listOnly(playbook: string, f: ListFlags, opt: RunOptions, io: Io): Promise<number> {
-  const [{ loadAll }, { tasksToRun }] = await Promise.all([import('../engine/run.js'), import('../engine/executor.js')]);
+  const [{ loadAll, printWarnings }, { tasksToRun }] = await Promise.all([import('../engine/run.js'), import('../engine/executor.js')]);
   const { playbook: pb, plan } = await loadAll(playbook, f.inventory, opt);
+  printWarnings(plan, io.stderr);
   if (!f.listHosts && !f.listTasks) {
     io.stdout.write(`\nplaybook: ${playbook}\n`);
     return EXIT.ok;

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from '../types.js';
 import { EXIT, InputError, formatProblem, type InputProblem } from '../errors.js';
-import { applyConnectionFlags, loadInventory, resolveInventory, selectHosts, inventorySource } from '../model/inventory.js';
+import { applyConnectionFlags, limitSelection, loadInventory, resolveInventory, inventorySource } from '../model/inventory.js';
 import { loadPlaybook, playbookSource } from '../model/playbook.js';
 import { Plan } from '../plan/index.js';
 import { staticProblems } from '../plan/checks.js';
@@ -59,14 +59,8 @@ export async function loadAll(
     problems.push(...e.problems);
   }
   if (problems.length || !inventory || !playbook) throw new InputError(problems);
-  if (opt.limit?.length) {
-    try {
-      selectHosts(inventory, opt.limit, undefined);
-    } catch (e) {
-      if (e instanceof InputError) throw new InputError(e.problems.map((p) => ({ ...p, key: '--limit', pos: undefined })));
-      throw e;
-    }
-  }
+  // A --limit that leaves no host is an error before anything else, as in ansible-playbook.
+  limitSelection(inventory, opt.limit);
   const plan = new Plan(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit });
   problems.push(...staticProblems(playbook, inventory, { plan }));
   problems.push(...(await prechecks(plan, registry)));
@@ -186,6 +180,11 @@ export function printProblems(e: InputError, stderr: NodeJS.WritableStream): voi
   stderr.write(`${e.problems.length} problem${e.problems.length === 1 ? '' : 's'} found; nothing was run\n`);
 }
 
+/** Host patterns that matched nothing, in ansible-playbook's words (the run goes on). */
+export function printWarnings(plan: Plan, stderr: NodeJS.WritableStream): void {
+  for (const w of plan.warnings) stderr.write(`[WARNING]: ${w}\n`);
+}
+
 /** `run` and `check`: returns the exit code. */
 export async function runPlaybook(playbookFile: string, inventoryFile: string, opt: RunOptions & { json?: boolean }, io: RunIo): Promise<number> {
   let loaded: Loaded;
@@ -198,6 +197,7 @@ export async function runPlaybook(playbookFile: string, inventoryFile: string, o
     }
     throw e;
   }
+  printWarnings(loaded.plan, io.stderr);
   const secrets = secretsOf(loaded);
   const mask = (s: string): string => redactUrlCredentials(redactText(s, secrets));
   const kind = io.renderer ?? pickRenderer(false, io.stdout, io.env);

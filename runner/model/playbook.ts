@@ -35,6 +35,12 @@ function asList(v: unknown): string[] {
   return [];
 }
 
+/** Taggable._load_tags: a string is a comma-separated list; list items are kept as written. */
+function tagList(v: unknown): string[] {
+  if (typeof v === 'string') return v.split(',').map((t) => t.trim());
+  return asList(v);
+}
+
 /** Walk every string inside a value, with its path. */
 export function eachString(v: unknown, path: YamlPath, f: (s: string, path: YamlPath) => void, depth = 0): void {
   if (depth > 100) return;
@@ -81,9 +87,11 @@ export function loadPlaybook(file: string, registry: Registry, inv?: Inventory):
     if (!isObj(rp)) return;
     const base: YamlPath = ['plays', pi];
     const hosts = asList(rp.hosts);
+    const hostsPos = src.posOf([...base, 'hosts']);
     if (inv && hosts.length) {
+      // A malformed pattern is an error here; one that matches nothing only warns (in the plan).
       try {
-        selectHosts(inv, hosts, src.posOf([...base, 'hosts']), 'hosts');
+        selectHosts(inv, hosts, hostsPos, 'hosts');
       } catch (e) {
         if (e instanceof InputError) problems.push(...e.problems);
         else throw e;
@@ -123,6 +131,7 @@ export function loadPlaybook(file: string, registry: Registry, inv?: Inventory):
     plays.push({
       name: typeof rp.name === 'string' ? rp.name : hosts.join(','),
       hosts,
+      hostsPos,
       strategy: rp.strategy === 'free' ? 'free' : 'linear',
       tasks,
       handlers,
@@ -221,7 +230,7 @@ function taskItem(item: unknown, base: YamlPath, src: YamlSource, registry: Regi
     id,
     name: typeof item.name === 'string' && item.name ? item.name : id,
     params: isObj(rawParams) ? { ...rawParams } : (rawParams as Vars),
-    tags: asList(item.tags),
+    tags: tagList(item.tags),
     notify: asList(item.notify),
     ignore_errors: item.ignore_errors === true,
     retries: typeof item.retries === 'number' ? item.retries : 0,

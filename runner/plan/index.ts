@@ -2,7 +2,7 @@
 // targets (its pattern, then --limit) and each host's merged vars by precedence. The static
 // checks, the prechecks, secret collection and the executor all read this one plan.
 import { InputError, type InputProblem } from '../errors.js';
-import { applyLimit, selectHosts } from '../model/inventory.js';
+import { limitSelection, selectHosts } from '../model/inventory.js';
 import { mergedVars } from '../model/vars.js';
 import type { Inventory, Play, Playbook, Vars } from '../types.js';
 
@@ -24,15 +24,31 @@ export interface PlanOptions {
 export class Plan {
   readonly plays: PlayPlan[];
   readonly extraVars: Vars;
+  /** Host patterns that matched nothing (Ansible's warnings; the play or pattern is skipped). */
+  readonly warnings: string[] = [];
   private readonly memo = new Map<string, Vars>();
 
   constructor(readonly playbook: Playbook, readonly inventory: Inventory, opts: PlanOptions = {}) {
     this.extraVars = opts.extraVars ?? {};
+    const warn = (w: string): void => {
+      if (!this.warnings.includes(w)) this.warnings.push(w);
+    };
+    let allowed: Set<string> | undefined;
+    let limitProblems: InputProblem[] = [];
+    try {
+      const l = limitSelection(inventory, opts.limit, warn);
+      if (l) allowed = new Set(l);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      limitProblems = e.problems;
+      allowed = new Set();
+    }
     this.plays = playbook.plays.map((play, index) => {
       try {
-        return { index, play, hosts: applyLimit(inventory, selectHosts(inventory, play.hosts, play.pos), opts.limit), problems: [] };
+        const hosts = selectHosts(inventory, play.hosts, play.hostsPos ?? play.pos, 'hosts', warn);
+        return { index, play, hosts: allowed ? hosts.filter((h) => allowed!.has(h)) : hosts, problems: index === 0 ? limitProblems : [] };
       } catch (e) {
-        if (e instanceof InputError) return { index, play, hosts: [], problems: e.problems };
+        if (e instanceof InputError) return { index, play, hosts: [], problems: [...(index === 0 ? limitProblems : []), ...e.problems] };
         throw e;
       }
     });

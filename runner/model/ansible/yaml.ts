@@ -322,7 +322,8 @@ export function parseYaml(text: string, inv: AInventory): boolean {
       return undefined;
     }
     inv.addGroup(name, at(keyNode));
-    if (!node) return name;
+    // `web:` with nothing under it (a null scalar) is an empty group, as in the yaml plugin.
+    if (!node || kind === 'null') return name;
     const sections = c.dict(node);
     for (const e of sections.values()) {
       const key = e.key;
