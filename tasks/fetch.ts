@@ -33,7 +33,10 @@ export default defineTask({
     },
   },
   async probe(ctx, p) {
-    const r = await ctx.run(`cat ${ctx.quote(p.src)}`);
+    const q = ctx.quote;
+    const r = await ctx.run(`if [ -e ${q(p.src)} ]; then cat ${q(p.src)}; else echo 'No such file or directory' >&2; exit 3; fi`);
+    // A dry run ahead of the task that creates the file (a server's first start) predicts the fetch.
+    if (r.code === 3 && ctx.check) return { changed: true, msg: `would fetch ${ctx.host.name}:${p.src} to ${ctx.resolve(p.dest)} (not there yet)` };
     if (r.code !== 0) return { changed: false, status: 'failed', msg: `cannot read ${p.src} on ${ctx.host.name}: ${r.stderr.trim() || `exit ${r.code}`}` };
     let content = r.stdout;
     for (const { from, to } of p.replace) content = content.split(from).join(to);

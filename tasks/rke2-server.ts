@@ -40,6 +40,7 @@ const schema = {
         'k3s: the k3s binary); copied to the node and handed to the install script (INSTALL_RKE2_ARTIFACT_PATH).',
     },
     config: { type: 'object', description: 'config.yaml keys (flags of `rke2 server` / `k3s server`), e.g. tls-san, node-label.' },
+    extra_config: { type: 'object', default: {}, description: 'More config.yaml keys (the inventory\'s, e.g. var rke2_config), merged over config.' },
     join: {
       type: 'string', default: '',
       description: 'Host (the FQDN of the load balancer) of the cluster to join: config server: https://HOST:9345 (K3s :6443). ' +
@@ -79,6 +80,26 @@ export function serverFlags(dist: Dist): readonly string[] {
 export function unknownKeys(dist: Dist, config: Record<string, unknown>): string[] {
   const flags = new Set(serverFlags(dist));
   return Object.keys(config).filter((k) => !flags.has(k.replace(/\+$/, '')));
+}
+
+/** The flag nearest to a misspelt key (edit distance at most 3), for the error message. */
+export function closest(dist: Dist, key: string): string | undefined {
+  const d = (a: string, b: string) => {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = row[0]!;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const tmp = row[j]!;
+        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = tmp;
+      }
+    }
+    return row[b.length]!;
+  };
+  let best: [string, number] | undefined;
+  for (const f of serverFlags(dist)) { const n = d(key, f); if (n <= 3 && (!best || n < best[1])) best = [f, n]; }
+  return best?.[0];
 }
 
 export function paths(dist: Dist) {
@@ -244,9 +265,9 @@ export default defineTask({
   precheck(params) {
     const out: string[] = [];
     const dist = params.distribution as Dist;
-    const cfg = params.config as Record<string, unknown>;
+    const cfg = { ...(params.config as Record<string, unknown>), ...(params.extra_config as Record<string, unknown>) };
     for (const k of unknownKeys(dist, cfg)) {
-      out.push(`rke2-server.config.${k}: \`${dist} server\` has no flag --${k}: the server would log "Unknown flag --${k} found in config.yaml, skipping" and run without it; remove it or fix its spelling (\`${dist} server --help\` lists the keys)`);
+      out.push(`rke2-server.config.${k} (${k in (params.extra_config as object) ? 'extra_config' : 'config'}): \`${dist} server\` has no flag --${k}: the server would log "Unknown flag --${k} found in config.yaml, skipping" and run without it; ${closest(dist, k) ? `did you mean ${closest(dist, k)}? ` : ''}remove it or fix its spelling (\`${dist} server --help\` lists the keys)`);
     }
     if (dist === 'rke2' && 'cluster-init' in cfg) out.push('rke2-server.config.cluster-init is a K3s key; RKE2 always runs embedded etcd (the first server is the one without `server:`)');
     if ('server' in cfg) out.push('rke2-server.config.server: give the host to join as param join (the port follows the distribution)');
@@ -268,7 +289,7 @@ export default defineTask({
     if (!token) return { changed: false, status: 'failed', msg: 'no token: set var rke2_token (a !secret) or let the playbook generate the token file' };
 
     const dist0 = params.distribution as Dist;
-    const cfg: Vars = { ...(params.config as Vars), token };
+    const cfg: Vars = { ...(params.config as Vars), ...(params.extra_config as Vars), token };
     // RKE2: the first server is the one without `server:`; K3s' first server needs cluster-init
     // for embedded etcd (k3s docs datastore/ha-embedded.md), the others join on 6443.
     if (params.join) cfg.server = `https://${params.join}:${paths(dist0).supervisorPort}`;
@@ -351,11 +372,13 @@ export default defineTask({
       }
     }
     if (s.action !== 'none') {
+      // The journal since this start explains a failure (one second earlier: its resolution).
+      const t0 = Number((await ctx.run('date +%s')).stdout.trim()) - 1;
       const r = await ctx.run(`systemctl ${s.action} ${q(P.unit)} 2>&1`, { become: true, timeoutMs: params.ready_timeout * 1000 });
       if (r.code !== 0) {
-        const j = await ctx.run(`journalctl -u ${q(P.unit)} -n 40 --no-pager -o cat 2>&1`, { become: true });
+        const j = await ctx.run(`journalctl -u ${q(P.unit)} --since @${t0} -n 40 --no-pager -o cat 2>&1`, { become: true });
         const err = journalError(j.stdout) || r.stdout.trim();
-        const hint = startHint(s.dist, j.stdout, typeof (params.config as Vars).server === 'string' ? String((params.config as Vars).server) : undefined);
+        const hint = startHint(s.dist, j.stdout, params.join ? `https://${params.join}:${P.supervisorPort}` : undefined);
         const what = r.code === 124 ? `did not become ready within ${params.ready_timeout}s` : 'failed to start';
         return { status: 'failed', msg: `${ctx.host.name}: ${P.unit} ${what}: ${maskConfig(err, s.token)}${hint ? ` — ${hint}` : ''}` };
       }
