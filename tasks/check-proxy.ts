@@ -5,7 +5,7 @@
 // and Rancher match it), Docker's systemd drop-in carries the same values, and the running daemon
 // uses them (`docker info`). With manage_docker_dropin it writes that drop-in, or reports the
 // restart still owed to one already written (the playbook notifies a `restart docker` handler).
-import { defineTask } from '../runner/sdk/index.js';
+import { defineTask, hostProblem } from '../runner/sdk/index.js';
 import type { Vars } from '../runner/sdk/index.js';
 import { REQUIRED_NO_PROXY, groupHosts, listParam, noProxyMissing } from './rancher-rules.js';
 import { renderShipped } from './templates/index.js';
@@ -94,10 +94,44 @@ function proxyDiffs(env: { http: string; https: string; noProxy: string }, s: Se
 function hostPort(url: string): { host: string; port: number } | undefined {
   try {
     const u = new URL(url);
-    return { host: u.hostname, port: Number(u.port) || (u.protocol === 'https:' ? 443 : 80) };
+    // bash's /dev/tcp wants an IPv6 address without brackets.
+    return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port) || (u.protocol === 'https:' ? 443 : 80) };
   } catch {
     return undefined;
   }
+}
+
+/** A value in curl's config syntax: double-quoted, `\\` and `"` escaped, no line breaks. */
+function curlConfigString(v: string): string {
+  if (/[\r\n\0]/.test(v)) throw new Error('a URL with a line break cannot be passed to curl');
+  return `"${v.replace(/[\\"]/g, '\\$&')}"`;
+}
+
+/** Proxy URLs whose host is no host name or address (Node's URL parser accepts `$(…)` there). */
+export function proxyProblems(urls: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const [what, url] of Object.entries(urls)) {
+    if (url === undefined) continue;
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      continue; // reported by the probe as "is not a URL"
+    }
+    const bad = hostProblem(u.hostname);
+    if (bad) out.push(`${what} host ${bad}`);
+  }
+  return out;
+}
+
+/** The proxy URLs and probe URL from the params, else from vars `proxy` / `probe_url`. */
+function settingsOf(params: { http_proxy?: string; https_proxy?: string; probe_url?: string }, vars: Vars): { http?: string; https?: string; probe_url?: string } {
+  const proxyVar = obj(vars.proxy);
+  const http = params.http_proxy ?? (typeof proxyVar.http === 'string' ? proxyVar.http : undefined);
+  const https = params.https_proxy ?? (typeof proxyVar.https === 'string' ? proxyVar.https : undefined) ?? http;
+  const probe_url = params.probe_url ?? (typeof vars.probe_url === 'string' ? vars.probe_url : undefined) ??
+    (typeof proxyVar.probe_url === 'string' ? proxyVar.probe_url : undefined);
+  return { http, https, probe_url };
 }
 
 export default defineTask({
@@ -105,14 +139,18 @@ export default defineTask({
   summary: 'The HTTP proxy answers from the node, NO_PROXY is complete, and Docker uses the same settings',
   schema,
   runsOn: 'host',
+  precheck(params, ctx) {
+    return proxyProblems(settingsOf(params, ctx.vars));
+  },
   async probe(ctx, params) {
     const host = ctx.host.name;
     const proxyVar = obj(ctx.vars.proxy);
-    const http = params.http_proxy ?? (typeof proxyVar.http === 'string' ? proxyVar.http : undefined);
-    const https = params.https_proxy ?? (typeof proxyVar.https === 'string' ? proxyVar.https : undefined) ?? http;
+    const { http, https, probe_url } = settingsOf(params, ctx.vars);
     if (!http || !https) {
       return { changed: false, status: 'skipped', msg: 'no proxy configured (set vars proxy.http / proxy.https)' };
     }
+    const unsafe = proxyProblems({ http, https, probe_url });
+    if (unsafe.length) return { changed: false, status: 'failed', msg: `${host}: ${unsafe.join('; ')}` };
     const group = params.node_group;
     const nodes = groupHosts(ctx.vars, group).map((h) => h.address);
     const given = params.no_proxy ?? proxyVar.no_proxy;
@@ -139,15 +177,17 @@ export default defineTask({
     const hp = hostPort(proxy);
     if (!hp) problems.push(`proxy URL ${JSON.stringify(proxy)} is not a URL (expected http://host:port)`);
     else {
-      const q = ctx.quote;
-      const tcp = `timeout ${t} bash -c ${q(`exec 3<>/dev/tcp/${hp.host}/${hp.port}`)} 2>&1`;
+      // Host and port as positional parameters (never evaluated again by the inner bash), the
+      // proxy URL with its credentials and the probe URL in a curl config on stdin (not on argv).
+      const tcp = `timeout ${t} bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>&1`;
       // %{http_connect}: the proxy's answer to CONNECT (https probe); %{http_code}: the final answer.
-      const script = probeUrl
+      const script = `set -- ${ctx.quote(hp.host)} ${hp.port}; ` + (probeUrl
         ? `if command -v curl >/dev/null 2>&1; then ` +
-          `curl -sS -o /dev/null -w '%{http_code} %{http_connect}' --noproxy '' --max-time ${t} -x ${q(proxy)} ${q(probeUrl)} 2>&1; echo " rc=$?"; ` +
+          `curl -sS -o /dev/null -w '%{http_code} %{http_connect}' --noproxy '' --max-time ${t} -K - 2>&1; echo " rc=$?"; ` +
           `else ${tcp} && echo "000 rc=0 nocurl" || echo " rc=7"; fi`
-        : `${tcp}; echo " rc=$?"`;
-      const r = await ctx.run(script, { become: false });
+        : `${tcp}; echo " rc=$?"`);
+      const stdin = probeUrl ? `proxy = ${curlConfigString(proxy)}\nurl = ${curlConfigString(probeUrl)}\n` : undefined;
+      const r = await ctx.run(script, { become: false, stdin });
       const out = r.stdout.trim();
       const rc = /rc=(\d+)/.exec(out)?.[1];
       const codes = /(\d{3}) (\d{3})\s*rc=/.exec(out);
@@ -225,7 +265,8 @@ export default defineTask({
     const dir = path.slice(0, path.lastIndexOf('/')) || '/';
     const mk = await ctx.run(`mkdir -p ${ctx.quote(dir)}`);
     if (mk.code !== 0) return { status: 'failed', msg: `${ctx.host.name}: cannot create ${dir}: ${mk.stderr.trim()}` };
-    await ctx.writeFile(path, probe.state as string, { mode: 0o644 });
+    // It holds the proxy credentials: readable by root (systemd) only.
+    await ctx.writeFile(path, probe.state as string, { mode: 0o600 });
     return {};
   },
 });

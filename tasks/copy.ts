@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { defineTask, type Probe, type Applied } from '../runner/sdk/index.js';
 import { formatBytes, formatRate } from '../runner/sdk/index.js';
-import { modeSchema, probeFile, sha256File, STREAM_MIN_BYTES, writeWanted, type FileWant, type SourceWant } from './_file.js';
+import { isPrivateMode, modeSchema, probeFile, sha256File, STREAM_MIN_BYTES, writeWanted, type FileWant, type SourceWant } from './_file.js';
 
 export default defineTask({
   id: 'copy',
@@ -23,7 +23,7 @@ export default defineTask({
     },
   },
   async probe(ctx, p): Promise<Probe<FileWant | SourceWant>> {
-    const attrs = { dest: p.dest, mode: p.mode, owner: p.owner };
+    const attrs: { dest: string; mode?: string; owner?: string } = { dest: p.dest, mode: p.mode, owner: p.owner };
     let want: FileWant | SourceWant;
     if (p.content !== undefined) want = { ...attrs, content: Buffer.from(p.content) };
     else {
@@ -34,6 +34,9 @@ export default defineTask({
       });
       if (st === null) return { changed: false, status: 'failed', msg: `src ${src} not found on the controller` };
       if (st.isDirectory()) return { changed: false, status: 'failed', msg: `src ${src} is a directory` };
+      // A private source (a key, a kubeconfig) stays private: without `mode:` it keeps its own,
+      // and a private mode also keeps its content out of every diff.
+      if (p.mode === undefined && isPrivateMode(st.mode & 0o7777)) attrs.mode = `0${(st.mode & 0o777).toString(8).padStart(3, '0')}`;
       if (st.size >= STREAM_MIN_BYTES) want = { ...attrs, source: { path: src, size: st.size, sha256: await sha256File(src) } };
       else {
         const b = await ctx.readLocal(src);

@@ -2,10 +2,9 @@
 // `kubectl diff -f -` finds a difference (its exit code: 0 same, 1 differs, anything else an
 // error). Secret data never reaches the output: kubectl's own masking is kept, and every value
 // under `data`/`stringData` of a Secret (and its base64 form) is masked in diffs and messages.
-import { parseAllDocuments } from 'yaml';
 import { defineTask, type TaskContext } from '../runner/sdk/index.js';
 import type { FileDiff, Vars } from '../runner/sdk/index.js';
-import { renderString } from '../runner/sdk/index.js';
+import { renderString, yamlDocuments } from '../runner/sdk/index.js';
 import { MASK } from '../runner/sdk/index.js';
 import { binaryFor, cliError, kubeCli, missingKubeconfig } from './helm-release.js';
 
@@ -34,9 +33,11 @@ export function readManifest(text: string): Manifest | { problem: string } {
   const secrets = new Set<string>();
   const namespaces: string[] = [];
   const objects: string[] = [];
-  for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length) return { problem: `manifest is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}` };
-    const o = doc.toJS() as Vars | null;
+  // The bounded reader: an alias bomb in a manifest is refused like one in an inventory.
+  const docs = yamlDocuments(text);
+  if ('problem' in docs) return { problem: `manifest ${docs.problem}` };
+  for (const doc of docs.values) {
+    const o = doc as Vars | null;
     if (!o) continue;
     if (typeof o !== 'object' || typeof o.kind !== 'string' || typeof o.apiVersion !== 'string') return { problem: 'every manifest document needs apiVersion and kind' };
     const meta = (o.metadata ?? {}) as Vars;

@@ -6,13 +6,12 @@
 // job).
 import { basename, dirname, extname, join } from 'node:path';
 import { defineTask } from '../runner/sdk/index.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import {
   addonInstallVersionProblems, certChainProblems, checkRkeConfig, etcdProblems, fqdnProblems, groupHosts, parseRkeLine,
   rancherVersionProblems, unservedAddonProblems,
 } from './rancher-rules.js';
-import { parse as parseYaml } from 'yaml';
-import { expandHome } from '../runner/sdk/index.js';
+import { expandHome, yamlValue } from '../runner/sdk/index.js';
 import { sha256 } from './_file.js';
 
 const schema = {
@@ -132,7 +131,8 @@ export default defineTask({
     }
     // `rke version v1.4.11` (rancher/rke main.go: app.Version).
     const rkeVersion = /rke version (\S+)/.exec(bin.stdout)?.[1] ?? bin.stdout.trim();
-    const cfg = (parseYaml(text) ?? {}) as { kubernetes_version?: unknown; addons?: unknown };
+    const read = yamlValue(text);
+    const cfg = (('value' in read ? read.value : null) ?? {}) as { kubernetes_version?: unknown; addons?: unknown };
     let k8s = typeof cfg.kubernetes_version === 'string' && cfg.kubernetes_version ? cfg.kubernetes_version : '';
     if (!k8s) {
       // The release's default (rancher/rke cmd/config.go generateK8sVersionList prints it alone).
@@ -200,24 +200,34 @@ export default defineTask({
       else if (p.level === 'warning' || p.level === 'error') warnings.push(p.msg);
       else if (p.level === 'info') lastInfo = p.msg;
     };
-    const r = await ctx.run(`${q(binary)} up --config ${q(basename(config))}`, {
-      cwd: dirname(config),
-      onLine: (line) => {
-        ctx.log(line);
-        seen(line);
-        tail.push(line);
-        if (tail.length > 5) tail.shift();
-      },
-    });
+    const out = rkeOutputs(config);
+    // The kubeconfig and state hold cluster credentials: private before rke runs (files it
+    // creates are private under umask 077), and again after it, whatever the outcome.
+    const tighten = `chmod 600 ${q(out.kubeconfig)} ${q(out.rkestate)} 2>/dev/null; true`;
+    await ctx.run(tighten);
+    let r: { code: number; stdout: string; stderr: string };
+    try {
+      r = await ctx.run(`umask 077; ${q(binary)} up --config ${q(basename(config))}`, {
+        cwd: dirname(config),
+        onLine: (line) => {
+          ctx.log(line);
+          seen(line);
+          tail.push(line);
+          if (tail.length > 5) tail.shift();
+        },
+      });
+    } finally {
+      // An interrupt refuses new commands; the files are on this machine (a controller task).
+      await ctx.run(tighten).catch(() => {
+        for (const f of [out.kubeconfig, out.rkestate]) try { chmodSync(f, 0o600); } catch { /* not there */ }
+      });
+    }
     // A runner that does not stream hands the whole output at the end.
     if (!tail.length) for (const line of (r.stdout + '\n' + r.stderr).split('\n')) seen(line);
     if (r.code !== 0 || failures.length) {
       const why = failures.length ? failures.join('; ') : tail.join(' | ') || (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
       return { status: 'failed', msg: `rke up failed (exit ${r.code}): ${why}`, warnings };
     }
-    const out = rkeOutputs(config);
-    // The kubeconfig and state hold cluster credentials.
-    await ctx.run(`chmod 600 ${q(out.kubeconfig)} ${q(out.rkestate)} 2>/dev/null; true`);
     const rkestate = await ctx.readFile(out.rkestate);
     const state: RkeState = {
       config_sha256: probe.state as string, finished_at: new Date().toISOString(),

@@ -95,16 +95,30 @@ function addRunOptions(cmd: Command): Command {
     .option('--tasks-dir <dir>', 'directory of custom tasks (default: tasks/ beside the playbook)');
 }
 
-/** Interrupt handling: first Ctrl-C stops starting tasks, the second exits at once. */
-function interruptible(io: Io): { signal: AbortSignal; dispose(): void } {
+/** Interrupt handling: the first Ctrl-C (SIGINT) or SIGTERM stops starting tasks, the second
+ * exits at once (temp files and commands started here are cleaned up on exit either way). */
+function interruptible(io: Io): { signal: AbortSignal; code(c: number): number; dispose(): void } {
   const ac = new AbortController();
-  const onSigint = (): void => {
-    if (ac.signal.aborted) process.exit(EXIT.interrupted);
-    io.stderr.write('\ninterrupted: no new tasks will start; waiting for running ones (Ctrl-C again to quit now)\n');
+  let by: NodeJS.Signals | undefined;
+  const exitFor = (s: NodeJS.Signals | undefined): number => (s === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted);
+  const on = (sig: NodeJS.Signals): void => {
+    if (ac.signal.aborted) process.exit(exitFor(sig));
+    by = sig;
+    io.stderr.write(`\ninterrupted${sig === 'SIGTERM' ? ' (SIGTERM)' : ''}: no new tasks will start; waiting for running ones (Ctrl-C again to quit now)\n`);
     ac.abort(new Error('interrupted'));
   };
-  process.on('SIGINT', onSigint);
-  return { signal: ac.signal, dispose: () => void process.off('SIGINT', onSigint) };
+  const onInt = (): void => on('SIGINT');
+  const onTerm = (): void => on('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return {
+    signal: ac.signal,
+    code: (c) => (c === EXIT.interrupted ? exitFor(by) : c),
+    dispose: () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    },
+  };
 }
 
 export function buildProgram(io: Io, setCode: (n: number) => void): Command {
@@ -139,7 +153,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
           setCode(await guarded(io, async () => {
             const { runPlaybook } = await import('../engine/run.js');
             const opts = { ...(await runOptions(f, check)), passphrase: terminalPassphrase(io.env) };
-            return runPlaybook(playbook, f.inventory, opts, { ...io, signal: intr.signal });
+            return intr.code(await runPlaybook(playbook, f.inventory, opts, { ...io, signal: intr.signal }));
           }));
         } finally {
           intr.dispose();

@@ -5,6 +5,7 @@ import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from '../types.j
 import { EXIT, InputError, formatProblem, type InputProblem } from '../errors.js';
 import { applyConnectionFlags, limitSelection, loadInventory, resolveInventory, inventorySource } from '../model/inventory.js';
 import { loadPlaybook, playbookSource } from '../model/playbook.js';
+import { nulPaths } from '../model/nul.js';
 import { Plan } from '../plan/index.js';
 import { staticProblems } from '../plan/checks.js';
 import { Registry } from './registry.js';
@@ -87,7 +88,7 @@ async function prechecks(plan: Plan, registry: Registry): Promise<InputProblem[]
       const varSource = (name: string) => varOrigin(pb, playIndex, inv, host, plan.extraVars, name);
       for (const item of [...play.tasks, ...play.handlers]) {
         const task = registry.get(item.id);
-        if (!task?.precheck) continue;
+        if (!task) continue;
         if (!allKnown(item.params, scope)) continue;
         let params: Vars;
         try {
@@ -95,6 +96,14 @@ async function prechecks(plan: Plan, registry: Registry): Promise<InputProblem[]
         } catch {
           continue; // reported by the static pass
         }
+        // A var may bring the NUL byte the playbook's own text cannot.
+        for (const at of nulPaths(params)) {
+          const k = `${item.pos.line}:${item.pos.col}|nul|${at.join('.')}`;
+          if (seen.has(k)) continue;
+          seen.add(k);
+          out.push({ pos: item.pos, key: [item.id, ...at].join('.'), message: `holds a NUL byte once rendered (host ${host})` });
+        }
+        if (!task.precheck) continue;
         const msgs = await task.precheck(params, { ...precheckContext(host, scope, pb.dir), varSource });
         for (const m of msgs) {
           const k = `${item.pos.line}:${item.pos.col}|${m}`;

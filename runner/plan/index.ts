@@ -4,6 +4,7 @@
 import { InputError, type InputProblem } from '../errors.js';
 import { limitSelection, selectHosts } from '../model/inventory.js';
 import { mergedVars } from '../model/vars.js';
+import { serialBatches } from './batches.js';
 import type { Inventory, Play, Playbook, Vars } from '../types.js';
 
 export interface PlayPlan {
@@ -11,6 +12,8 @@ export interface PlayPlan {
   play: Play;
   /** Target hosts, in inventory order; empty when the pattern is bad (see `problems`). */
   hosts: string[];
+  /** `hosts` cut by the play's `serial:` (one batch of all of them without it; none without hosts). */
+  batches: string[][];
   problems: InputProblem[];
 }
 
@@ -45,10 +48,11 @@ export class Plan {
     }
     this.plays = playbook.plays.map((play, index) => {
       try {
-        const hosts = selectHosts(inventory, play.hosts, play.hostsPos ?? play.pos, 'hosts', warn);
-        return { index, play, hosts: allowed ? hosts.filter((h) => allowed!.has(h)) : hosts, problems: index === 0 ? limitProblems : [] };
+        const selected = selectHosts(inventory, play.hosts, play.hostsPos ?? play.pos, 'hosts', warn);
+        const hosts = allowed ? selected.filter((h) => allowed!.has(h)) : selected;
+        return { index, play, hosts, batches: serialBatches(hosts, play.serial), problems: index === 0 ? limitProblems : [] };
       } catch (e) {
-        if (e instanceof InputError) return { index, play, hosts: [], problems: [...(index === 0 ? limitProblems : []), ...e.problems] };
+        if (e instanceof InputError) return { index, play, hosts: [], batches: [], problems: [...(index === 0 ? limitProblems : []), ...e.problems] };
         throw e;
       }
     });

@@ -10,7 +10,7 @@ import type { ExecOptions, ExecResult, WriteOptions } from '../../task.js';
 import { UnreachableError, type Transport, type UploadOptions, type UploadResult } from '../transport.js';
 import { shQuote } from '../../quote.js';
 import { resolveConnection } from '../ssh-config.js';
-import { checkOwner, commandLine, hereDocFill, pathWord, placeScript, targetWords } from '../shell.js';
+import { checkOwner, commandInput, commandLine, hereDocFill, pathWord, placeScript, targetWords } from '../shell.js';
 import { RemoteShell, type RawResult } from './shell.js';
 import type { Client, PooledClient, SshPool } from './pool.js';
 
@@ -83,10 +83,10 @@ export class SshTransport implements Transport {
       shell = new RemoteShell(client, become ? 'exec sudo -n sh' : 'exec sh');
       this.shells.set(kind, shell);
     }
-    const line = opts.trusted ? `(\n${command}\n)` : commandLine(command, opts, { timeout: true });
+    const { line, stdin } = opts.trusted ? { line: `(\n${command}\n)`, stdin: toBuf(opts.stdin) } : commandInput(command, opts, { timeout: true });
     let r: RawResult;
     try {
-      r = await shell.run({ line, stdin: toBuf(opts.stdin), timeoutMs: opts.timeoutMs, onLine: opts.onLine });
+      r = await shell.run({ line, stdin, timeoutMs: opts.timeoutMs, onLine: opts.onLine });
     } catch (e) {
       this.shells.delete(kind);
       // Give the socket a moment to report its close, so a dropped host reads as unreachable.
