@@ -67,6 +67,16 @@ export async function writeDownloads(dir: string, pki: string, labDir: string, f
     put('github.com', `rancher/rke2/releases/download/${v}/sha256sum-amd64.txt`, `${sum}  rke2.linux-amd64.tar.gz\n`);
     put('github.com', `rancher/rke2/releases/tag/${v}`, `rke2 ${v}\n`);
   }
+  // K3s: one binary per release (k3s install.sh download_hash / download_binary).
+  put('get.k3s.io', 'index', readFileSync(join(fixtures, 'k3s-install.sh')));
+  put('update.k3s.io', 'channels/stable', `${K3S_RELEASES[K3S_RELEASES.length - 1]}\n`);
+  put('update.k3s.io', 'channels/latest', `${K3S_RELEASES[K3S_RELEASES.length - 1]}\n`);
+  for (const v of K3S_RELEASES) {
+    const bin = wrapper('k3s', v, labDir, fixtures, caCert);
+    put('github.com', `k3s-io/k3s/releases/download/${v}/k3s`, bin, 0o755);
+    put('github.com', `k3s-io/k3s/releases/download/${v}/sha256sum-amd64.txt`, `${createHash('sha256').update(bin).digest('hex')}  k3s\n`);
+    put('github.com', `k3s-io/k3s/releases/tag/${v}`, `k3s ${v}\n`);
+  }
   const { cert, key } = await signMulti(pki, 'downloads', DOWNLOAD_HOSTS);
   return { root, cert, key };
 }

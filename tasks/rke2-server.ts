@@ -106,8 +106,10 @@ export function paths(dist: Dist) {
   return dist === 'k3s'
     ? {
       unit: 'k3s', config: '/etc/rancher/k3s/config.yaml', kubeconfig: '/etc/rancher/k3s/k3s.yaml',
-      // k3s install.sh create_env_file: FILE_K3S_ENV=${SYSTEMD_DIR}/${SERVICE_K3S}.env, read by the unit.
-      env: '/etc/systemd/system/k3s.service.env', manifests: '/var/lib/rancher/k3s/server/manifests', token: '/var/lib/rancher/k3s/server/token',
+      // The unit k3s install.sh writes reads /etc/default/%N, /etc/sysconfig/%N, then its own
+      // k3s.service.env (create_systemd_service_file), into which it copies the proxy variables of
+      // its own environment (create_env_file): both get the same values here.
+      env: '/etc/default/k3s', manifests: '/var/lib/rancher/k3s/server/manifests', token: '/var/lib/rancher/k3s/server/token',
       installUrl: 'https://get.k3s.io', prefix: 'INSTALL_K3S', supervisorPort: 6443,
     }
     : {
@@ -243,6 +245,8 @@ interface State {
   install?: { from: string | null; to: string };
   action: 'start' | 'restart' | 'none';
   token: string;
+  /** Proxy variables for the install script's downloads (and, for K3s, its env file). */
+  proxyEnv: Record<string, string>;
 }
 
 function maskConfig(text: string, token: string): string {
@@ -297,7 +301,11 @@ export default defineTask({
     const configText = `# Managed by rancher-play (rke2-server)\n${YAML.stringify(cfg)}`;
     const proxy = params.proxy ?? (ctx.vars.proxy && typeof ctx.vars.proxy === 'object' ? (ctx.vars.proxy as { http?: string; https?: string; no_proxy?: string }) : undefined);
     const nodes = groupHosts(ctx.vars, params.node_group).map((h) => h.address);
-    const env = envFileText(proxy, noProxyList(nodes, params.no_proxy_extra, proxy?.no_proxy), params.proxy_scope as 'all' | 'containerd');
+    const noProxy = noProxyList(nodes, params.no_proxy_extra, proxy?.no_proxy);
+    const env = envFileText(proxy, noProxy, params.proxy_scope as 'all' | 'containerd');
+    const proxyEnv: Record<string, string> = proxy && (proxy.http || proxy.https)
+      ? { HTTP_PROXY: proxy.http ?? proxy.https ?? '', HTTPS_PROXY: proxy.https ?? proxy.http ?? '', NO_PROXY: noProxy.join(',') }
+      : {};
 
     const wants: Omit<FileWant, 'before'>[] = [
       { path: P.env, content: env, mode: 0o600 },
@@ -327,7 +335,7 @@ export default defineTask({
       after: f.secret ? maskConfig(f.content, token) : f.content,
     }));
     if (!what.length) return { changed: false, msg: `${dist} ${have} running, config in place`, facts: { rke2_version: have } };
-    return { changed: true, msg: what.join(', '), diff, state: { dist, files, install, action, token } };
+    return { changed: true, msg: what.join(', '), diff, state: { dist, files, install, action, token, proxyEnv } };
   },
   async apply(ctx, params, probe) {
     const s = probe.state as State;
@@ -360,8 +368,7 @@ export default defineTask({
         fetch = `cp ${q(`${dir}/install.sh`)} "$f"`;
       }
       // Downloads go through the proxy like everything else on these nodes.
-      const proxy = params.proxy ?? (ctx.vars.proxy as { http?: string; https?: string } | undefined);
-      if (proxy?.https || proxy?.http) { envs.HTTPS_PROXY = proxy.https ?? proxy.http ?? ''; envs.HTTP_PROXY = proxy.http ?? proxy.https ?? ''; }
+      Object.assign(envs, s.proxyEnv);
       const assign = Object.entries(envs).map(([k, v]) => `${k}=${q(v)}`).join(' ');
       const r = await ctx.run(`f=$(mktemp) && export ${assign} && ${fetch} && sh "$f"; rc=$?; rm -f "$f"; exit $rc`, {
         become: true, onLine: (l) => ctx.log(l), timeoutMs: params.ready_timeout * 1000,
