@@ -21,6 +21,8 @@ import { join } from 'node:path';
 import { lab, useLab, type LabInfo } from '../lab/_lab.js';
 
 const NAME = 'k2';
+const NAME_K3S = 'k3';
+const workK3s = mkdtempSync(join(tmpdir(), 'rp-k3s-lab-'));
 const OLD = 'v1.28.14+rke2r1';
 const NEW = 'v1.28.15+rke2r1';
 let info: LabInfo;
@@ -72,8 +74,10 @@ test.before(async () => {
   info = await useLab(NAME, { fresh: true });
 });
 test.after(async () => {
-  await lab.labDown(info?.name ?? NAME);
+  await lab.labDown(NAME);
+  await lab.labDown(NAME_K3S);
   rmSync(work, { recursive: true, force: true });
+  rmSync(workK3s, { recursive: true, force: true });
 });
 
 test('fresh lab: check predicts the run; the run is green, servers join one at a time after the first is Ready, /ping through the LB', async () => {
@@ -170,6 +174,44 @@ test('a server without the proxy in its environment file cannot pull its runtime
   assert.match(f!.msg, /put HTTP_PROXY, HTTPS_PROXY and NO_PROXY into \/etc\/default\/rke2-server/);
   const ok = play('run', ['-e', `rke2_version=${NEW}`]);
   assert.is(ok.code, 0, show(ok));
+});
+
+// ---------------------------------------------------------------- K3s, on a lab of its own
+const K3S_OLD = 'v1.28.14+k3s1';
+const K3S_NEW = 'v1.28.15+k3s1';
+const k3s = (verb: 'run' | 'check', version: string) =>
+  cli([verb, 'playbooks/ha-rke2.yml', '-i', info.inventory, '-e', 'distribution=k3s', '-e', 'rancher_version=v2.8.5', '-e', `k3s_version=${version}`, '-e', `work_dir=${workK3s}`]);
+
+test('K3s: check predicts the run; green with /ping via the LB; cluster-init first, the others join on :6443 one at a time', async () => {
+  await lab.labDown(NAME);
+  info = await useLab(NAME_K3S, { fresh: true });
+  const predicted = k3s('check', K3S_OLD);
+  assert.is(predicted.code, 0, show(predicted));
+  const r = k3s('run', K3S_OLD);
+  assert.is(r.code, 0, show(r));
+  assert.equal(changedSet(r), changedSet(predicted));
+  assert.is(r.tasks.at(-1)!.id, 'verify-rancher');
+  assert.is(r.tasks.at(-1)!.status, 'ok', r.tasks.at(-1)!.msg);
+  assertOneAtATime(events(), ['node1', 'node2', 'node3']);
+  assert.match(await sh('node1', 'sudo cat /etc/rancher/k3s/config.yaml'), /cluster-init: true/);
+  assert.match(await sh('node3', 'sudo cat /etc/rancher/k3s/config.yaml'), new RegExp(`server: https://${info.fqdn}:6443`));
+  assert.match(await sh('node1', 'sudo cat /etc/default/k3s'), /^HTTPS_PROXY=/m);
+  assert.match(await sh('node1', 'sudo cat /var/lib/rancher/k3s/server/manifests/rancher-play-traefik-config.yaml'), /name: traefik[\s\S]*trustedIPs/);
+  const kube = join(workK3s, 'kube_config_k3s.yaml');
+  assert.is(statSync(kube).mode & 0o777, 0o600);
+  assert.match(readFileSync(kube, 'utf8'), new RegExp(`server: https://${info.fqdn.replace(/\./g, '\\.')}:6443`));
+  assert.match(readFileSync(info.proxy.log, 'utf8'), /get\.k3s\.io:443/);
+});
+
+test('K3s: rerun and check change nothing; an upgrade restarts one server at a time', () => {
+  assert.is(totalChanged(k3s('run', K3S_OLD)), 0);
+  assert.is(totalChanged(k3s('check', K3S_OLD)), 0);
+  const from = logLength();
+  const up = k3s('run', K3S_NEW);
+  assert.is(up.code, 0, show(up));
+  const seq = events(from).map((e) => `${e.node} ${e.what.split(' ')[0]}`);
+  assert.equal(seq, ['node1', 'node2', 'node3'].flatMap((n) => [`${n} stopped`, `${n} starting`, `${n} Ready`]), seq.join('\n'));
+  assert.is(totalChanged(k3s('run', K3S_NEW)), 0);
 });
 
 test.run();
