@@ -254,6 +254,8 @@ export interface RunOptions {
   become?: boolean;
   /** --start-at-task: skip the tasks before the first one with this name (glob). */
   startAtTask?: string;
+  /** --slice K/N: only slice K (1-based) of N disjoint parts of the hosts. */
+  slice?: { index: number; count: number };
   /** An encrypted SSH key's passphrase (the CLI asks on the terminal). */
   passphrase?: (keyPath: string) => Promise<string | undefined>;
 }

@@ -12,6 +12,7 @@ import rkeUp from './rke-up.js';
 import backupKubeconfig from './backup-kubeconfig.js';
 import helmRelease from './helm-release.js';
 import kubectlApply from './kubectl-apply.js';
+import kubectlRollout from './kubectl-rollout.js';
 import verifyRancher from './verify-rancher.js';
 import fetchFile from './fetch.js';
 import rke2Server from './rke2-server.js';
@@ -29,6 +30,7 @@ export const builtinTasks: AnyTask[] = [
   backupKubeconfig,
   helmRelease,
   kubectlApply,
+  kubectlRollout,
   verifyRancher,
   fetchFile,
   rke2Server,

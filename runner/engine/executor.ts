@@ -7,6 +7,7 @@ import { UnreachableError } from '../transport/transport.js';
 import { createTransportFactory, type TransportFactory } from '../transport/index.js';
 import { LocalTransport } from '../transport/local.js';
 import { Plan } from '../plan/index.js';
+import { inventoryRouter } from './kube-api.js';
 import { globToRegExp } from '../glob.js';
 import type { Transport } from '../transport/transport.js';
 import type { FactCache } from './context.js';
@@ -40,28 +41,47 @@ export interface ExecuteOutput {
 }
 
 /** Tag filter like Ansible: `always` runs unless explicitly skipped; untagged tasks run only without --tags. */
-export function taskSelected(tags: string[], only?: string[], skip?: string[]): boolean {
-  if (skip?.length && tags.some((t) => skip.includes(t))) return false;
-  if (!only?.length || only.includes('all')) return true;
-  return tags.includes('always') || tags.some((t) => only.includes(t));
+/**
+ * Taggable.evaluate_tags: `always` runs unless skipped by name (or by `all` with `always`),
+ * `never` only when asked for by one of its other tags; `all` (the default), `tagged` and
+ * `untagged` are the special selectors; an untagged task carries the tag `untagged`.
+ */
+export function taskSelected(taskTags: string[], only?: string[], skip?: string[]): boolean {
+  const tags = new Set(taskTags.length ? taskTags : ['untagged']);
+  const tagged = taskTags.length > 0;
+  const onlyTags = only?.length ? only : ['all'];
+  const hits = (list: string[]): boolean => list.some((t) => tags.has(t));
+  let run: boolean;
+  if (tags.has('always')) run = true;
+  else if (onlyTags.includes('all') && !tags.has('never')) run = true;
+  else if (hits(onlyTags)) run = true;
+  else run = onlyTags.includes('tagged') && tagged && !tags.has('never');
+  if (run && skip?.length) {
+    if (skip.includes('all')) run = tags.has('always') && !skip.includes('always');
+    else if (hits(skip)) run = false;
+    else if (skip.includes('tagged') && tagged) run = false;
+  }
+  return run;
 }
 
 /**
- * The tasks each play runs, in order: the tag filter, and `--start-at-task` (like Ansible: every
- * task before the first whose name matches is skipped, across plays). Handlers are not affected.
+ * The tasks each play runs, in order: the tag filter first, then `--start-at-task` (like
+ * Ansible's play iterator: every selected task before the first selected one whose name
+ * matches is skipped, across plays; when the tag filter dropped the named task, nothing after
+ * it runs either). Handlers are not affected.
  */
 export function tasksToRun(pb: Playbook, opt: Pick<RunOptions, 'tags' | 'skipTags' | 'startAtTask'>): TaskItem[][] {
   let started = opt.startAtTask === undefined;
   const re = opt.startAtTask !== undefined ? globToRegExp(opt.startAtTask) : undefined;
   return pb.plays.map((play) => {
-    let tasks = play.tasks;
+    let tasks = play.tasks.filter((t) => taskSelected(t.tags, opt.tags, opt.skipTags));
     if (!started) {
       const i = tasks.findIndex((t) => t.name === opt.startAtTask || re!.test(t.name));
       if (i < 0) return [];
       started = true;
       tasks = tasks.slice(i);
     }
-    return tasks.filter((t) => taskSelected(t.tags, opt.tags, opt.skipTags));
+    return tasks;
   });
 }
 
@@ -87,23 +107,26 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
     if (!s) { s = { name: h, facts: {}, factCache: factCache(h), registered: {}, counts: zeroCounts() }; states.set(h, s); }
     return s;
   };
+  const hostTransport = (name: string): Promise<Transport> => {
+    let t = connections.get(name);
+    if (!t) {
+      t = (async () => {
+        const host = inv.hosts.get(name);
+        if (!host) throw new UnreachableError(name, 'other', `unknown host ${name}`);
+        const tr = await transports.get(host.conn);
+        await tr.connect();
+        return tr;
+      })();
+      connections.set(name, t);
+    }
+    return t;
+  };
   const env: RunEnv = {
     inventory: inv, playbook: pb, plan, registry: input.registry, options: opt, emit, signal: input.signal,
-    controller: new LocalTransport('controller'), state, stopped, factCache,
-    hostTransport: (name) => {
-      let t = connections.get(name);
-      if (!t) {
-        t = (async () => {
-          const host = inv.hosts.get(name);
-          if (!host) throw new UnreachableError(name, 'other', `unknown host ${name}`);
-          const tr = await transports.get(host.conn);
-          await tr.connect();
-          return tr;
-        })();
-        connections.set(name, t);
-      }
-      return t;
-    },
+    controller: new LocalTransport('controller'), state, stopped, factCache, hostTransport,
+    // helm/kubectl on the controller reach a node's API server over that node's connection (one
+    // per host and run, whether or not the host runs tasks; only targets get a recap row).
+    apiRouter: inventoryRouter(inv, hostTransport),
   };
   const forks = pLimit(Math.max(1, opt.forks));
   const throttles = new Map<TaskItem, LimitFunction>();

@@ -6,6 +6,7 @@ import type { HostCounts, Inventory, Play, Playbook, RunEvent, RunOptions, TaskE
 import type { Transport } from '../transport/transport.js';
 import { UnreachableError } from '../transport/transport.js';
 import { probeThenApply, type FactCache } from './context.js';
+import type { ApiRouter } from './kube-api.js';
 import { templateScope } from '../model/vars.js';
 import type { Plan } from '../plan/index.js';
 import { renderValue } from '../model/template.js';
@@ -47,6 +48,8 @@ export interface RunEnv {
   controller: Transport;
   state(name: string): HostState;
   stopped(): boolean;
+  /** Where helm/kubectl on the controller reach an inventory host's API server (over its SSH connection). */
+  apiRouter: ApiRouter;
 }
 
 export function errorText(e: unknown): string {
@@ -170,7 +173,7 @@ export async function runHostTask(env: RunEnv, call: ItemCall, s: HostState): Pr
       playbookDir: pb.dir, signal: ac.signal, become, deadline,
       // Controller facts are read afresh by each task: any host's task may change the controller.
       facts: onController ? new Map() : env.factCache(where),
-      log,
+      log, apiRouter: env.apiRouter,
       progress: (done: number, total: number, elapsed_ms: number) =>
         emit({ event: 'transfer', ...ids, host: s.name, done, total, elapsed_ms }),
     };

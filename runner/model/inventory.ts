@@ -10,8 +10,8 @@ import { ansibleInventorySource } from './ansible/index.js';
 import { inventorySchema, schemaProblems } from './schema.js';
 import { suggestion } from './suggest.js';
 import { resolveFrom } from '../paths.js';
-import { limitPatterns, selectLimit, selectPattern } from './patterns.js';
 import { hostProblem } from '../hostname.js';
+import { limitPatterns, selectLimit, selectPattern } from './patterns.js';
 import { resolveConnection, type ResolveOptions } from '../transport/ssh-config.js';
 import type { ConnectionSpec, Group, Host, Inventory, SourcePos, Vars } from '../types.js';
 

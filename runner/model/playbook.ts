@@ -215,7 +215,9 @@ function taskItem(item: unknown, base: YamlPath, src: YamlSource, registry: Regi
   const idKeys = keys.filter((k) => !COMMON.has(k));
   const known = idKeys.filter((k) => registry.get(k) !== undefined);
   const unknown = idKeys.filter((k) => registry.get(k) === undefined);
-  const candidates = [...registry.ids(), ...COMMON];
+  // Only for messages: sorting the ids (localeCompare sets up ICU's collator) costs more than
+  // validating a whole playbook of known tasks.
+  const candidates = unknown.length ? [...registry.ids(), ...COMMON] : [];
 
   for (const k of unknown) {
     const hint = suggestion(k, candidates);

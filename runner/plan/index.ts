@@ -5,6 +5,7 @@ import { InputError, type InputProblem } from '../errors.js';
 import { limitSelection, selectHosts } from '../model/inventory.js';
 import { mergedVars } from '../model/vars.js';
 import { serialBatches } from './batches.js';
+import { sliceMembers, type Slice } from './slice.js';
 import type { Inventory, Play, Playbook, Vars } from '../types.js';
 
 export interface PlayPlan {
@@ -22,6 +23,8 @@ export interface PlanOptions {
   extraVars?: Vars;
   /** --limit patterns. */
   limit?: string[];
+  /** --slice K/N: only the hosts of that slice (see slice.ts). */
+  slice?: Slice;
 }
 
 export class Plan {
@@ -41,6 +44,10 @@ export class Plan {
     try {
       const l = limitSelection(inventory, opts.limit, warn);
       if (l) allowed = new Set(l);
+      if (opts.slice) {
+        const part = sliceMembers(inventory, opts.slice, l);
+        allowed = new Set([...(allowed ?? inventory.hosts.keys())].filter((h) => part.has(h)));
+      }
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       limitProblems = e.problems;
