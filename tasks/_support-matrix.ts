@@ -50,6 +50,13 @@ export const RANCHER_K8S: RancherK8sRow[] = [
   { rancher: { min: 'v2.7.5', max: 'v2.7.99' }, distribution: 'rke', k8s: { min: '1.23', max: '1.26' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.7.5', '< 1.27.0-0')}; ${SUPPORT}rancher-v2-7-5/` },
   { rancher: { min: 'v2.8.0', max: 'v2.8.4' }, distribution: 'rke', k8s: { min: '1.25', max: '1.27' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.8.0', '< 1.28.0-0')}; ${SUPPORT}rancher-v2-8-0/` },
   { rancher: { min: 'v2.8.5', max: 'v2.8.99' }, distribution: 'rke', k8s: { min: '1.25', max: '1.28' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.8.5', '< 1.29.0-0')}; ${SUPPORT}rancher-v2-8-5/` },
+  // RKE2 and K3s as Rancher's own (local) cluster, playbooks/ha-rke2.yml: the same Kubernetes
+  // range as the chart's kubeVersion, per the support matrix's RKE2 and K3s rows.
+  ...(['rke2', 'k3s'] as const).flatMap((distribution) => [
+    { rancher: { min: 'v2.7.5', max: 'v2.7.99' }, distribution, k8s: { min: '1.23', max: '1.26' }, playbooks: ['playbooks/ha-rke2.yml'], source: `${chartYaml('v2.7.5', '< 1.27.0-0')}; ${SUPPORT}rancher-v2-7-5/` },
+    { rancher: { min: 'v2.8.0', max: 'v2.8.4' }, distribution, k8s: { min: '1.25', max: '1.27' }, playbooks: ['playbooks/ha-rke2.yml'], source: `${chartYaml('v2.8.0', '< 1.28.0-0')}; ${SUPPORT}rancher-v2-8-0/` },
+    { rancher: { min: 'v2.8.5', max: 'v2.8.99' }, distribution, k8s: { min: '1.25', max: '1.28' }, playbooks: ['playbooks/ha-rke2.yml'], source: `${chartYaml('v2.8.5', '< 1.29.0-0')}; ${SUPPORT}rancher-v2-8-5/` },
+  ]),
 ];
 
 /** The row for a Rancher version and distribution, if the matrix has one. */

@@ -19,6 +19,25 @@ import { readdir } from 'node:fs/promises';
 import YAML from 'yaml';
 import { defineTask, defineFact, groupHosts, type ExecResult, type FileDiff, type TaskContext, type Vars } from '../runner/sdk/index.js';
 import { K3S_SERVER_FLAGS, RKE2_SERVER_FLAGS } from './rke2-flags.js';
+import { k8sMinor, RANCHER_K8S, rancherRow } from './_support-matrix.js';
+
+/** Rancher on this distribution and release, as the support matrix has it (empty: fine). */
+export function rancherProblems(dist: Dist, rancher: unknown, version: string): string[] {
+  if (typeof rancher !== 'string' || !/^v\d+\.\d+\.\d+$/.test(rancher)) return [];
+  const row = rancherRow(rancher, dist);
+  const rows = RANCHER_K8S.filter((r) => r.distribution === dist);
+  if (!row) {
+    return [`Rancher ${rancher} has no ${dist} row in the support matrix (rows from Rancher ${rows[0]?.rancher.min} to ${rows.at(-1)?.rancher.max}): ` +
+      `its chart cannot install on the Kubernetes ${dist} ships today (e.g. Rancher up to v2.5 renders extensions/v1beta1 objects, not served from 1.16/1.22); ` +
+      `use -e rancher_version=v2.8.5, or playbooks/ha-helm.yml for an older Rancher on RKE (end of life)`];
+  }
+  if (!version) return [];
+  const minor = k8sMinor(version);
+  const [lo, hi] = [Number(row.k8s.min.split('.')[1]), Number(row.k8s.max.split('.')[1])];
+  const m = Number(minor.split('.')[1]);
+  if (m < lo || m > hi) return [`Rancher ${rancher} runs on ${dist} Kubernetes ${row.k8s.min} to ${row.k8s.max}, not ${version} (${row.source})`];
+  return [];
+}
 
 type Dist = 'rke2' | 'k3s';
 
@@ -266,9 +285,10 @@ export default defineTask({
   schema,
   runsOn: 'host',
   secretParams: ['token'],
-  precheck(params) {
+  precheck(params, ctx) {
     const out: string[] = [];
     const dist = params.distribution as Dist;
+    out.push(...rancherProblems(dist, ctx.vars.rancher_version, params.version));
     const cfg = { ...(params.config as Record<string, unknown>), ...(params.extra_config as Record<string, unknown>) };
     for (const k of unknownKeys(dist, cfg)) {
       out.push(`rke2-server.config.${k} (${k in (params.extra_config as object) ? 'extra_config' : 'config'}): \`${dist} server\` has no flag --${k}: the server would log "Unknown flag --${k} found in config.yaml, skipping" and run without it; ${closest(dist, k) ? `did you mean ${closest(dist, k)}? ` : ''}remove it or fix its spelling (\`${dist} server --help\` lists the keys)`);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { runTask, ParamsError } from '../../runner/sdk/testing.js';
 import rke2, {
-  closest, envFileText, forwardedHeadersManifest, installedVersion, journalError, noProxyList, startHint, unitActive, unknownKeys,
+  closest, envFileText, rancherProblems, forwardedHeadersManifest, installedVersion, journalError, noProxyList, startHint, unitActive, unknownKeys,
 } from '../../tasks/rke2-server.js';
 import fetchTask from '../../tasks/fetch.js';
 
@@ -128,6 +128,14 @@ test('fetch: copies to the controller 0600 with replacements, then ok; a check b
   const missing = await runTask(fetchTask, { src: join(dir, 'nope'), dest });
   assert.is(missing.status, 'failed');
   assert.match(missing.msg, /cannot read .*nope/);
+});
+
+test('support matrix: Rancher on RKE2/K3s only where upstream runs it', () => {
+  assert.equal(rancherProblems('rke2', 'v2.8.5', 'v1.28.15+rke2r1'), []);
+  assert.equal(rancherProblems('k3s', 'v2.8.5', 'v1.25.3+k3s1'), []);
+  assert.match(rancherProblems('rke2', 'v2.8.2', 'v1.28.15+rke2r1').join(), /Rancher v2\.8\.2 runs on rke2 Kubernetes 1\.25 to 1\.27, not v1\.28\.15\+rke2r1 \(rancher\/rancher v2\.8\.0 chart\/Chart\.yaml/);
+  assert.match(rancherProblems('k3s', 'v2.0.6', 'v1.28.15+k3s1').join(), /Rancher v2\.0\.6 has no k3s row .*use -e rancher_version=v2\.8\.5, or playbooks\/ha-helm\.yml/);
+  assert.equal(rancherProblems('rke2', undefined, ''), [], 'no rancher_version: nothing to compare');
 });
 
 test.run();
