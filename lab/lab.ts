@@ -12,6 +12,7 @@ import { connect } from 'node:net';
 import { makePki, makeSshKey, signServer } from './pki.js';
 import { registryConfig, writeRegistryImages } from './registry.js';
 import { writeHelmVars, writeInventory } from './inventory.js';
+import { DOWNLOAD_HOSTS, downloadsAddress, nodeSetupLines, writeDownloads } from './rke2.js';
 import type { LabInfo } from './types.js';
 import {
   type Holder, alive, findHolders, must, nsBash, nsDaemon, nsId, nsMust, pidsInNets, q, run, sleep,
@@ -54,7 +55,7 @@ const FIXTURES = join(ROOT, 'lab', 'fixtures');
 const labDir = (name: string) => join(ROOT, '.lab', name);
 
 // Dirs each SSH host gets privately (overlay over the controller's, upper under hosts/<host>/).
-const OVERLAID = ['etc', 'var', 'root', 'home', 'run', 'usr/local'];
+const OVERLAID = ['etc', 'var', 'root', 'home', 'run', 'usr/local', 'opt'];
 
 /** Host trees live under .lab/<name>/hosts unless the repo itself sits inside an overlaid dir. */
 function hostsRoot(name: string): string {
@@ -356,6 +357,8 @@ Subsystem sftp /usr/lib/openssh/sftp-server
     // /var and /run; it trusts the lab CA for the lab registry, as an operator would set it up.
     node && 'rm -rf /var/lib/docker /var/run/docker /run/containerd /etc/systemd/system/docker.service.d /run/systemd-fixture',
     node && `install -d -m 755 /etc/docker/certs.d/${REGISTRY} && cp ${q(c.caCert)} /etc/docker/certs.d/${REGISTRY}/ca.crt`,
+    // RKE2/K3s: download hosts trusted, the LB's public address reachable (lab/rke2.ts).
+    ...(node ? nodeSetupLines({ caCert: c.caCert, lbPublic: ipOf(c.hosts.find((x) => x.name === 'lb1')!, 'pub'), lbCluster: ipOf(c.hosts.find((x) => x.name === 'lb1')!, 'cl'), fixtures: FIXTURES }) : []),
     isLb && 'nginx -t -q',
     'cat /etc/ssh/ssh_host_ed25519_key.pub',
   ]);
@@ -373,7 +376,7 @@ async function setupPlainHost(c: Ctx, h: HostSpec): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Services: each known by a pid file on the controller's side, started inside its host.
 
-type SvcName = 'sshd' | 'nginx' | 'dns' | 'proxy' | 'internet' | 'ingress' | 'docker' | 'registry';
+type SvcName = 'sshd' | 'nginx' | 'dns' | 'proxy' | 'internet' | 'ingress' | 'docker' | 'registry' | 'downloads';
 interface Svc { host: string; svc: SvcName; pidFile: string; ports: { port: number; udp?: boolean }[] }
 
 function services(st: LabState, name: string): Svc[] {
@@ -395,6 +398,7 @@ function services(st: LabState, name: string): Svc[] {
     if (h.name === 'internet') {
       out.push({ host: h.name, svc: 'internet', pidFile: join(run, 'internet.pid'), ports: [{ port: 80 }] });
       out.push({ host: h.name, svc: 'registry', pidFile: join(run, 'registry.pid'), ports: [{ port: 443 }] });
+      out.push({ host: h.name, svc: 'downloads', pidFile: join(run, 'downloads.pid'), ports: [{ port: 443 }] });
     }
   }
   return out;
@@ -447,6 +451,12 @@ async function startSvc(st: LabState, s: Svc): Promise<void> {
       // An address of its own on the internet host, so :443 of the internet server stays free.
       await nsMust(h, `ip addr replace ${info.registry.address}/24 dev inet`, `registry address on ${s.host}`);
       savePid(nsDaemon(h, '/usr/bin/docker-registry', ['serve', join(dir, 'registry', 'config.yml')], log));
+      break;
+    case 'downloads':
+      // get.rke2.io, github.com, … on an address of their own (lab/rke2.ts, downloads-server.mjs).
+      await nsMust(h, `ip addr replace ${downloadsAddress(nets(st.index).inet)}/24 dev inet`, `downloads address on ${s.host}`);
+      savePid(nsDaemon(h, process.execPath, [join(FIXTURES, 'downloads-server.mjs'), downloadsAddress(nets(st.index).inet), join(dir, 'downloads'),
+        join(dir, 'pki', 'downloads-chain.pem'), join(dir, 'pki', 'downloads.key')], log));
       break;
     case 'internet':
       savePid(nsDaemon(h, process.execPath, [join(FIXTURES, 'internet-server.mjs'), info.internet.address, '80'], log));
@@ -637,11 +647,15 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
     registry: mode === 'rancher'
       ? { host: REGISTRY, address: `${n.inet}.5`, log: join(logs, 'internet.registry.log'), images: [], pullProbe: PULL_PROBE }
       : { host: '', address: '', log: '', images: [], pullProbe: '' },
-    dnsRecords: mode === 'rancher' ? { [FQDN]: `${n.pub}.20`, [OTHER]: `${n.pub}.99`, 'internet.lab.test': `${n.inet}.80`, [REGISTRY]: `${n.inet}.5` } : {},
+    dnsRecords: mode === 'rancher' ? {
+      [FQDN]: `${n.pub}.20`, [OTHER]: `${n.pub}.99`, 'internet.lab.test': `${n.inet}.80`, [REGISTRY]: `${n.inet}.5`,
+      ...Object.fromEntries(DOWNLOAD_HOSTS.map((d) => [d, downloadsAddress(n.inet)])),
+    } : {},
   };
   if (mode === 'rancher') {
     writeServiceConfigs(c, info);
     info.registry.images = await setupRegistry(c, info);
+    await writeDownloads(dir, join(dir, 'pki'), dir, FIXTURES, info.caCert);
     writeWrappers(info);
   }
   writeJson(infoFile(name), info);

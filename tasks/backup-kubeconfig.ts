@@ -16,9 +16,12 @@ import { sha256 } from './_file.js';
 const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['config'],
   properties: {
     config: { type: 'string', description: 'The cluster config (rancher-cluster.yml) that rke up used, on the controller.' },
+    files: {
+      type: 'array', items: { type: 'string' }, minItems: 1,
+      description: 'Controller files to back up instead of the RKE trio (e.g. an RKE2 kubeconfig and the server token a restore needs).',
+    },
     dir: { type: 'string', description: 'Backup root on the controller (default: backups/ beside the config).' },
     keep: { type: 'integer', minimum: 1, default: 5, description: 'How many backups to keep (oldest removed first).' },
     verify: { type: 'boolean', default: false, description: "Verify the newest backup's SHA256SUMS and modes instead of creating one." },
@@ -74,11 +77,13 @@ interface State {
 
 export default defineTask({
   id: 'backup-kubeconfig',
-  summary: 'Back up kube_config_<name>.yml, <name>.rkestate and the cluster config with SHA256SUMS (0600/0700), keep N',
+  summary: 'Back up kube_config_<name>.yml, <name>.rkestate and the cluster config (or given files) with SHA256SUMS (0600/0700), keep N',
   schema,
   runsOn: 'controller',
   precheck(params) {
     const out: string[] = [];
+    if (!params.config && !params.files) out.push('backup-kubeconfig needs config (an RKE cluster config) or files');
+    if (params.config && params.files) out.push('backup-kubeconfig: config and files cannot be combined');
     if (params.upload && params.delegate !== 'host') {
       out.push('backup-kubeconfig.upload needs delegate: host (the upload runs on the backup hosts the play targets)');
     }
@@ -90,7 +95,7 @@ export default defineTask({
     return out;
   },
   async probe(ctx, params) {
-    const config = ctx.resolve(params.config);
+    const config = ctx.resolve(params.config ?? params.files?.[0] ?? '');
     const root = params.dir ? ctx.resolve(params.dir) : join(dirname(config), 'backups');
     const keep = params.keep;
     const q = ctx.quote;
@@ -133,7 +138,7 @@ export default defineTask({
       last = {};
     }
     const noState = typeof last.rke_version === 'string' && /^v?\d/.test(last.rke_version) && !rkeHas(last.rke_version, 'rkestate');
-    for (const p of [out.kubeconfig, out.rkestate, config]) {
+    for (const p of params.files ? params.files.map((f) => ctx.resolve(f)) : [out.kubeconfig, out.rkestate, config]) {
       const data = await ctx.readLocal(p);
       if (data) files.push({ name: basename(p), data });
       else if (!(noState && p === out.rkestate)) missing.push(p);
@@ -143,7 +148,7 @@ export default defineTask({
     }
     if (missing.length) {
       if (ctx.check) return { changed: true, msg: `would back up into ${root}/<timestamp>/ (${missing.map((m) => basename(m)).join(', ')} not created yet)` };
-      return { changed: false, status: 'failed', msg: `cannot back up: ${missing.join(', ')} missing (run rke-up first)` };
+      return { changed: false, status: 'failed', msg: `cannot back up: ${missing.join(', ')} missing${params.files ? '' : ' (run rke-up first)'}` };
     }
     const want = sumsText(files);
     const newest = list.at(-1);
@@ -164,7 +169,7 @@ export default defineTask({
   async apply(ctx, params, probe) {
     if (params.upload) return applyUpload(ctx, probe.state as Upload);
     const { files, prune, create } = probe.state as State;
-    const config = ctx.resolve(params.config);
+    const config = ctx.resolve(params.config ?? params.files?.[0] ?? '');
     const root = params.dir ? ctx.resolve(params.dir) : join(dirname(config), 'backups');
     const q = ctx.quote;
     let made: string | undefined;

@@ -39,6 +39,10 @@ const schema = {
       type: 'boolean', default: true,
       description: `l4: remove <conf_dir>/${DEFAULT_SITE}, whose port-80 server would take the stream's port.`,
     },
+    stream_ports: {
+      type: 'array', items: { type: 'integer', minimum: 1, maximum: 65535 }, default: [], uniqueItems: true,
+      description: 'More TCP ports passed through to the same port on every upstream, in both modes (RKE2: 9345 supervisor and 6443 API; K3s: 6443).',
+    },
     worker_processes: { type: 'integer', minimum: 1, default: 4, description: "nginx.conf worker_processes (Rancher's example nginx.conf: 4)." },
     worker_rlimit_nofile: { type: 'integer', minimum: 1024, default: 40000, description: "nginx.conf worker_rlimit_nofile (Rancher's example: 40000): every agent and browser tab holds a websocket." },
     worker_connections: { type: 'integer', minimum: 512, default: 8192, description: "nginx.conf events { worker_connections } (Rancher's example: 8192)." },
@@ -150,6 +154,9 @@ export default defineTask({
   async precheck(params, ctx) {
     const out: string[] = [];
     if (params.fqdn !== undefined) out.push(...fqdnProblems(params.fqdn));
+    for (const p of params.stream_ports) {
+      if (p === 80 || p === 443) out.push(`configure-nginx-lb.stream_ports: ${p} is already Rancher's own listener; list only further ports`);
+    }
     if (params.mode !== 'l7') return out;
     const { cert, key } = tlsFiles(params, ctx.vars);
     if (!cert || !key) {
@@ -190,7 +197,7 @@ export default defineTask({
     const data = {
       fqdn, upstreams, upstream_port: 80,
       max_fails: params.max_fails, fail_timeout: params.fail_timeout, read_timeout: params.read_timeout,
-      tls_cert: '', tls_key: '',
+      tls_cert: '', tls_key: '', stream_ports: params.stream_ports,
     };
     const wants: Want[] = [];
     const confDir = params.conf_dir.replace(/\/+$/, '');
@@ -213,8 +220,10 @@ export default defineTask({
       wants.push({ path: data.tls_cert, content: cert.toString('utf8'), mode: 0o644 });
       wants.push({ path: data.tls_key, content: key.toString('utf8'), mode: 0o600, secret: true });
       wants.push({ path: l7Conf, content: await renderShipped('nginx-l7.conf.hbs', data, read), mode: 0o644 });
-      wants.push({ path: l4Conf, content: null, mode: 0o644 });
-      wants.push({ path: mainConf, content: withWorkerLimits(withStreamInclude(current, l4Conf, false), limits), mode: 0o644 });
+      // Further TCP ports (RKE2's 9345/6443) need a top-level stream block beside the http one.
+      const streams = params.stream_ports.length > 0;
+      wants.push({ path: l4Conf, content: streams ? await renderShipped('nginx-stream-ports.conf.hbs', data, read) : null, mode: 0o644 });
+      wants.push({ path: mainConf, content: withWorkerLimits(withStreamInclude(current, l4Conf, streams), limits), mode: 0o644 });
     } else {
       wants.push({ path: l4Conf, content: await renderShipped('nginx-l4.conf.hbs', data, read), mode: 0o644 });
       wants.push({ path: mainConf, content: withWorkerLimits(withStreamInclude(current, l4Conf, true), limits), mode: 0o644 });

@@ -35,6 +35,7 @@ const schema = {
     timeout: { type: 'string', default: '10m', pattern: '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$', description: 'helm --timeout (a Go duration such as 10m or 600s).' },
     create_namespace: { type: 'boolean', default: true, description: 'Pass --create-namespace (used by helm on install only).' },
     helm: { type: 'string', description: 'The helm binary (default: vars helm_binary, else helm on PATH).' },
+    api_via: { type: 'string', description: 'Inventory host to reach the API server through (default: var api_via, else the inventory host the kubeconfig names; none: direct).' },
   },
 } as const;
 
@@ -65,10 +66,10 @@ export async function missingKubeconfig(ctx: TaskContext, kubeconfig: string | u
  * names (ctx.kubeApi), which the engine closes when the probe or apply returns, whatever way.
  * Without a kubeconfig the tool's default is used as it is. A string is why it cannot be reached.
  */
-export async function kubeApiFor(ctx: TaskContext, kubeconfig: string | undefined): Promise<{ kubeconfig?: string; api?: KubeApi } | string> {
+export async function kubeApiFor(ctx: TaskContext, kubeconfig: string | undefined, via?: string): Promise<{ kubeconfig?: string; api?: KubeApi } | string> {
   if (!kubeconfig) return {};
   try {
-    const api = await ctx.kubeApi(kubeconfig);
+    const api = await ctx.kubeApi(kubeconfig, via ? { via } : undefined);
     return { kubeconfig: api.kubeconfig, api };
   } catch (e) {
     return `cannot reach the API server of ${kubeconfig}: ${(e as Error).message}`;
@@ -289,7 +290,7 @@ export default defineTask<typeof schema, HelmState>({
       if (ctx.check) return { changed: true, msg: `would install ${p.name} (${wantChart}) in ${p.namespace}: kubeconfig ${missing} not written yet`, state: { action: 'install', chartName, values: w.values }, data: { pending: true } };
       return { changed: false, status: 'failed', msg: `kubeconfig ${missing} not found on the controller (run rke-up first)` };
     }
-    const reach = await kubeApiFor(ctx, kube);
+    const reach = await kubeApiFor(ctx, kube, p.api_via);
     if (typeof reach === 'string') return { changed: false, status: 'failed', msg: reach };
     const helm = helmBase(ctx, p, reach.kubeconfig);
 
@@ -350,7 +351,7 @@ export default defineTask<typeof schema, HelmState>({
     const state = probe.state!;
     const local = isLocalChart(p.chart);
     const secrets = secretLeaves(state.values);
-    const reach = await kubeApiFor(ctx, p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined);
+    const reach = await kubeApiFor(ctx, p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined, p.api_via);
     if (typeof reach === 'string') return { status: 'failed', msg: reach };
     const helm = helmBase(ctx, p, reach.kubeconfig);
     if (p.repo && !local) {

@@ -14,6 +14,8 @@ import helmRelease from './helm-release.js';
 import kubectlApply from './kubectl-apply.js';
 import kubectlRollout from './kubectl-rollout.js';
 import verifyRancher from './verify-rancher.js';
+import fetchFile from './fetch.js';
+import rke2Server from './rke2-server.js';
 
 export const builtinTasks: AnyTask[] = [
   command,
@@ -30,4 +32,6 @@ export const builtinTasks: AnyTask[] = [
   kubectlApply,
   kubectlRollout,
   verifyRancher,
+  fetchFile,
+  rke2Server,
 ];

@@ -17,6 +17,7 @@ const schema = {
     src: { type: 'string', description: 'A Handlebars template of the manifest on the controller, relative to the playbook directory.' },
     kubeconfig: { type: 'string', description: 'Kubeconfig on the controller (default: kubectl\'s own, $KUBECONFIG or ~/.kube/config).' },
     kubectl: { type: 'string', description: 'The kubectl binary (default: vars kubectl_binary, else kubectl on PATH).' },
+    api_via: { type: 'string', description: 'Inventory host to reach the API server through (default: var api_via, else the inventory host the kubeconfig names; none: direct).' },
   },
 } as const;
 
@@ -153,7 +154,7 @@ export default defineTask<typeof schema, Manifest>({
       if (ctx.check) return { changed: true, msg: `would apply ${what}: kubeconfig ${missing} not written yet`, state: m };
       return { changed: false, status: 'failed', msg: `kubeconfig ${missing} not found on the controller (run rke-up first)` };
     }
-    const reach = await kubeApiFor(ctx, p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined);
+    const reach = await kubeApiFor(ctx, p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined, p.api_via);
     if (typeof reach === 'string') return { changed: false, status: 'failed', msg: reach };
     const r = await ctx.run(`${kubectlBase(ctx, p, reach.kubeconfig)} diff -f -`, { stdin: m.text });
     if (r.code === 0) return { changed: false, msg: `${what}: no differences (kubectl diff)` };
@@ -172,7 +173,7 @@ export default defineTask<typeof schema, Manifest>({
   },
   async apply(ctx, p, probe) {
     const m = probe.state!;
-    const reach = await kubeApiFor(ctx, p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined);
+    const reach = await kubeApiFor(ctx, p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined, p.api_via);
     if (typeof reach === 'string') return { status: 'failed', msg: reach };
     const r = await ctx.run(`${kubectlBase(ctx, p, reach.kubeconfig)} apply -f -`, { stdin: m.text });
     const lines = r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);

@@ -14,6 +14,7 @@ const schema = {
     timeout: { type: 'string', default: '10m', pattern: '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$', description: 'kubectl --timeout (a Go duration such as 10m).' },
     kubeconfig: { type: 'string', description: 'Kubeconfig on the controller (default: kubectl\'s own, $KUBECONFIG or ~/.kube/config).' },
     kubectl: { type: 'string', description: 'The kubectl binary (default: vars kubectl_binary, else kubectl on PATH).' },
+    api_via: { type: 'string', description: 'Inventory host to reach the API server through (default: var api_via, else the inventory host the kubeconfig names; none: direct).' },
   },
 } as const;
 
@@ -27,7 +28,7 @@ export default defineTask({
     const kube = p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined;
     const missing = await missingKubeconfig(ctx, kube);
     if (missing) return { changed: false, status: 'failed', msg: `kubeconfig ${missing} not found on the controller (run rke-up first)` };
-    const reach = await kubeApiFor(ctx, kube);
+    const reach = await kubeApiFor(ctx, kube, p.api_via);
     if (typeof reach === 'string') return { changed: false, status: 'failed', msg: reach };
     const kubectl = kubeCli(ctx, binaryFor(p.kubectl, ctx.vars, 'kubectl_binary', 'kubectl'), reach.kubeconfig);
     const r = await ctx.run(`${kubectl} -n ${q(p.namespace)} rollout status ${q(p.resource)} --timeout ${q(p.timeout)}`, { onLine: (l) => ctx.log(l) });
