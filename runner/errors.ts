@@ -29,4 +29,6 @@ export const EXIT = {
   unreachable: 4,
   input: 5,
   interrupted: 130,
+  /** Stopped by SIGTERM (CI, systemd, `timeout`): 128 + 15, as a shell reports it. */
+  terminated: 143,
 } as const;

@@ -2,7 +2,8 @@
 // differential tests against the reference tools (test/compat/), then
 // tests against the lab (test/lab/, which start the lab themselves), then sums the counts.
 // The last line is the plain `N passed, N failed` that CI reads.
-import { readdirSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, relative } from 'node:path';
@@ -34,9 +35,15 @@ const failures = [];
 for (const file of dirs.flatMap(collect)) {
   const rel = relative(root, file);
   process.stdout.write(`\n# ${rel}\n`);
+  // Each file gets its own TMPDIR, removed afterwards: whatever a test leaves there (keys,
+  // secrets, temp projects) does not outlive it, even when it crashes.
+  // (Unit tests only: lab tests share a lab that outlives one file.)
+  const tmp = rel.startsWith('test/unit/') ? mkdtempSync(join(tmpdir(), 'rp-test-')) : undefined;
+  if (tmp) chmodSync(tmp, 0o755); // sshd reads authorized_keys under it as the logging-in user
   const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 64 << 20,
+    cwd: root, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', ...(tmp ? { TMPDIR: tmp } : {}) }, maxBuffer: 64 << 20,
   });
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
   const out = (r.stdout ?? '') + (r.stderr ?? '');
   process.stdout.write(out);
   const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);

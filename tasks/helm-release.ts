@@ -4,10 +4,11 @@
 // rerun changes nothing; otherwise it upgrades (or installs) once. Values go to helm in a 0600
 // temp file that is removed afterwards, also when helm fails. Helm's own error text is reported.
 import { existsSync, rmSync } from 'node:fs';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { defineTask, type TaskContext } from '../runner/sdk/index.js';
+import { stringify as stringifyYaml } from 'yaml';
+import { helmVersionProblem } from './_support-matrix.js';
+import { defineTask, type KubeApi, type TaskContext } from '../runner/sdk/index.js';
 import type { FileDiff, Vars } from '../runner/sdk/index.js';
-import { MASK } from '../runner/sdk/index.js';
+import { MASK, yamlValue } from '../runner/sdk/index.js';
 
 const schema = {
   type: 'object',
@@ -59,6 +60,27 @@ export async function missingKubeconfig(ctx: TaskContext, kubeconfig: string | u
   return r.code === 0 ? null : kubeconfig;
 }
 
+/**
+ * The API server of `kubeconfig` for the tool: a tunnel through the inventory host the server
+ * names (ctx.kubeApi), which the engine closes when the probe or apply returns, whatever way.
+ * Without a kubeconfig the tool's default is used as it is. A string is why it cannot be reached.
+ */
+export async function kubeApiFor(ctx: TaskContext, kubeconfig: string | undefined): Promise<{ kubeconfig?: string; api?: KubeApi } | string> {
+  if (!kubeconfig) return {};
+  try {
+    const api = await ctx.kubeApi(kubeconfig);
+    return { kubeconfig: api.kubeconfig, api };
+  } catch (e) {
+    return `cannot reach the API server of ${kubeconfig}: ${(e as Error).message}`;
+  }
+}
+
+/** What the tunnel saw go wrong, for a tool's error message (empty when nothing did). */
+export function tunnelNote(api: KubeApi | undefined): string {
+  const why = api?.problem();
+  return why ? ` (API server ${api!.server} through ${api!.via}: ${why})` : '';
+}
+
 /** Key names whose values are secrets wherever they appear in values or manifests. */
 const SECRET_KEY = /pass(word|phrase)?|secret|token|credential|private[-_]?key|(^|[-_.])key$|apikey|accesskey/i;
 
@@ -93,11 +115,55 @@ export function canonical(v: unknown): string {
   return JSON.stringify(sort(v) ?? null);
 }
 
-/** The last meaningful lines of a CLI's stderr (helm and kubectl print `Error: ...` there). */
-export function cliError(r: { stdout: string; stderr: string }): string {
+/** The last meaningful lines of a CLI's stderr (helm and kubectl print `Error: ...` there), with
+ * `secrets` masked: a chart's or the API server's message may echo a value it rejects. */
+export function cliError(r: { stdout: string; stderr: string }, secrets: string[] = []): string {
   const lines = (r.stderr.trim() || r.stdout.trim()).split('\n').map((l) => l.trim()).filter(Boolean);
   const err = lines.filter((l) => /^(Error|error)\b/.test(l));
-  return (err.length ? err : lines.slice(-3)).join(' | ') || 'no output';
+  return maskIn((err.length ? err : lines.slice(-3)).join(' | ') || 'no output', secrets);
+}
+
+/** `text` with every one of `secrets` (and each line of a multi-line one) replaced by the mask. */
+export function maskIn(text: string, secrets: string[]): string {
+  const all = new Set<string>();
+  for (const s of secrets) {
+    if (s.length >= 3) all.add(s);
+    for (const l of s.split('\n')) if (l.trim().length >= 3) all.add(l.trim());
+  }
+  let out = text;
+  for (const s of [...all].sort((a, b) => b.length - a.length)) out = out.split(s).join(MASK);
+  return out;
+}
+
+/** The values under secret-looking keys inside `value` (what maskValues hides in a diff). */
+export function secretLeaves(value: unknown, under = false, out: string[] = []): string[] {
+  if (Array.isArray(value)) value.forEach((v) => secretLeaves(v, under, out));
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value as Vars)) secretLeaves(v, under || SECRET_KEY.test(k), out);
+  } else if (under && value !== null && value !== undefined && String(value).length >= 3) out.push(String(value));
+  return out;
+}
+
+/** Kubernetes object names as helm and kubectl accept them (RFC 1123 label; helm allows 53). */
+export function dnsLabelProblem(what: string, v: string, max = 63): string | undefined {
+  if (v.length <= max && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v)) return undefined;
+  return `${what} ${JSON.stringify(v)} is not a valid name (lower-case letters, digits and inner hyphens, at most ${max})`;
+}
+
+/** A repository URL without its credentials, and the credentials (for --username/--password-stdin). */
+export function repoCredentials(url: string): { url: string; username?: string; password?: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { url };
+  }
+  if (!u.username && !u.password) return { url };
+  const username = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  u.username = '';
+  u.password = '';
+  return { url: u.href.replace(/\/$/, url.endsWith('/') ? '/' : ''), username, password };
 }
 
 // ---- helm-release ----
@@ -108,9 +174,9 @@ export function chartVersion(v: string): string {
 }
 
 /** `rancher-2.4.18` (helm list/history "chart") → name and version; the version starts at the first
- * `-<digit>` (chart names may contain dashes, SemVer versions start with a digit). */
+ * `-<digit>` or `-v<digit>` (chart names may contain dashes; jetstack's versions keep their v). */
 export function splitChart(s: string): { name: string; version: string } {
-  const m = /^(.*?)-(\d+\.\d+\.\d+.*)$/.exec(s);
+  const m = /^(.*?)-(v?\d+\.\d+\.\d+.*)$/.exec(s);
   return m ? { name: m[1]!, version: m[2]! } : { name: s, version: '' };
 }
 
@@ -122,12 +188,9 @@ export function isLocalChart(chart: string): boolean {
 export function wantedValues(values: unknown): { values: Vars; problem?: string } {
   if (values === undefined || values === null) return { values: {} };
   if (typeof values === 'string') {
-    let parsed: unknown;
-    try {
-      parsed = parseYaml(values);
-    } catch (e) {
-      return { values: {}, problem: `values is not valid YAML: ${(e as Error).message.split('\n')[0]}` };
-    }
+    const read = yamlValue(values);
+    if ('problem' in read) return { values: {}, problem: `values ${read.problem}` };
+    const parsed = read.value;
     if (parsed === null || parsed === undefined) return { values: {} };
     if (typeof parsed !== 'object' || Array.isArray(parsed)) return { values: {}, problem: 'values must be a mapping (key: value), not a list or a scalar' };
     return { values: parsed as Vars };
@@ -155,9 +218,20 @@ interface HelmParams {
   helm?: string;
 }
 
-function helmBase(ctx: TaskContext, p: HelmParams): string {
-  return kubeCli(ctx, binaryFor(p.helm, ctx.vars, 'helm_binary', 'helm'), p.kubeconfig);
+/** Release and namespace names: checked before they reach helm's command line. */
+function nameProblems(p: { name: string; namespace: string; repo?: { name: string } }): string[] {
+  return [
+    dnsLabelProblem('release name', p.name, 53),
+    dnsLabelProblem('namespace', p.namespace),
+    p.repo && /^-|[\s/\0]/.test(p.repo.name) ? `repo name ${JSON.stringify(p.repo.name)} may not start with - or hold spaces or slashes` : undefined,
+  ].filter((x): x is string => x !== undefined);
 }
+
+function helmBase(ctx: TaskContext, p: HelmParams, kubeconfig = p.kubeconfig): string {
+  return kubeCli(ctx, binaryFor(p.helm, ctx.vars, 'helm_binary', 'helm'), kubeconfig);
+}
+
+export { helmVersionProblem };
 
 export default defineTask<typeof schema, HelmState>({
   id: 'helm-release',
@@ -165,7 +239,7 @@ export default defineTask<typeof schema, HelmState>({
   schema,
   runsOn: 'controller',
   precheck(p, ctx) {
-    const out: string[] = [];
+    const out = nameProblems(p);
     const w = wantedValues(p.values);
     if (w.problem) out.push(w.problem);
     if (isLocalChart(p.chart) && !existsSync(ctx.resolve(p.chart))) out.push(`chart ${p.chart} does not exist on the controller (a local chart .tgz; fetch it with \`helm pull\` where there is network)`);
@@ -173,9 +247,11 @@ export default defineTask<typeof schema, HelmState>({
   },
   async probe(ctx, p) {
     const q = ctx.quote;
-    const helm = helmBase(ctx, p);
+    const names = nameProblems(p);
+    if (names.length) return { changed: false, status: 'failed', msg: names.join('; ') };
     const w = wantedValues(p.values);
     if (w.problem) return { changed: false, status: 'failed', msg: w.problem };
+    const secrets = secretLeaves(w.values);
     const ns = `-n ${q(p.namespace)}`;
     const local = isLocalChart(p.chart);
     const kube = p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined;
@@ -188,10 +264,8 @@ export default defineTask<typeof schema, HelmState>({
       const file = ctx.resolve(p.chart);
       const r = await ctx.run(`tar -xzOf ${q(file)} --wildcards '*/Chart.yaml' 2>&1 | head -c 65536`);
       type ChartMeta = { name?: unknown; version?: unknown } | null;
-      let meta: ChartMeta = null;
-      try {
-        meta = parseYaml(r.stdout) as ChartMeta;
-      } catch { /* reported below */ }
+      const read = yamlValue(r.stdout);
+      const meta = ('value' in read ? read.value : null) as ChartMeta;
       if (!meta || typeof meta !== 'object' || typeof meta.name !== 'string' || meta.version === undefined) {
         return { changed: false, status: 'failed', msg: `chart ${p.chart} is not a chart archive (no <name>/Chart.yaml with name and version inside)` };
       }
@@ -204,13 +278,22 @@ export default defineTask<typeof schema, HelmState>({
     }
     const wantChart = `${chartName}${want ? `-${want}` : ''}`;
 
+    // The CLI first: an old helm is refused before any release is asked about or touched.
+    const binary = binaryFor(p.helm, ctx.vars, 'helm_binary', 'helm');
+    const ver = await ctx.run(`${q(binary)} version --short --client`);
+    const old = ver.code === 127 ? `${binary} not found on the controller` : helmVersionProblem(`${ver.stdout}\n${ver.stderr}`, binary);
+    if (old) return { changed: false, status: 'failed', msg: old };
+
     const missing = await missingKubeconfig(ctx, kube);
     if (missing) {
       if (ctx.check) return { changed: true, msg: `would install ${p.name} (${wantChart}) in ${p.namespace}: kubeconfig ${missing} not written yet`, state: { action: 'install', chartName, values: w.values }, data: { pending: true } };
       return { changed: false, status: 'failed', msg: `kubeconfig ${missing} not found on the controller (run rke-up first)` };
     }
+    const reach = await kubeApiFor(ctx, kube);
+    if (typeof reach === 'string') return { changed: false, status: 'failed', msg: reach };
+    const helm = helmBase(ctx, p, reach.kubeconfig);
 
-    const st = await ctx.run(`${helm} status ${q(p.name)} ${ns} -o json`);
+    const st = await ctx.run(`${helm} status ${ns} -o json -- ${q(p.name)}`);
     const diffOf = (beforeChart: string | null, before: Vars | null): FileDiff[] | undefined => (ctx.diff ? [{
       path: `helm release ${p.namespace}/${p.name}`,
       before: beforeChart === null ? null : valuesText(beforeChart, before, w.values, 'before'),
@@ -224,7 +307,7 @@ export default defineTask<typeof schema, HelmState>({
           diff: diffOf(null, null), state: { action: 'install', chartName, values: w.values }, data: { pending: true },
         };
       }
-      return { changed: false, status: 'failed', msg: `helm status ${p.name} failed (exit ${st.code}): ${cliError(st)}` };
+      return { changed: false, status: 'failed', msg: `helm status ${p.name} failed (exit ${st.code}): ${cliError(st, secrets)}${tunnelNote(reach.api)}` };
     }
     let status = 'unknown';
     try {
@@ -233,20 +316,20 @@ export default defineTask<typeof schema, HelmState>({
       return { changed: false, status: 'failed', msg: `helm status ${p.name} printed no JSON: ${st.stdout.slice(0, 200)}` };
     }
     // `helm status -o json` leaves the chart out; the newest revision in the history names it.
-    const hist = await ctx.run(`${helm} history ${q(p.name)} ${ns} --max 1 -o json`);
+    const hist = await ctx.run(`${helm} history ${ns} --max 1 -o json -- ${q(p.name)}`);
     let deployedChart = '';
     try {
       const rows = JSON.parse(hist.stdout) as { chart?: unknown; revision?: unknown }[];
       deployedChart = String(rows[rows.length - 1]?.chart ?? '');
     } catch {
-      return { changed: false, status: 'failed', msg: `helm history ${p.name} failed (exit ${hist.code}): ${cliError(hist)}` };
+      return { changed: false, status: 'failed', msg: `helm history ${p.name} failed (exit ${hist.code}): ${cliError(hist, secrets)}` };
     }
-    const gv = await ctx.run(`${helm} get values ${q(p.name)} ${ns} -o json`);
+    const gv = await ctx.run(`${helm} get values ${ns} -o json -- ${q(p.name)}`);
     let deployedValues: Vars = {};
     try {
       deployedValues = (JSON.parse(gv.stdout) as Vars | null) ?? {}; // `null` when no values were given
     } catch {
-      return { changed: false, status: 'failed', msg: `helm get values ${p.name} failed (exit ${gv.code}): ${cliError(gv)}` };
+      return { changed: false, status: 'failed', msg: `helm get values ${p.name} failed (exit ${gv.code}): ${cliError(gv, secrets)}` };
     }
     const dep = splitChart(deployedChart);
     const reasons: string[] = [];
@@ -264,12 +347,21 @@ export default defineTask<typeof schema, HelmState>({
   },
   async apply(ctx, p, probe) {
     const q = ctx.quote;
-    const helm = helmBase(ctx, p);
     const state = probe.state!;
     const local = isLocalChart(p.chart);
+    const secrets = secretLeaves(state.values);
+    const reach = await kubeApiFor(ctx, p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined);
+    if (typeof reach === 'string') return { status: 'failed', msg: reach };
+    const helm = helmBase(ctx, p, reach.kubeconfig);
     if (p.repo && !local) {
-      const r = await ctx.run(`${helm} repo add --force-update ${q(p.repo.name)} ${q(p.repo.url)}`, { onLine: (l) => ctx.log(l) });
-      if (r.code !== 0) return { status: 'failed', msg: `helm repo add ${p.repo.name} ${p.repo.url} failed (exit ${r.code}): ${cliError(r)}` };
+      // Credentials in the URL go to helm as --username and --password-stdin, never on argv.
+      const repo = repoCredentials(p.repo.url);
+      if (repo.password !== undefined) secrets.push(repo.password);
+      const auth = repo.username !== undefined ? ` --username ${q(repo.username)} --password-stdin` : '';
+      const r = await ctx.run(`${helm} repo add --force-update${auth} -- ${q(p.repo.name)} ${q(repo.url)}`, {
+        onLine: (l) => ctx.log(maskIn(l, secrets)), stdin: repo.username !== undefined ? `${repo.password ?? ''}\n` : undefined,
+      });
+      if (r.code !== 0) return { status: 'failed', msg: `helm repo add ${p.repo.name} ${repo.url} failed (exit ${r.code}): ${cliError(r, secrets)}` };
     }
     // A private directory for the values file: values may hold proxy credentials or passwords.
     const mk = await ctx.run('umask 077 && mktemp -d "${TMPDIR:-/tmp}/rancher-play-helm.XXXXXX"');
@@ -279,21 +371,23 @@ export default defineTask<typeof schema, HelmState>({
     try {
       await ctx.writeFile(file, stringifyYaml(state.values), { mode: 0o600 });
       const cmd = [
-        `${helm} upgrade --install ${q(p.name)} ${q(local ? ctx.resolve(p.chart) : p.chart)}`,
+        `${helm} upgrade --install`,
         `--namespace ${q(p.namespace)}`,
         p.create_namespace ? '--create-namespace' : '',
         p.version && !local ? `--version ${q(chartVersion(p.version))}` : '',
         `-f ${q(file)}`,
         p.wait ? `--wait --timeout ${q(p.timeout)}` : '',
+        // Positional arguments after `--`: a value starting with `-` is never an option.
+        `-- ${q(p.name)} ${q(local ? ctx.resolve(p.chart) : p.chart)}`,
       ].filter(Boolean).join(' ');
-      const r = await ctx.run(cmd, { onLine: (l) => ctx.log(l) });
-      if (r.code !== 0) return { status: 'failed', msg: `helm upgrade --install ${p.name} failed (exit ${r.code}): ${cliError(r)}` };
+      const r = await ctx.run(cmd, { onLine: (l) => ctx.log(maskIn(l, secrets)) });
+      if (r.code !== 0) return { status: 'failed', msg: `helm upgrade --install ${p.name} failed (exit ${r.code}): ${cliError(r, secrets)}${tunnelNote(reach.api)}` };
     } finally {
       // An interrupt aborts ctx.run; the directory is on this machine (a controller task), so
       // it is removed directly then.
       await ctx.run(`rm -rf ${q(dir)}`).catch(() => rmSync(dir, { recursive: true, force: true }));
     }
-    const after = await ctx.run(`${helm} history ${q(p.name)} -n ${q(p.namespace)} --max 1 -o json`);
+    const after = await ctx.run(`${helm} history -n ${q(p.namespace)} --max 1 -o json -- ${q(p.name)}`);
     let rev = '';
     let chart = '';
     try {

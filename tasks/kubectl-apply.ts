@@ -2,12 +2,11 @@
 // `kubectl diff -f -` finds a difference (its exit code: 0 same, 1 differs, anything else an
 // error). Secret data never reaches the output: kubectl's own masking is kept, and every value
 // under `data`/`stringData` of a Secret (and its base64 form) is masked in diffs and messages.
-import { parseAllDocuments } from 'yaml';
 import { defineTask, type TaskContext } from '../runner/sdk/index.js';
 import type { FileDiff, Vars } from '../runner/sdk/index.js';
-import { renderString } from '../runner/sdk/index.js';
+import { renderString, yamlDocuments } from '../runner/sdk/index.js';
 import { MASK } from '../runner/sdk/index.js';
-import { binaryFor, cliError, kubeCli, missingKubeconfig } from './helm-release.js';
+import { binaryFor, cliError, kubeApiFor, kubeCli, missingKubeconfig, tunnelNote } from './helm-release.js';
 
 const schema = {
   type: 'object',
@@ -34,9 +33,11 @@ export function readManifest(text: string): Manifest | { problem: string } {
   const secrets = new Set<string>();
   const namespaces: string[] = [];
   const objects: string[] = [];
-  for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length) return { problem: `manifest is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}` };
-    const o = doc.toJS() as Vars | null;
+  // The bounded reader: an alias bomb in a manifest is refused like one in an inventory.
+  const docs = yamlDocuments(text);
+  if ('problem' in docs) return { problem: `manifest ${docs.problem}` };
+  for (const doc of docs.values) {
+    const o = doc as Vars | null;
     if (!o) continue;
     if (typeof o !== 'object' || typeof o.kind !== 'string' || typeof o.apiVersion !== 'string') return { problem: 'every manifest document needs apiVersion and kind' };
     const meta = (o.metadata ?? {}) as Vars;
@@ -129,8 +130,8 @@ async function manifestOf(ctx: TaskContext, p: { manifest?: string; src?: string
   return readManifest(text);
 }
 
-function kubectlBase(ctx: TaskContext, p: { kubeconfig?: string; kubectl?: string }): string {
-  return kubeCli(ctx, binaryFor(p.kubectl, ctx.vars, 'kubectl_binary', 'kubectl'), p.kubeconfig);
+function kubectlBase(ctx: TaskContext, p: { kubeconfig?: string; kubectl?: string }, kubeconfig = p.kubeconfig): string {
+  return kubeCli(ctx, binaryFor(p.kubectl, ctx.vars, 'kubectl_binary', 'kubectl'), kubeconfig);
 }
 
 export default defineTask<typeof schema, Manifest>({
@@ -152,7 +153,9 @@ export default defineTask<typeof schema, Manifest>({
       if (ctx.check) return { changed: true, msg: `would apply ${what}: kubeconfig ${missing} not written yet`, state: m };
       return { changed: false, status: 'failed', msg: `kubeconfig ${missing} not found on the controller (run rke-up first)` };
     }
-    const r = await ctx.run(`${kubectlBase(ctx, p)} diff -f -`, { stdin: m.text });
+    const reach = await kubeApiFor(ctx, p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined);
+    if (typeof reach === 'string') return { changed: false, status: 'failed', msg: reach };
+    const r = await ctx.run(`${kubectlBase(ctx, p, reach.kubeconfig)} diff -f -`, { stdin: m.text });
     if (r.code === 0) return { changed: false, msg: `${what}: no differences (kubectl diff)` };
     if (r.code === 1) {
       const diff = parseKubectlDiff(maskIn(r.stdout, m.secrets)).map((d) => ({ ...d, before: d.before && maskIn(d.before, m.secrets), after: d.after && maskIn(d.after, m.secrets) }));
@@ -165,13 +168,15 @@ export default defineTask<typeof schema, Manifest>({
     if (ns && m.namespaces.includes(ns[1]!)) {
       return { changed: true, msg: `would apply ${what} (namespace ${ns[1]} does not exist yet)`, state: m };
     }
-    return { changed: false, status: 'failed', msg: `kubectl diff failed (exit ${r.code}): ${maskIn(cliError(r), m.secrets)}` };
+    return { changed: false, status: 'failed', msg: `kubectl diff failed (exit ${r.code}): ${maskIn(cliError(r), m.secrets)}${tunnelNote(reach.api)}` };
   },
   async apply(ctx, p, probe) {
     const m = probe.state!;
-    const r = await ctx.run(`${kubectlBase(ctx, p)} apply -f -`, { stdin: m.text });
+    const reach = await kubeApiFor(ctx, p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined);
+    if (typeof reach === 'string') return { status: 'failed', msg: reach };
+    const r = await ctx.run(`${kubectlBase(ctx, p, reach.kubeconfig)} apply -f -`, { stdin: m.text });
     const lines = r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
-    if (r.code !== 0) return { status: 'failed', msg: `kubectl apply failed (exit ${r.code}): ${maskIn(cliError(r), m.secrets)}` };
+    if (r.code !== 0) return { status: 'failed', msg: `kubectl apply failed (exit ${r.code}): ${maskIn(cliError(r), m.secrets)}${tunnelNote(reach.api)}` };
     const changed = lines.some((l) => !/ unchanged$/.test(l));
     return { changed, msg: maskIn(lines.join('; ') || 'applied', m.secrets) };
   },

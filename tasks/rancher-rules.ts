@@ -2,8 +2,7 @@
 // found (empty = fine) as sentences an operator can act on, so both prechecks (exit 5, before any
 // connection) and probes (task failed) can report them unchanged.
 import { X509Certificate } from 'node:crypto';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { expandHome } from '../runner/sdk/index.js';
+import { expandHome, yamlDocuments, yamlValue } from '../runner/sdk/index.js';
 
 // ------------------------------------------------------------------ versions
 
@@ -156,13 +155,12 @@ export function etcdProblems(roleLists: string[][]): { problems: string[]; warni
 /** Static checks of an RKE cluster config text (what `rke up` would choke on, and quorum). */
 export function checkRkeConfig(text: string, file: string): RkeConfigCheck {
   const out: RkeConfigCheck = { problems: [], warnings: [], nodes: [], keyPaths: [] };
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (e) {
-    out.problems.push(`${file} does not parse as YAML: ${(e as Error).message.split('\n')[0]}`);
+  const read = yamlValue(text);
+  if ('problem' in read) {
+    out.problems.push(`${file} does not parse as YAML: ${read.problem}`);
     return out;
   }
+  const doc = read.value;
   const nodes = (doc as { nodes?: unknown } | null)?.nodes;
   if (!Array.isArray(nodes) || nodes.length === 0) {
     out.problems.push(`${file} has no nodes: list the cluster nodes under "nodes:"`);
@@ -255,9 +253,9 @@ export interface AddonObject {
 /** The objects of an RKE `addons` string (YAML documents); documents that do not parse are skipped. */
 export function addonObjects(addons: string): AddonObject[] {
   const out: AddonObject[] = [];
-  for (const d of parseAllDocuments(addons)) {
-    if (d.errors.length) continue;
-    const o = d.toJS() as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+  const docs = yamlDocuments(addons);
+  for (const d of 'values' in docs ? docs.values : []) {
+    const o = d as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
     if (!o || typeof o !== 'object' || typeof o.kind !== 'string') continue;
     out.push({
       apiVersion: String(o.apiVersion ?? ''),

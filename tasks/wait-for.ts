@@ -1,6 +1,6 @@
 // `wait-for`: wait until a TCP port accepts connections or a URL answers 2xx/3xx, as seen from
 // the target host. Waiting only reads, so it happens in the probe; check mode tries once.
-import { defineTask, httpGet, redactProxy, type Probe, type TaskContext } from '../runner/sdk/index.js';
+import { defineTask, hostProblem, httpGet, redactProxy, type Probe, type TaskContext } from '../runner/sdk/index.js';
 
 async function up(ctx: TaskContext, p: { host?: string; port?: number; url?: string; delegate?: string }): Promise<boolean> {
   if (p.url && p.delegate === 'controller') {
@@ -15,18 +15,45 @@ async function up(ctx: TaskContext, p: { host?: string; port?: number; url?: str
     }
   }
   if (p.url) {
-    const u = ctx.quote(p.url);
-    const r = await ctx.run(`if command -v curl >/dev/null 2>&1; then curl -fsS -o /dev/null -m 5 ${u}; else wget -q -O /dev/null -T 5 ${u}; fi`, { timeoutMs: 10_000 });
+    // The URL over stdin (it may carry a token): curl reads it as a config line, wget as a list.
+    const r = await ctx.run(
+      'IFS= read -r u; if command -v curl >/dev/null 2>&1; then printf \'url = "%s"\\n\' "$u" | curl -fsS -o /dev/null -m 5 -K -; ' +
+        'else printf \'%s\\n\' "$u" | wget -q -O /dev/null -T 5 -i -; fi',
+      { timeoutMs: 10_000, stdin: `${new URL(p.url).href}\n` },
+    );
     return r.code === 0;
   }
-  const h = ctx.quote(p.host ?? '127.0.0.1');
-  const port = String(p.port ?? 0);
+  // Host and port as positional parameters: bash's /dev/tcp sees them as data, never as code.
   // nc when present, bash's /dev/tcp otherwise (dash has no /dev/tcp).
   const r = await ctx.run(
-    `if command -v nc >/dev/null 2>&1; then nc -z -w 2 ${h} ${port}; else timeout 3 bash -c ${ctx.quote(`exec 3<>/dev/tcp/${p.host ?? '127.0.0.1'}/${port}`)}; fi`,
+    `set -- ${ctx.quote(p.host ?? '127.0.0.1')} ${String(p.port ?? 0)}; ` +
+      `if command -v nc >/dev/null 2>&1; then nc -z -w 2 "$1" "$2"; else timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2"; fi`,
     { timeoutMs: 10_000 },
   );
   return r.code === 0;
+}
+
+/** Why the params cannot be waited for safely: a host that is no host name or address, a URL
+ * that is no URL or whose host is none. */
+export function waitProblems(p: { host?: string; url?: string }): string[] {
+  const out: string[] = [];
+  if (p.host !== undefined) {
+    const bad = hostProblem(p.host);
+    if (bad) out.push(`host ${bad}`);
+  }
+  if (p.url !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(p.url);
+    } catch {
+      out.push(`url ${JSON.stringify(redactProxy(p.url))} is not a URL`);
+    }
+    if (u && u.hostname) {
+      const bad = hostProblem(u.hostname);
+      if (bad) out.push(`url host ${bad}`);
+    }
+  }
+  return out;
 }
 
 const pause = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -52,7 +79,11 @@ export default defineTask({
       delegate: { type: 'string', enum: ['controller'], description: 'Check from the controller instead of the host.' },
     },
   },
+  precheck: (p) => waitProblems(p),
   async probe(ctx, p): Promise<Probe> {
+    // Checked again here: a value known only at run time skipped the precheck.
+    const bad = waitProblems(p);
+    if (bad.length) return { changed: false, status: 'failed', msg: bad.join('; ') };
     const what = p.url ?? `${p.host ?? '127.0.0.1'}:${p.port}`;
     if (ctx.check) {
       return (await up(ctx, p))

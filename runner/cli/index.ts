@@ -28,10 +28,20 @@ interface RunFlags {
   listTasks?: boolean;
   startAtTask?: string;
   syntaxCheck?: boolean;
+  slice?: { index: number; count: number };
 }
 
 const list = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+/** --slice K/N: slice K (1-based) of N. */
+const sliceOption = (v: string): { index: number; count: number } => {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected K/N (slice K of N, e.g. 1/4)');
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || index < 1 || index > count) throw new InvalidArgumentError(`K must be between 1 and N (N ≥ 1), got ${v}`);
+  return { index, count };
+};
 const positiveInt = (v: string): number => {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('must be a positive integer');
   return Number(v);
@@ -69,6 +79,7 @@ async function runOptions(f: RunFlags, check: boolean): Promise<RunOptions & { j
     ...(f.privateKey !== undefined ? { privateKey: f.privateKey } : {}),
     ...(f.become ? { become: true } : {}),
     ...(f.startAtTask !== undefined ? { startAtTask: f.startAtTask } : {}),
+    ...(f.slice !== undefined ? { slice: f.slice } : {}),
   };
 }
 
@@ -87,6 +98,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--list-hosts', 'print the hosts each play would run on, like ansible-playbook; run nothing')
     .option('--list-tasks', 'print the tasks each play would run (with tags), like ansible-playbook; run nothing')
     .option('--start-at-task <name>', 'skip the tasks before the first task with this name (a glob)')
+    .option('--slice <K/N>', 'only slice K of N disjoint parts of the hosts (fixed by inventory and --limit); merge the slices\' --json with `recap merge`', sliceOption)
     .option('--syntax-check', 'only validate the playbook (same as `validate`); run nothing')
     .option('-e, --extra-vars <key=value|@file.yml>', 'extra vars, highest precedence (repeatable)', collect, [])
     .option('--json', 'print events as NDJSON on stdout (no tree)')
@@ -95,16 +107,30 @@ function addRunOptions(cmd: Command): Command {
     .option('--tasks-dir <dir>', 'directory of custom tasks (default: tasks/ beside the playbook)');
 }
 
-/** Interrupt handling: first Ctrl-C stops starting tasks, the second exits at once. */
-function interruptible(io: Io): { signal: AbortSignal; dispose(): void } {
+/** Interrupt handling: the first Ctrl-C (SIGINT) or SIGTERM stops starting tasks, the second
+ * exits at once (temp files and commands started here are cleaned up on exit either way). */
+function interruptible(io: Io): { signal: AbortSignal; code(c: number): number; dispose(): void } {
   const ac = new AbortController();
-  const onSigint = (): void => {
-    if (ac.signal.aborted) process.exit(EXIT.interrupted);
-    io.stderr.write('\ninterrupted: no new tasks will start; waiting for running ones (Ctrl-C again to quit now)\n');
+  let by: NodeJS.Signals | undefined;
+  const exitFor = (s: NodeJS.Signals | undefined): number => (s === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted);
+  const on = (sig: NodeJS.Signals): void => {
+    if (ac.signal.aborted) process.exit(exitFor(sig));
+    by = sig;
+    io.stderr.write(`\ninterrupted${sig === 'SIGTERM' ? ' (SIGTERM)' : ''}: no new tasks will start; waiting for running ones (Ctrl-C again to quit now)\n`);
     ac.abort(new Error('interrupted'));
   };
-  process.on('SIGINT', onSigint);
-  return { signal: ac.signal, dispose: () => void process.off('SIGINT', onSigint) };
+  const onInt = (): void => on('SIGINT');
+  const onTerm = (): void => on('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return {
+    signal: ac.signal,
+    code: (c) => (c === EXIT.interrupted ? exitFor(by) : c),
+    dispose: () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    },
+  };
 }
 
 export function buildProgram(io: Io, setCode: (n: number) => void): Command {
@@ -139,7 +165,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
           setCode(await guarded(io, async () => {
             const { runPlaybook } = await import('../engine/run.js');
             const opts = { ...(await runOptions(f, check)), passphrase: terminalPassphrase(io.env) };
-            return runPlaybook(playbook, f.inventory, opts, { ...io, signal: intr.signal });
+            return intr.code(await runPlaybook(playbook, f.inventory, opts, { ...io, signal: intr.signal }));
           }));
         } finally {
           intr.dispose();
@@ -165,6 +191,15 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
         io.stdout.write(`${playbook}: valid (${pb.plays.length} plays, ${tasks} tasks, ${inventory.hosts.size} hosts)\n`);
         return EXIT.ok;
       }));
+    });
+
+  program.command('recap')
+    .description('work with the recaps of --json runs')
+    .command('merge <files...>')
+    .description('merge the --json outputs of a run\'s slices (--slice K/N) into one recap and exit code')
+    .option('--json', 'print every file\'s task events and the merged recap as NDJSON')
+    .action(async (files: string[], f: { json?: boolean }) => {
+      setCode(await guarded(io, async () => (await import('./recap.js')).recapMerge(files, { json: f.json === true }, io)));
     });
 
   program.command('ping')

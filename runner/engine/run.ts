@@ -5,6 +5,7 @@ import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from '../types.j
 import { EXIT, InputError, formatProblem, type InputProblem } from '../errors.js';
 import { applyConnectionFlags, limitSelection, loadInventory, resolveInventory, inventorySource } from '../model/inventory.js';
 import { loadPlaybook, playbookSource } from '../model/playbook.js';
+import { nulPaths } from '../model/nul.js';
 import { Plan } from '../plan/index.js';
 import { staticProblems } from '../plan/checks.js';
 import { Registry } from './registry.js';
@@ -12,9 +13,10 @@ import { templateScope, secretValues, redactText } from '../model/vars.js';
 import { renderValue, templateRefs } from '../model/template.js';
 import { redactUrlCredentials } from './redact.js';
 import { builtinTasks } from '../../tasks/index.js';
-import { execute, exitCodeFor, tasksToRun } from './executor.js';
+// The executor and the renderers (and through them p-limit, the transports, diff) are loaded
+// when a run starts: `validate` needs neither.
 import { suggestion } from '../model/suggest.js';
-import { createRenderer, pickRenderer, useColor, type RendererKind } from '../render/index.js';
+import type { RendererKind } from '../render/index.js';
 import { customTaskDirs, loadCustomTasks } from './loader.js';
 import { precheckContext } from './context.js';
 
@@ -40,7 +42,7 @@ export async function buildRegistry(opts: { tasksDir?: string; playbook?: string
 export async function loadAll(
   playbookFile: string,
   inventoryFile: string,
-  opt: Pick<RunOptions, 'extraVars' | 'limit' | 'tasksDir'> & Partial<Pick<RunOptions, 'user' | 'privateKey' | 'become' | 'startAtTask' | 'tags' | 'skipTags'>>,
+  opt: Pick<RunOptions, 'extraVars' | 'limit' | 'tasksDir'> & Partial<Pick<RunOptions, 'user' | 'privateKey' | 'become' | 'startAtTask' | 'tags' | 'skipTags' | 'slice'>>,
 ): Promise<Loaded> {
   const problems: InputProblem[] = [];
   let inventory: Inventory | undefined;
@@ -61,10 +63,10 @@ export async function loadAll(
   if (problems.length || !inventory || !playbook) throw new InputError(problems);
   // A --limit that leaves no host is an error before anything else, as in ansible-playbook.
   limitSelection(inventory, opt.limit);
-  const plan = new Plan(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit });
+  const plan = new Plan(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit, slice: opt.slice });
   problems.push(...staticProblems(playbook, inventory, { plan }));
   problems.push(...(await prechecks(plan, registry)));
-  if (opt.startAtTask !== undefined && tasksToRun(playbook, { startAtTask: opt.startAtTask }).every((t) => t.length === 0)) {
+  if (opt.startAtTask !== undefined && (await import('./executor.js')).tasksToRun(playbook, { startAtTask: opt.startAtTask }).every((t) => t.length === 0)) {
     const names = playbook.plays.flatMap((p) => p.tasks.map((t) => t.name));
     problems.push({ key: '--start-at-task', message: `no task named "${opt.startAtTask}"${suggestion(opt.startAtTask, names)}` });
   }
@@ -87,7 +89,7 @@ async function prechecks(plan: Plan, registry: Registry): Promise<InputProblem[]
       const varSource = (name: string) => varOrigin(pb, playIndex, inv, host, plan.extraVars, name);
       for (const item of [...play.tasks, ...play.handlers]) {
         const task = registry.get(item.id);
-        if (!task?.precheck) continue;
+        if (!task) continue;
         if (!allKnown(item.params, scope)) continue;
         let params: Vars;
         try {
@@ -95,6 +97,14 @@ async function prechecks(plan: Plan, registry: Registry): Promise<InputProblem[]
         } catch {
           continue; // reported by the static pass
         }
+        // A var may bring the NUL byte the playbook's own text cannot.
+        for (const at of nulPaths(params)) {
+          const k = `${item.pos.line}:${item.pos.col}|nul|${at.join('.')}`;
+          if (seen.has(k)) continue;
+          seen.add(k);
+          out.push({ pos: item.pos, key: [item.id, ...at].join('.'), message: `holds a NUL byte once rendered (host ${host})` });
+        }
+        if (!task.precheck) continue;
         const msgs = await task.precheck(params, { ...precheckContext(host, scope, pb.dir), varSource });
         for (const m of msgs) {
           const k = `${item.pos.line}:${item.pos.col}|${m}`;
@@ -200,6 +210,7 @@ export async function runPlaybook(playbookFile: string, inventoryFile: string, o
   printWarnings(loaded.plan, io.stderr);
   const secrets = secretsOf(loaded);
   const mask = (s: string): string => redactUrlCredentials(redactText(s, secrets));
+  const [{ execute, exitCodeFor }, { createRenderer, pickRenderer, useColor }] = await Promise.all([import('./executor.js'), import('../render/index.js')]);
   const kind = io.renderer ?? pickRenderer(false, io.stdout, io.env);
   const renderer = await createRenderer(opt.json ? 'json' : kind, {
     out: io.stdout, diff: opt.diff, verbose: opt.verbose, color: !opt.json && useColor(io.stdout, io.env), mask,

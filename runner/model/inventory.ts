@@ -10,6 +10,7 @@ import { ansibleInventorySource } from './ansible/index.js';
 import { inventorySchema, schemaProblems } from './schema.js';
 import { suggestion } from './suggest.js';
 import { resolveFrom } from '../paths.js';
+import { hostProblem } from '../hostname.js';
 import { limitPatterns, selectLimit, selectPattern } from './patterns.js';
 import { resolveConnection, type ResolveOptions } from '../transport/ssh-config.js';
 import type { ConnectionSpec, Group, Host, Inventory, SourcePos, Vars } from '../types.js';
@@ -150,6 +151,18 @@ export function loadInventory(file: string, opts: { home?: string } = {}): Inven
     return undefined;
   };
 
+  // An address reaches ssh, ssh -G and task command lines: only names and IP addresses pass.
+  for (const [section, entries] of [['jump_hosts', jumpRaw], ['hosts', hostRaw]] as const) {
+    for (const [name, entry] of Object.entries(entries)) {
+      if (typeof entry?.address === 'string') {
+        const bad = hostProblem(entry.address);
+        if (bad) problems.push({ pos: src.valuePosOf([section, name, 'address']), key: `${section}.${name}.address`, message: `address ${bad}` });
+      } else if (entry?.connection !== 'local' && name !== 'localhost') {
+        const bad = hostProblem(name, { underscore: true });
+        if (bad) problems.push({ pos: src.posOf([section, name]), key: `${section}.${name}`, message: `host name used as the address ${bad}; set address:` });
+      }
+    }
+  }
   for (const name of Object.keys(jumpRaw)) resolveHop(name, ['jump_hosts', name]);
 
   const hosts = new Map<string, Host>();

@@ -291,7 +291,11 @@ export function secretValues(vars: Vars, secrets: Set<string>): string[] {
   const addAll = (v: unknown, depth: number): void => {
     if (depth > 100 || v === null || v === undefined) return;
     if (typeof v === 'object') Object.values(v).forEach((x) => addAll(x, depth + 1));
-    else if (String(v).length >= 3) out.add(String(v)); // too-short values would mask unrelated text
+    else if (String(v).length >= 3) {
+      out.add(String(v)); // too-short values would mask unrelated text
+      // A multi-line secret (a PEM key) also shows line by line: in a diff, in -v output.
+      if (String(v).includes('\n')) for (const l of String(v).split(/\r?\n/)) if (l.trim().length >= 4) out.add(l.trim());
+    }
   };
   const walk = (v: unknown, depth: number): void => {
     if (depth > 100 || !v || typeof v !== 'object') return;

@@ -3,7 +3,7 @@
 // duplicate keys, alias bombs, unknown tags and non-mapping documents.
 import { readFileSync, statSync } from 'node:fs';
 import {
-  LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, isPair, isNode,
+  LineCounter, parseAllDocuments, parseDocument, isAlias, isMap, isScalar, isSeq, isPair, isNode,
   type Document, type Node as YNode, type ScalarTag,
 } from 'yaml';
 import { InputError, type InputProblem } from '../errors.js';
@@ -34,6 +34,36 @@ const secretTag: ScalarTag = {
   // The value stays a string; the tag only marks it for masking.
   resolve: (str: string) => str,
 };
+
+/**
+ * YAML text a task reads (manifests, chart values, cluster configs, command output) under the
+ * same limits as inventories and playbooks: bounded size and alias expansions, every document
+ * checked. Problems are returned as a one-line message, never thrown.
+ */
+export function yamlDocuments(text: string): { values: unknown[] } | { problem: string } {
+  if (Buffer.byteLength(text) > MAX_YAML_BYTES) return { problem: `is larger than ${MAX_YAML_BYTES} bytes` };
+  if (text.includes('\0')) return { problem: 'contains binary data (NUL byte)' };
+  const values: unknown[] = [];
+  try {
+    for (const doc of parseAllDocuments(text)) {
+      const err = doc.errors[0];
+      if (err) return { problem: `is not valid YAML: ${err.message.split('\n')[0]}` };
+      values.push(doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }));
+    }
+  } catch (e) {
+    const msg = (e as Error).message ?? String(e);
+    return { problem: /excessive alias/i.test(msg) ? `has too many alias expansions (more than ${MAX_ALIAS_COUNT}); refusing a possible alias bomb` : `is not valid YAML: ${msg.split('\n')[0]}` };
+  }
+  return { values };
+}
+
+/** One YAML document (empty text is null), read as yamlDocuments reads them. */
+export function yamlValue(text: string): { value: unknown } | { problem: string } {
+  const r = yamlDocuments(text);
+  if ('problem' in r) return r;
+  if (r.values.length > 1) return { problem: 'holds more than one YAML document' };
+  return { value: r.values[0] ?? null };
+}
 
 export function loadYamlFile(file: string): YamlSource {
   let buf: Buffer;

@@ -4,6 +4,8 @@
 import { InputError, type InputProblem } from '../errors.js';
 import { limitSelection, selectHosts } from '../model/inventory.js';
 import { mergedVars } from '../model/vars.js';
+import { serialBatches } from './batches.js';
+import { sliceMembers, type Slice } from './slice.js';
 import type { Inventory, Play, Playbook, Vars } from '../types.js';
 
 export interface PlayPlan {
@@ -11,6 +13,8 @@ export interface PlayPlan {
   play: Play;
   /** Target hosts, in inventory order; empty when the pattern is bad (see `problems`). */
   hosts: string[];
+  /** `hosts` cut by the play's `serial:` (one batch of all of them without it; none without hosts). */
+  batches: string[][];
   problems: InputProblem[];
 }
 
@@ -19,6 +23,8 @@ export interface PlanOptions {
   extraVars?: Vars;
   /** --limit patterns. */
   limit?: string[];
+  /** --slice K/N: only the hosts of that slice (see slice.ts). */
+  slice?: Slice;
 }
 
 export class Plan {
@@ -38,6 +44,10 @@ export class Plan {
     try {
       const l = limitSelection(inventory, opts.limit, warn);
       if (l) allowed = new Set(l);
+      if (opts.slice) {
+        const part = sliceMembers(inventory, opts.slice, l);
+        allowed = new Set([...(allowed ?? inventory.hosts.keys())].filter((h) => part.has(h)));
+      }
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       limitProblems = e.problems;
@@ -45,10 +55,11 @@ export class Plan {
     }
     this.plays = playbook.plays.map((play, index) => {
       try {
-        const hosts = selectHosts(inventory, play.hosts, play.hostsPos ?? play.pos, 'hosts', warn);
-        return { index, play, hosts: allowed ? hosts.filter((h) => allowed!.has(h)) : hosts, problems: index === 0 ? limitProblems : [] };
+        const selected = selectHosts(inventory, play.hosts, play.hostsPos ?? play.pos, 'hosts', warn);
+        const hosts = allowed ? selected.filter((h) => allowed!.has(h)) : selected;
+        return { index, play, hosts, batches: serialBatches(hosts, play.serial), problems: index === 0 ? limitProblems : [] };
       } catch (e) {
-        if (e instanceof InputError) return { index, play, hosts: [], problems: [...(index === 0 ? limitProblems : []), ...e.problems] };
+        if (e instanceof InputError) return { index, play, hosts: [], batches: [], problems: [...(index === 0 ? limitProblems : []), ...e.problems] };
         throw e;
       }
     });

@@ -3,7 +3,7 @@
 export { defineTask, defineFact } from '../task.js';
 export type {
   TaskDefinition, TaskContext, Probe, Applied, ExecOptions, ExecResult, WriteOptions, PrecheckContext,
-  FromSchema, JSONSchema, TaskSpec, ParamsOf, AnyTask, Fact,
+  FromSchema, JSONSchema, TaskSpec, ParamsOf, AnyTask, Fact, KubeApi, KubeApiOptions,
 } from '../task.js';
 export type { FileDiff, TaskResult, Status, Vars } from '../types.js';
 
@@ -17,7 +17,11 @@ export { httpGet, HttpGetError, redactProxy, type HttpGetOptions, type HttpGetRe
 export { groupHosts, type GroupHost } from '../model/vars.js';
 // Shell quoting (also `ctx.quote`) and user-written paths.
 export { shQuote } from '../quote.js';
+// Host names and addresses safe to connect to or to put on a command line.
+export { hostProblem, isHostAddress } from '../hostname.js';
 export { expandHome } from '../paths.js';
 export { renderString } from '../model/template.js';
+// YAML a task reads, with the limits of the inventory loader (size, alias bombs).
+export { yamlDocuments, yamlValue } from '../model/yamlsrc.js';
 export { MASK } from '../model/vars.js';
 export { formatBytes, formatRate } from '../render/bytes.js';

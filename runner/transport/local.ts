@@ -10,13 +10,14 @@ import { dirname, join } from 'node:path';
 import type { ExecOptions, ExecResult, WriteOptions } from '../task.js';
 import type { Transport, UploadOptions, UploadResult } from './transport.js';
 import { shQuote } from '../quote.js';
-import { LineSplitter, checkOwner, commandLine, pathWord, placeScript, targetWords } from './shell.js';
+import { childGroup, tempFile } from './cleanup.js';
+import { LineSplitter, checkOwner, commandInput, pathWord, placeScript, targetWords, type CommandInput } from './shell.js';
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** The command line `sh -c` runs here: the shared one, under sudo for become unless already root. */
-export function shellLine(command: string, opts: ExecOptions = {}, root = isRoot()): string {
-  return commandLine(command, opts, { sudo: opts.become === true && !root });
+/** The command line `sh -c` runs here and its stdin: the shared ones, under sudo for become unless already root. */
+export function shellLine(command: string, opts: ExecOptions = {}, root = isRoot()): CommandInput {
+  return commandInput(command, opts, { sudo: opts.become === true && !root });
 }
 
 /** A path as the shell would see it: `~/x` is under $HOME, as pathWord makes it in scripts. */
@@ -35,10 +36,12 @@ export class LocalTransport implements Transport {
   async connect(): Promise<void> {}
 
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const line = shellLine(command, { ...opts, become: opts.become ?? this.become });
+    const { line, stdin } = shellLine(command, { ...opts, become: opts.become ?? this.become });
     return new Promise((resolve) => {
       // detached: own process group, so a timeout kills the whole pipeline, not just `sh`.
       const child = spawn('sh', ['-c', line], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      // Ended with this process if it exits first (a second Ctrl-C): it runs in its own group.
+      const release = child.pid ? childGroup(child.pid) : () => undefined;
       let stdout = '';
       let stderr = '';
       let timedOut = false;
@@ -52,12 +55,13 @@ export class LocalTransport implements Transport {
       };
       const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; killGroup(); }, opts.timeoutMs) : undefined;
       child.stdin.on('error', () => { /* command did not read its stdin */ });
-      if (opts.stdin !== undefined) child.stdin.end(opts.stdin);
+      if (stdin !== undefined) child.stdin.end(stdin);
       else child.stdin.end();
       let done = false;
       const finish = (code: number): void => {
         if (done) return;
         done = true;
+        release();
         if (timer) clearTimeout(timer);
         split?.stdout.end();
         split?.stderr.end();
@@ -90,7 +94,13 @@ export class LocalTransport implements Transport {
 
   async writeFile(path: string, data: string | Buffer, opts: WriteOptions = {}): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    await this.place(path, targetWords(path), 'cat > "$t" || exit 1', bytes.length, opts, bytes);
+    const words = targetWords(path);
+    const release = tempFile(join(dirname(localPath(path)), words.tmpName));
+    try {
+      await this.place(path, words, 'cat > "$t" || exit 1', bytes.length, opts, bytes);
+    } finally {
+      release();
+    }
   }
 
   /** The same as writeFile for a controller file, copied as a stream (constant memory). */
@@ -99,28 +109,35 @@ export class LocalTransport implements Transport {
     const started = Date.now();
     const total = (await stat(local)).size;
     const words = targetWords(path);
-    if (this.asRoot(opts.become)) {
-      // root reads the source itself: no bytes pass through this process.
-      await this.place(path, words, `cp -- ${shQuote(local)} "$t" || exit 1`, total, opts);
-      opts.onProgress?.(total, total);
-    } else {
-      let done = 0;
-      const count = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          done += chunk.length;
-          opts.onProgress?.(done, total);
-          cb(null, chunk);
-        },
-      });
-      // Staged under the temp name the placing script then finishes and renames.
-      const staged = join(dirname(localPath(path)), words.tmpName);
-      try {
-        await pipeline(createReadStream(local), count, createWriteStream(staged, { mode: 0o600, flags: 'wx' }));
-      } catch (e) {
-        await rm(staged, { force: true });
-        throw e;
+    // Removed by the exit hook if this process ends mid-copy (the placing script removes it
+    // on every failure it lives to see).
+    const release = tempFile(join(dirname(localPath(path)), words.tmpName));
+    try {
+      if (this.asRoot(opts.become)) {
+        // root reads the source itself: no bytes pass through this process.
+        await this.place(path, words, `cp -- ${shQuote(local)} "$t" || exit 1`, total, opts);
+        opts.onProgress?.(total, total);
+      } else {
+        let done = 0;
+        const count = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            done += chunk.length;
+            opts.onProgress?.(done, total);
+            cb(null, chunk);
+          },
+        });
+        // Staged under the temp name the placing script then finishes and renames.
+        const staged = join(dirname(localPath(path)), words.tmpName);
+        try {
+          await pipeline(createReadStream(local), count, createWriteStream(staged, { mode: 0o600, flags: 'wx' }));
+        } catch (e) {
+          await rm(staged, { force: true });
+          throw e;
+        }
+        await this.place(path, words, '', total, opts);
       }
-      await this.place(path, words, '', total, opts);
+    } finally {
+      release();
     }
     return { bytes: total, ms: Date.now() - started };
   }

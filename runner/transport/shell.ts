@@ -21,23 +21,46 @@ export interface LineOptions {
   timeout?: boolean;
 }
 
+/** A command line and the bytes its stdin carries. */
+export interface CommandInput {
+  line: string;
+  stdin?: Buffer;
+}
+
 /**
- * The command line a command runs as: `sh -c` semantics, its own cwd (a failed `cd` runs
- * nothing) and env, optionally under `sudo -n` and `timeout`.
+ * How a command runs, on the controller and over SSH alike: `sh -c` semantics, its own cwd (a
+ * failed `cd` runs nothing) and env, optionally under `sudo -n` and `timeout`. Environment
+ * values travel on stdin ahead of the command's own input, one base64 line each, read by the
+ * shell before the command starts: a process list (`ps`, /proc/PID/cmdline, readable by every
+ * user) shows the names, never the values. They are not SSH env requests either (sshd's
+ * AcceptEnv rejects those).
  */
-export function commandLine(command: string, opts: ExecOptions = {}, how: LineOptions = {}): string {
+export function commandInput(command: string, opts: ExecOptions = {}, how: LineOptions = {}): CommandInput {
   const parts: string[] = [];
-  if (opts.cwd) parts.push(`cd ${pathWord(opts.cwd)} || exit 1`);
+  const head: string[] = [];
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`invalid environment variable name "${k}"`);
-    // Assignments inside the script, not SSH env requests (sshd's AcceptEnv rejects those).
-    parts.push(`export ${k}=${shQuote(v)}`);
+    if (v.includes('\0')) throw new Error(`environment variable ${k} holds a NUL byte`);
+    // `read` takes one line (a shell reads a pipe byte by byte, so the command's own input
+    // stays); `echo .` keeps trailing newlines through the command substitution.
+    parts.push(`IFS= read -r __rp_v || exit 1; ${k}=$(printf '%s' "$__rp_v" | base64 -d; echo .) || exit 1; ${k}=\${${k}%.}; export ${k}`);
+    head.push(Buffer.from(v).toString('base64'));
   }
+  if (head.length) parts.push('unset __rp_v');
+  if (opts.cwd) parts.push(`cd ${pathWord(opts.cwd)} || exit 1`);
   parts.push(command);
   let line = `sh -c ${shQuote(parts.join('\n'))}`;
   if (how.sudo) line = `sudo -n ${line}`;
   if (how.timeout && opts.timeoutMs !== undefined) line = `timeout -k 5 ${(opts.timeoutMs / 1000).toFixed(3)} ${line}`;
-  return line;
+  const own = opts.stdin === undefined ? undefined : typeof opts.stdin === 'string' ? Buffer.from(opts.stdin) : opts.stdin;
+  if (!head.length) return { line, stdin: own };
+  return { line, stdin: Buffer.concat([Buffer.from(`${head.join('\n')}\n`), own ?? Buffer.alloc(0)]) };
+}
+
+/** The command line alone, for a command that has no environment to pass. */
+export function commandLine(command: string, opts: ExecOptions = {}, how: LineOptions = {}): string {
+  if (opts.env && Object.keys(opts.env).length) throw new Error('commandLine: environment values go over stdin (commandInput)');
+  return commandInput(command, opts, how).line;
 }
 
 /** Splits a stream into lines as data arrives, holding back the incomplete last one; a CRLF

@@ -1,7 +1,7 @@
 // Shared by the cli-*/engine-* tests: run the CLI in a child process (through tsx, so no build
 // is needed) and make throwaway projects with `connection: local` hosts in a temp dir.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,19 @@ export function cliShell(args: string[]): string {
   return [process.execPath, ...argvFor(args)].map(q).join(' ');
 }
 
+const made: string[] = [];
+// Temp projects hold keys and secrets: gone when the test file's process ends, pass or fail.
+process.once('exit', () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A temp directory under the system's, removed when the test process exits. */
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+
 export interface Project {
   dir: string;
   /** Where tasks write (the tests' observable side effects). */
@@ -61,7 +74,7 @@ export interface Project {
 
 /** A temp project: inventory with `hosts` local hosts (h1..hN) in group `web`. */
 export function project(hosts = 2, extraInventory = ''): Project {
-  const dir = mkdtempSync(join(tmpdir(), 'rp-cli-'));
+  const dir = tempDir('rp-cli-');
   const work = join(dir, 'work');
   mkdirSync(work);
   const write = (rel: string, text: string): string => {
