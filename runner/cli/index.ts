@@ -183,10 +183,11 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .option('--tasks-dir <dir>', 'directory of custom tasks')
     .action(async (playbook: string, f: { inventory: string; extraVars: string[]; limit?: string[]; tasksDir?: string }) => {
       setCode(await guarded(io, async () => {
-        const [{ loadAll }, { parseExtraVars }] = await Promise.all([import('../engine/run.js'), import('../model/vars.js')]);
-        const { playbook: pb, inventory } = await loadAll(playbook, f.inventory, {
+        const [{ loadAll, printWarnings }, { parseExtraVars }] = await Promise.all([import('../engine/run.js'), import('../model/vars.js')]);
+        const { playbook: pb, inventory, plan } = await loadAll(playbook, f.inventory, {
           extraVars: parseExtraVars(f.extraVars, process.cwd()), limit: f.limit, tasksDir: f.tasksDir,
         });
+        printWarnings(plan, io.stderr);
         const tasks = pb.plays.reduce((n, p) => n + p.tasks.length, 0);
         io.stdout.write(`${playbook}: valid (${pb.plays.length} plays, ${tasks} tasks, ${inventory.hosts.size} hosts)\n`);
         return EXIT.ok;

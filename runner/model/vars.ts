@@ -229,7 +229,7 @@ export function parseExtraVars(args: string[], cwd: string): Vars {
         problems.push({ pos: { file, line: 1, col: 1 }, key: '-e', message: missing ? 'file not found' : `cannot read it: ${(e as Error).message}` });
         continue;
       }
-      const r = loadYaml11(text, file);
+      const r = loadAnsibleData(text, file);
       if (r.problems.length) problems.push(...r.problems.map((p) => ({ ...p, key: '-e' })));
       else if (isMapping(r.value)) assign(out, r.value);
       else problems.push(notMapping(arg));
@@ -240,7 +240,7 @@ export function parseExtraVars(args: string[], cwd: string): Vars {
       continue;
     }
     if (arg[0] === '{' || arg[0] === '[') {
-      const r = loadYaml11(arg, '-e');
+      const r = loadAnsibleData(arg, '-e');
       if (r.problems.length) problems.push({ key: '-e', message: `cannot parse ${JSON.stringify(arg)}: ${r.problems[0]!.message}` });
       else if (isMapping(r.value)) assign(out, r.value);
       else problems.push(notMapping(arg));
@@ -252,6 +252,15 @@ export function parseExtraVars(args: string[], cwd: string): Vars {
   }
   if (problems.length) throw new InputError(problems);
   return out;
+}
+
+/** DataLoader.load: JSON when the text is JSON (`1e5` a number), else YAML 1.1 (`1e5` a string). */
+function loadAnsibleData(text: string, file: string): ReturnType<typeof loadYaml11> {
+  try {
+    return { value: JSON.parse(text) as unknown, problems: [] };
+  } catch {
+    return loadYaml11(text, file);
+  }
 }
 
 function isMapping(v: unknown): v is Vars {

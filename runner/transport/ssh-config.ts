@@ -163,6 +163,18 @@ function hasMatchExec(home: string): boolean {
   return r;
 }
 
+/** Where the `Match ... exec CMD` line is written. */
+function matchExecPos(home: string, cmd: string): SourcePos | undefined {
+  for (const file of configFiles(home)) {
+    const lines = readFileSync(file, 'utf8').split('\n');
+    for (let i = 0; i < lines.length; i += 1) {
+      const m = /^(\s*)match\b[^#]*\bexec\b/i.exec(lines[i]!);
+      if (m && lines[i]!.includes(cmd)) return { file, line: i + 1, col: m[1]!.length + 1 };
+    }
+  }
+  return undefined;
+}
+
 /** Where a directive with this value is written, for error messages. */
 function findDirective(home: string, keyword: string, value: string): SourcePos | undefined {
   const want = value.replace(/\s+/g, ' ').trim();
@@ -223,6 +235,7 @@ export function builtinAnswer(q: SshQuery, home: string): SshAnswer {
   };
   const matchBlock = (args: string[]): boolean => {
     let ok = true;
+    let exec: string | undefined;
     for (let i = 0; i < args.length; i += 1) {
       let crit = args[i]!.toLowerCase();
       const neg = crit.startsWith('!');
@@ -236,12 +249,27 @@ export function builtinAnswer(q: SshQuery, home: string): SshAnswer {
         else if (crit === 'originalhost') r = patternList(original, arg, true);
         else if (crit === 'user') r = patternList(set.user ?? me, arg);
         else if (crit === 'localuser') r = patternList(me, arg);
-        else r = false; // exec: never run
+        else {
+          exec = arg; // never run: see below
+          continue;
+        }
       }
       if (neg) r = !r;
       if (!r) ok = false;
     }
-    return ok;
+    // Where only the command would decide, ssh's answer would differ from ours without a word:
+    // refuse (rancher-play does not run commands from a config file).
+    if (exec !== undefined && ok) {
+      const problem: InputProblem = {
+        key: 'ssh_config',
+        message: `host "${original}": a \`Match exec\` decides this host's settings (${JSON.stringify(exec)}); rancher-play does not run commands from ~/.ssh/config. ` +
+          'Use Match host/originalhost/user instead, or give the host its settings in the inventory',
+      };
+      const pos = matchExecPos(home, exec);
+      if (pos) problem.pos = pos;
+      throw new InputError([problem]);
+    }
+    return ok && exec === undefined;
   };
 
   const walk = (lines: Line[], active: boolean, depth: number): void => {

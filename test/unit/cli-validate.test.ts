@@ -18,13 +18,21 @@ plays:
       - name: misspelt id
         comand: { cmd: "true" }
   - name: second
-    hosts: webz
+    hosts: web[9]
     tasks:
       - command: { cmd: "touch ${work}/ran2" }
 `;
 
+test('validate: a group the inventory lacks is a warning with a did-you-mean (as ansible-playbook skips that play)', () => {
+  const p = project(2);
+  const pb = p.write('pb.yml', 'name: ok\nplays:\n  - name: p\n    hosts: webz\n    tasks:\n      - command: { cmd: "true" }\n');
+  const r = cli(['validate', pb, '-i', p.inventory]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /\[WARNING\]: Could not match supplied host pattern, ignoring: webz \(did you mean "web"\?\)/);
+});
+
 for (const cmd of ['validate', 'run', 'check']) {
-  test(`${cmd}: type error, misspelt task id and unknown group → exit 5 with file:line:column, nothing run`, () => {
+  test(`${cmd}: type error, misspelt task id and a subscript past the group → exit 5 with file:line:column, nothing run`, () => {
     const p = project(2);
     const pb = p.write('pb.yml', bad(p.work));
     const r = cli([cmd, pb, '-i', p.inventory]);
@@ -39,10 +47,10 @@ for (const cmd of ['validate', 'run', 'check']) {
     assert.ok(idErr, r.stderr);
     assert.match(idErr!, /pb\.yml:11:\d+ /);
     assert.match(idErr!, /did you mean "command"/);
-    const groupErr = at(/webz/);
+    const groupErr = at(/web\[9\]/);
     assert.ok(groupErr, r.stderr);
     assert.match(groupErr!, /pb\.yml:13:\d+ /);
-    assert.match(groupErr!, /did you mean "web"/);
+    assert.match(groupErr!, /No hosts matched the subscripted pattern/);
     assert.is(r.stdout.includes('PLAY'), false, 'nothing was rendered as run');
     assert.is(existsSync(join(p.work, 'ran')), false, 'the command task must not have run');
     assert.is(existsSync(join(p.work, 'ran2')), false);

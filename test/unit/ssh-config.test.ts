@@ -51,6 +51,7 @@ Host 10.9.*
   User wilduser
 `);
 const execHome = homeWith(`Match exec "touch %d/exec-ran"\n  User matched\n`);
+const otherExecHome = homeWith(`Match host elsewhere exec "touch %d/exec-ran"\n  User matched\n`);
 const me = userInfo().username;
 
 /** An inventory connection; user and port count as written only when `explicit` says so,
@@ -135,9 +136,22 @@ for (const [label, ssh] of backends) {
     }
   });
 
-  test(`${label}: Match exec is never run (a config file must not execute commands)`, async () => {
-    const c = await resolve(base({ address: 'whatever' }), execHome);
+  test(`${label}: a Match exec that decides is refused with its position, and never run`, async () => {
+    try {
+      await resolve(base({ address: 'whatever' }), execHome);
+      assert.unreachable('refused');
+    } catch (e) {
+      assert.instance(e, InputError);
+      const p = (e as InputError).problems[0]!;
+      assert.match(p.message, /a `Match exec` decides this host's settings/);
+      assert.equal([p.pos?.file, p.pos?.line, p.pos?.col], [join(execHome, '.ssh', 'config'), 1, 1]);
+    }
     assert.not.ok(existsSync(join(execHome, 'exec-ran')));
+  });
+
+  test(`${label}: a Match exec whose other criteria fail does not matter`, async () => {
+    const c = await resolve(base({ address: 'whatever' }), otherExecHome);
+    assert.not.ok(existsSync(join(otherExecHome, 'exec-ran')));
     assert.is(c.user, 'rancher');
   });
 

@@ -179,8 +179,13 @@ export function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions:
           problem(culprit.def, culprit.name, `unsupported ${r.unsupported}; only ProxyJump (-J / -o ProxyJump=...) and harmless -o options are understood`);
         } else {
           if (r.jump?.length) {
-            entry.jump = r.jump.length === 1 ? r.jump[0] : r.jump;
-            for (const spec of r.jump) if (!/[@:.[]/.test(spec)) doc.jump_hosts[spec] = { address: spec };
+            // A ProxyCommand's `-i KEY`: the hop becomes a named jump host carrying that key.
+            const named = r.jump.map((spec) => {
+              const key = r.hopKeys?.[spec];
+              return key === undefined ? spec : keyedHop(doc, spec, resolveFrom(process.cwd(), key));
+            });
+            entry.jump = named.length === 1 ? named[0] : named;
+            for (const spec of named) if (!/[@:.[]/.test(spec) && !doc.jump_hosts[spec]) doc.jump_hosts[spec] = { address: spec };
           }
           at('jump', given.find((a) => sshArgsMeaning([a.value]).jump !== undefined)?.def ?? last);
           if (r.knownHosts) knownHostsOf.set(h.name, { file: r.knownHosts, def: last });
@@ -220,6 +225,24 @@ export function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions:
     }
   }
   return { doc, positions };
+}
+
+/** A jump host entry for `[user@]host[:port]` reached with `key`; its name (reused when identical). */
+function keyedHop(doc: NativeInventoryDoc, spec: string, key: string): string {
+  const m = /^(?:(.*)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(spec);
+  const address = (m?.[2] ?? spec).replace(/^\[|\]$/g, '');
+  const hop: Vars = { address, ssh_key_path: key };
+  if (m?.[1]) hop.user = m[1];
+  if (m?.[3]) hop.port = Number(m[3]);
+  const base = address.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[.-]/, '_');
+  for (let i = 1; ; i++) {
+    const name = i === 1 ? base : `${base}-${i}`;
+    const have = doc.jump_hosts[name];
+    if (!have || isDeepStrictEqual(have, hop)) {
+      doc.jump_hosts[name] = hop;
+      return name;
+    }
+  }
 }
 
 /** Group._get_hosts: hosts of the group and of its descendants (breadth-first, children in order). */

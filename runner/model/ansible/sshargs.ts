@@ -10,6 +10,8 @@ export interface SshArgsMeaning {
   jump?: string[];
   knownHosts?: string;
   unsupported?: string;
+  /** The identity (`-i`) a ProxyCommand's ssh uses for its hop, by the hop's jump spec. */
+  hopKeys?: Record<string, string>;
 }
 
 // Options that only tune OpenSSH itself; rancher-play keeps its own (stricter) behaviour.
@@ -29,6 +31,7 @@ export function sshArgsMeaning(argStrings: string[]): SshArgsMeaning {
   }
   let jump: string[] | undefined;
   let knownHosts: string | undefined;
+  const hopKeys: Record<string, string> = {};
   const setJump = (list: string[]): void => {
     if (jump === undefined) jump = list;
   };
@@ -57,15 +60,16 @@ export function sshArgsMeaning(argStrings: string[]): SshArgsMeaning {
       if (value.toLowerCase() === 'none') setJump([]);
       else {
         const target = proxyCommandTarget(value);
-        if (!target) return { unsupported: `ProxyCommand "${value}" (only "ssh -W %h:%p [-p PORT] [-l USER] [user@]host" is understood; prefer ProxyJump)` };
-        setJump([target]);
+        if (!target) return { unsupported: `ProxyCommand "${value}" (only "ssh -W %h:%p [-q] [-i KEY] [-p PORT] [-l USER] [user@]host" is understood; prefer ProxyJump)` };
+        if (jump === undefined && target.identity) hopKeys[target.spec] = target.identity;
+        setJump([target.spec]);
       }
     } else if (/^UserKnownHostsFile$/i.test(name)) {
       // OpenSSH allows several files; rancher-play checks one. First value wins.
       knownHosts ??= value.split(/\s+/)[0];
     } else if (!IGNORABLE.test(name)) return { unsupported: `ssh option ${name}` };
   }
-  return { jump, knownHosts };
+  return { jump, knownHosts, ...(Object.keys(hopKeys).length ? { hopKeys } : {}) };
 }
 
 /** Kept for callers that read one string. */
@@ -79,7 +83,7 @@ function jumpList(v: string): string[] {
   return v.split(',').map((s) => s.trim().replace(/^ssh:\/\//, '')).filter(Boolean);
 }
 
-function proxyCommandTarget(cmd: string): string | undefined {
+function proxyCommandTarget(cmd: string): { spec: string; identity?: string } | undefined {
   let t: string[];
   try {
     t = shlexSplit(cmd, false).map((x) => x.text);
@@ -90,18 +94,28 @@ function proxyCommandTarget(cmd: string): string | undefined {
   let user: string | undefined;
   let port: string | undefined;
   let host: string | undefined;
+  let identity: string | undefined;
   let sawW = false;
   for (let i = 1; i < t.length; i++) {
     const a = t[i]!;
     if (a === '-W') sawW = /^(%h|\[%h\]):%p$/.test(t[++i] ?? '');
     else if (a === '-p') port = t[++i];
     else if (a === '-l') user = t[++i];
-    else if (a === '-q' || a === '-T' || a === '-A') continue;
+    // The first -i is the key ssh offers first; several are not mapped.
+    else if (a === '-i') {
+      if (identity !== undefined || t[i + 1] === undefined) return undefined;
+      identity = t[++i];
+    } else if (a === '-o') {
+      // Only the tuning options that change nothing about where or as whom the hop connects.
+      const m = /^\s*(\w+)(?:\s*=\s*|\s+)/.exec(t[++i] ?? '');
+      if (!m || !IGNORABLE.test(m[1]!)) return undefined;
+    } else if (FLAGS.has(a)) continue;
     else if (a.startsWith('-')) return undefined;
     else if (host) return undefined;
     else host = a;
   }
   if (!sawW || !host) return undefined;
   if (user && !host.includes('@')) host = `${user}@${host}`;
-  return port ? `${host}:${port}` : host;
+  const spec = port ? `${host}:${port}` : host;
+  return identity !== undefined ? { spec, identity } : { spec };
 }
