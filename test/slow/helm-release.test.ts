@@ -75,7 +75,7 @@ test('install from the repo, then ok; values reach helm in a 0600 file that is r
     assert.match(first.msg, /installed rancher rancher-2\.4\.17 in cattle-system \(revision 1\)/);
     assert.equal(upgrades(e).length, 1);
     const call = upgrades(e)[0]!;
-    assert.match(call, /upgrade --install rancher rancher-stable\/rancher --namespace cattle-system --create-namespace --version 2\.4\.17 -f \S+values\.yaml --wait --timeout 10m/);
+    assert.match(call, /upgrade --install --namespace cattle-system --create-namespace --version 2\.4\.17 -f \S+values\.yaml --wait --timeout 10m -- rancher rancher-stable\/rancher$/);
     assert.match(readFileSync(e.calls, 'utf8'), /repo add --force-update rancher-stable https:\/\/releases\.rancher\.com\/server-charts\/stable/);
     assert.is(readFileSync(`${e.calls}.modes`, 'utf8').trim(), '600');
     assert.match(readFileSync(join(e.dir, 'values.seen'), 'utf8'), /tls: external/);
