@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtinTasks } from '../../tasks/index.js';
 import { cli, events, project, type CliResult } from './cli-helpers.js';
@@ -72,10 +72,20 @@ function set(obj: Record<string, unknown>, path: string[], v: unknown): Record<s
   return out;
 }
 
+/** Params that exclude another one of the base (the schema's oneOf). */
+const EXCLUDES: Record<string, string> = { 'copy.src': 'content', 'wait-for.url': 'port', 'kubectl-apply.src': 'manifest' };
+
+function params(id: string, path: string[], value: string): Record<string, unknown> {
+  const out = set(BASE[id]!, path, value);
+  const other = EXCLUDES[`${id}.${path.join('.')}`];
+  if (other) delete out[other];
+  return out;
+}
+
 function playbook(value: string): string {
   const items = targets.map(({ id, path }) => ({
     name: `${id} ${path.join('.')}`,
-    [id]: set(BASE[id]!, path, value),
+    [id]: params(id, path, value),
     ignore_errors: true,
   }));
   return JSON.stringify({
@@ -96,14 +106,14 @@ function sane(what: string, r: CliResult): void {
 test('hostile strings in every string param of every built-in task: nothing runs that the tasks did not declare', () => {
   fc.assert(
     fc.property(hostile, (value) => {
+      rmSync(MARK, { force: true }); // each value on its own (shrinking reruns smaller ones)
       // Known only at run time: every item renders the registered output (no precheck sees it).
       writeFileSync(join(p.dir, 'value.txt'), value);
       const runtime = p.write('runtime.yml', playbook('{{v.stdout}}'));
       const r = cli(['run', runtime, '-i', p.inventory, '--json'], { cwd: p.work });
       sane(`run ${JSON.stringify(value)}`, r);
       // Every item really ran (a failure is fine, a playbook refused as a whole would test nothing).
-      const c = events(r.stdout).recap.hosts.h1!;
-      assert.is(c.ok + c.changed + c.failed + c.skipped, targets.length + 1, r.stdout);
+      assert.is(events(r.stdout).tasks.length, targets.length + 1, 'one result per item');
       // Known at validate time: a var (prechecks and static checks see it).
       const vars = p.write('vars.json', JSON.stringify({ hostile: value }));
       const stat = p.write('static.yml', playbook('{{hostile}}'));
