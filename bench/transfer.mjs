@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// `npm run bench:transfer`: a big file to a node through the bastion — rancher-play's `copy` of
-// a controller file against `scp -J` over the same jump host, in the same run, alternating.
-// Brings up a lab (bastion + nodes, network namespaces), writes a random file, and prints the
-// median wall time of each (whole command: start-up, connection, transfer), the ratio, and the
-// controller's peak RSS (the whole process tree, sampled from /proc). One more rancher-play run
-// with a file several times bigger shows whether that RSS depends on the file size. CPU time
-// (user + system, with the children waited for: scp's ssh) is printed beside the wall time:
-// on a machine shared with other work it is the steadier figure.
+// `npm run bench:transfer`: big files to a node through the bastion — rancher-play's `copy` of
+// a controller file against `scp -J` over the same jump host, in the same run, alternating, for
+// each size asked (default 100 MiB and 1 GiB). Brings up a lab (bastion + nodes, network
+// namespaces), writes a random file, and prints per size the median wall time of each (whole
+// command: start-up, connection, transfer), their ratio, the controller's peak RSS (the whole
+// process tree, sampled from /proc), and the **unchanged rerun**: rancher-play run again on the
+// destination it has just written (nothing to send), as a ratio to scp's upload. CPU time
+// (user + system, with the children waited for: scp's ssh) is printed beside the wall time: on
+// a machine shared with other work it is the steadier figure.
 //
-//   node bench/transfer.mjs [--mb 100] [--runs 3] [--big-mb 400] [--keep-lab] [--json FILE]
+//   node bench/transfer.mjs [--mb 100,1024] [--runs 3] [--keep-lab] [--json FILE]
 //
 // Not a test: nothing here asserts a time. Needs Linux and root (the lab does). Traffic goes
 // only to the lab's hosts.
@@ -22,7 +23,7 @@ const DEST_RP = '/var/tmp/bench-rp.bin';
 const DEST_SCP = '/var/tmp/bench-scp.bin';
 
 function parseArgs(argv) {
-  const o = { mb: 100, runs: 3, bigMb: 400, keepLab: false, json: undefined };
+  const o = { mb: [100, 1024], runs: 3, keepLab: false, json: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = (name, min = 1) => {
@@ -30,12 +31,14 @@ function parseArgs(argv) {
       if (!Number.isInteger(v) || v < min) die(`${name} needs an integer ≥ ${min}, got "${argv[i] ?? ''}"`);
       return v;
     };
-    if (a === '--mb') o.mb = num('--mb');
-    else if (a === '--runs') o.runs = num('--runs');
-    else if (a === '--big-mb') o.bigMb = num('--big-mb', 0);
+    if (a === '--mb') {
+      const text = argv[++i] ?? '';
+      o.mb = text.split(',').map(Number);
+      if (!o.mb.length || o.mb.some((v) => !Number.isInteger(v) || v < 1)) die(`--mb needs sizes in MiB, comma-separated (e.g. 100,1024), got "${text}"`);
+    } else if (a === '--runs') o.runs = num('--runs');
     else if (a === '--keep-lab') o.keepLab = true;
     else if (a === '--json') o.json = argv[++i] ?? die('--json needs a file');
-    else if (a === '-h' || a === '--help') usage(import.meta.url, 13);
+    else if (a === '-h' || a === '--help') usage(import.meta.url, 16);
     else die(`unknown option ${a} (see --help)`);
   }
   return o;
@@ -84,7 +87,8 @@ async function main() {
   const work = join(info.dir, 'transfer');
   mkdirSync(work, { recursive: true });
   const cfg = sshConfig(info, work);
-  const env = { ...process.env, NO_COLOR: '1', CI: '1' };
+  // The controller's record of its uploads lives in a cache of this run's own.
+  const env = { ...process.env, NO_COLOR: '1', CI: '1', XDG_CACHE_HOME: join(work, 'cache') };
   delete env.SSH_AUTH_SOCK; // both tools use the lab key only
   const cli = join(ROOT, 'bin', 'rancher-play.js');
   const playbook = (src) => {
@@ -98,65 +102,75 @@ async function main() {
   };
   const remoteSum = async (path) => (await labApi.labExec(node.name, `sha256sum < ${path} | cut -d' ' -f1`, LAB)).stdout.trim();
   const tools = {
-    'rancher-play': (src) => cpuTimed(process.execPath, [cli, 'run', playbook(src), '-i', info.inventory], { env, sampleMs: 20, tmp: work }),
+    'rancher-play': (src) => cpuTimed(process.execPath, [cli, 'run', playbook(src), '-i', info.inventory, '--json'], { env, sampleMs: 20, tmp: work }),
     'scp -J': (src) => cpuTimed('scp', ['-q', '-F', cfg, '-J', `rancher@${info.bastion.address}`, join(work, src), `rancher@${node.address}:${DEST_SCP}`], { env, sampleMs: 20, tmp: work }),
   };
-  const result = { date: new Date().toISOString(), machine: m, node: process.version, mb: o.mb, runs: o.runs, loadBefore: load(), tools: {} };
+  const recapOf = (stdout) => JSON.parse(stdout.trim().split('\n').pop()).hosts[node.name];
+  const result = { date: new Date().toISOString(), machine: m, node: process.version, runs: o.runs, loadBefore: load(), sizes: {} };
   try {
-    console.log(`bench: writing ${o.mb} MiB of random data…`);
-    const sum = randomFile(join(work, 'data.bin'), o.mb);
-    const samples = { 'rancher-play': { ms: [], kib: [], cpu: [] }, 'scp -J': { ms: [], kib: [], cpu: [] } };
-    const once = async (name, src, want) => {
-      await clean();
-      const r = await tools[name](src);
-      if (r.code !== 0) throw new Error(`${name} failed (exit ${r.code}):\n${(r.stdout + r.stderr).slice(-2000)}`);
-      const got = await remoteSum(name === 'scp -J' ? DEST_SCP : DEST_RP);
-      if (got !== want) throw new Error(`${name}: the node's copy has sha256 ${got}, want ${want}`);
-      return r;
-    };
-    // Warm-up (untimed): page cache of the file, sshd, the jump connection's first handshake.
-    for (const name of Object.keys(tools)) await once(name, 'data.bin', sum);
-    for (let i = 0; i < o.runs; i++) {
-      const order = i % 2 ? ['scp -J', 'rancher-play'] : ['rancher-play', 'scp -J'];
-      for (const name of order) {
-        const r = await once(name, 'data.bin', sum);
-        samples[name].ms.push(r.ms);
-        samples[name].kib.push(r.peakKiB);
-        samples[name].cpu.push(r.cpuMs);
-        console.log(`  run ${i + 1}/${o.runs} ${name.padEnd(12)} ${fmtS(r.ms).padStart(7)}  ${(o.mb / (r.ms / 1000)).toFixed(1).padStart(6)} MiB/s  CPU ${fmtS(r.cpuMs)}  peak RSS ${fmtMB(r.peakKiB)}  (load ${load()})`);
+    for (const mb of o.mb) {
+      console.log(`\nbench: writing ${mb} MiB of random data…`);
+      const src = `data-${mb}.bin`;
+      const sum = randomFile(join(work, src), mb);
+      const samples = { 'rancher-play': { ms: [], kib: [], cpu: [] }, 'scp -J': { ms: [], kib: [], cpu: [] }, rerun: { ms: [], kib: [], cpu: [] } };
+      const once = async (name) => {
+        await clean();
+        const r = await tools[name](src);
+        if (r.code !== 0) throw new Error(`${name} failed (exit ${r.code}):\n${(r.stdout + r.stderr).slice(-2000)}`);
+        if (name === 'rancher-play' && recapOf(r.stdout).changed !== 1) throw new Error(`rancher-play did not upload:\n${r.stdout.slice(-2000)}`);
+        const got = await remoteSum(name === 'scp -J' ? DEST_SCP : DEST_RP);
+        if (got !== sum) throw new Error(`${name}: the node's copy has sha256 ${got}, want ${sum}`);
+        return r;
+      };
+      /** rancher-play again on the file it has just put there: must find nothing to do. */
+      const rerun = async () => {
+        const r = await tools['rancher-play'](src);
+        if (r.code !== 0 || recapOf(r.stdout).changed !== 0) throw new Error(`the unchanged rerun changed something (exit ${r.code}):\n${(r.stdout + r.stderr).slice(-2000)}`);
+        return r;
+      };
+      const show = (i, name, r) => console.log(`  run ${i + 1}/${o.runs} ${name.padEnd(12)} ${fmtS(r.ms).padStart(7)}  ${(mb / (r.ms / 1000)).toFixed(1).padStart(6)} MiB/s  CPU ${fmtS(r.cpuMs)}  peak RSS ${fmtMB(r.peakKiB)}  (load ${load()})`);
+      // Warm-up (untimed): page cache of the file, sshd, the jump connection's first handshake.
+      for (const name of Object.keys(tools)) await once(name);
+      for (let i = 0; i < o.runs; i++) {
+        const order = i % 2 ? ['scp -J', 'rancher-play'] : ['rancher-play', 'scp -J'];
+        for (const name of order) {
+          const r = await once(name);
+          for (const [k, v] of [['ms', r.ms], ['kib', r.peakKiB], ['cpu', r.cpuMs]]) samples[name][k].push(v);
+          show(i, name, r);
+          if (name === 'rancher-play') {
+            const again = await rerun();
+            for (const [k, v] of [['ms', again.ms], ['kib', again.peakKiB], ['cpu', again.cpuMs]]) samples.rerun[k].push(v);
+            show(i, 'rerun', again);
+          }
+        }
       }
-    }
-    for (const [name, s] of Object.entries(samples)) {
-      result.tools[name] = { medianMs: median(s.ms), ms: s.ms, cpuMedianMs: median(s.cpu), cpuMs: s.cpu, peakRssKiB: Math.max(...s.kib) };
-    }
-    result.ratio = result.tools['rancher-play'].medianMs / result.tools['scp -J'].medianMs;
-    result.cpuRatio = result.tools['rancher-play'].cpuMedianMs / result.tools['scp -J'].cpuMedianMs;
-    if (o.bigMb > 0) {
-      console.log(`bench: writing ${o.bigMb} MiB of random data for the memory check…`);
-      rmSync(join(work, 'data.bin'), { force: true });
-      const bigSum = randomFile(join(work, 'big.bin'), o.bigMb);
-      const r = await once('rancher-play', 'big.bin', bigSum);
-      result.big = { mb: o.bigMb, ms: r.ms, peakRssKiB: r.peakKiB };
-      console.log(`  rancher-play ${o.bigMb} MiB: ${fmtS(r.ms)}  peak RSS ${fmtMB(r.peakKiB)}`);
+      const res = { tools: {} };
+      for (const [name, x] of Object.entries(samples)) {
+        res.tools[name] = { medianMs: median(x.ms), ms: x.ms, cpuMedianMs: median(x.cpu), cpuMs: x.cpu, peakRssKiB: Math.max(...x.kib) };
+      }
+      res.ratio = res.tools['rancher-play'].medianMs / res.tools['scp -J'].medianMs;
+      res.cpuRatio = res.tools['rancher-play'].cpuMedianMs / res.tools['scp -J'].cpuMedianMs;
+      res.rerunRatio = res.tools.rerun.medianMs / res.tools['scp -J'].medianMs;
+      result.sizes[mb] = res;
+      rmSync(join(work, src), { force: true });
     }
   } finally {
     await clean().catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
     if (!o.keepLab) await labApi.labDown(LAB).catch((e) => console.error(`bench: lab down: ${e.message}`));
   }
-  const rp = result.tools['rancher-play'];
-  const scp = result.tools['scp -J'];
-  console.log([
+  const rows = [
     '',
-    `| ${o.mb} MiB to a node through the bastion | median of ${o.runs} | MiB/s | CPU (user + system) median | controller peak RSS (tree, sampled) |`,
-    '|---|---|---|---|---|',
-    `| rancher-play copy (SFTP, parallel requests) | ${fmtS(rp.medianMs)} | ${(o.mb / (rp.medianMs / 1000)).toFixed(1)} | ${fmtS(rp.cpuMedianMs)} | ${fmtMB(rp.peakRssKiB)} |`,
-    `| scp -J (OpenSSH) | ${fmtS(scp.medianMs)} | ${(o.mb / (scp.medianMs / 1000)).toFixed(1)} | ${fmtS(scp.cpuMedianMs)} | ${fmtMB(scp.peakRssKiB)} |`,
-    '',
-    `time ratio rancher-play/scp: **${result.ratio.toFixed(2)}x** (below 1: rancher-play faster); CPU ratio ${result.cpuRatio.toFixed(2)}x`,
-    ...(result.big ? [`rancher-play peak RSS with ${o.mb} MiB: ${fmtMB(rp.peakRssKiB)}; with ${result.big.mb} MiB: ${fmtMB(result.big.peakRssKiB)}`] : []),
-    `load average before: ${result.loadBefore}; at the end: ${load()}`,
-  ].join('\n'));
+    `| size, to a node through the bastion (median of ${o.runs}) | rancher-play copy | scp -J | ratio | CPU rancher-play / scp | unchanged rerun | rerun / scp upload | rancher-play peak RSS |`,
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const [mb, r] of Object.entries(result.sizes)) {
+    const rp = r.tools['rancher-play'];
+    const scp = r.tools['scp -J'];
+    rows.push(`| ${mb} MiB | ${fmtS(rp.medianMs)} (${(mb / (rp.medianMs / 1000)).toFixed(1)} MiB/s) | ${fmtS(scp.medianMs)} (${(mb / (scp.medianMs / 1000)).toFixed(1)} MiB/s) | **${r.ratio.toFixed(2)}x** | ${fmtS(rp.cpuMedianMs)} / ${fmtS(scp.cpuMedianMs)} | ${fmtS(r.tools.rerun.medianMs)} | **${r.rerunRatio.toFixed(2)}x** | ${fmtMB(Math.max(rp.peakRssKiB, r.tools.rerun.peakRssKiB))} |`);
+  }
+  console.log([...rows, '', 'ratio: rancher-play/scp wall time (target ≤ 1.1x); rerun: rancher-play with nothing to send / scp\'s upload (target ≤ 0.5x)',
+    `load average before: ${result.loadBefore}; at the end: ${load()}`].join('\n'));
   if (o.json) writeJson(o.json, result);
 }
 

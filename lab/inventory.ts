@@ -53,7 +53,10 @@ export function inventoryText(info: LabInfo, opts: InventoryOptions = {}): strin
     `  lb: { hosts: [${info.lb.name}] }`,
     'vars:',
     `  fqdn: ${info.fqdn}`,
+    // A pair upstream supports for both installs: Rancher v2.0.x on RKE v0.1.9's default Kubernetes.
     '  rancher_version: v2.0.6',
+    '  kubernetes_version: v1.11.1-rancher1-1   # RKE v0.1.9\'s default; Rancher v2.0.x supports v1.8-v1.11',
+    '  ignore_docker_version: true     # the nodes\' Docker 20.10 is newer than RKE v0.1.9 accepts (17.03.x): RKE only warns',
     `  lb_address: ${info.lbPublic}            # the LB's public address (what DNS must answer)`,
     `  dns_resolver: ${info.dnsServer}`,
     `  proxy: { http: ${s(info.proxy.url)}, https: ${s(info.proxy.url)} }`,
@@ -61,7 +64,7 @@ export function inventoryText(info: LabInfo, opts: InventoryOptions = {}): strin
     `  ca_cert: ${s(info.caCert)}`,
     `  tls_cert: ${s(info.serverCert)}        # server certificate, then the intermediate`,
     `  tls_key: ${s(info.serverKey)}`,
-    `  rke_binary: ${s(info.bin.rke)}      # lab fixtures standing in for rke, helm, kubectl`,
+    `  rke_binary: ${s(info.bin.rke)}      # lab fixtures standing in for rke (v0.1.9), helm, kubectl`,
     `  helm_binary: ${s(info.bin.helm)}`,
     `  kubectl_binary: ${s(info.bin.kubectl)}`,
     `  docker_pull_probe: ${s(info.registry.pullProbe)}   # an image on the lab registry, pulled through the proxy`,
@@ -69,6 +72,27 @@ export function inventoryText(info: LabInfo, opts: InventoryOptions = {}): strin
     `  rke_bastion: { address: ${info.bastion.address}, user: rancher, port: ${info.bastion.port}, ssh_key_path: ${s(info.sshKey)} }`,
     '',
   ].join('\n');
+}
+
+/** Extra vars (`-e @FILE`) for the Helm path on a current pair: Rancher v2.7.6 on Kubernetes
+ * v1.26 built by the RKE v1.4.11 stand-in, whose Docker list has the nodes' 20.10. */
+export function helmVarsText(info: LabInfo): string {
+  return [
+    `# Extra vars for the lab "${info.name}": Rancher v2.7.6 by Helm on Kubernetes v1.26 (RKE v1.4.11), written by \`rancher-play lab up\`.`,
+    '#   rancher-play run playbooks/ha-helm.yml -i inventory/lab.yml -e @inventory/lab-rancher-v2.7.yml',
+    'rancher_version: v2.7.6',
+    'kubernetes_version: v1.26.8-rancher1-1',
+    'ignore_docker_version: false',
+    `rke_binary: ${s(info.bin.rkeV1)}`,
+    `work_dir: ${s(`${info.dir}/work-v2.7`)}`,
+    '',
+  ].join('\n');
+}
+
+export function writeHelmVars(info: LabInfo, dest: string): void {
+  const tmp = `${dest}.tmp-${process.pid}`;
+  writeFileSync(tmp, helmVarsText(info), { mode: 0o644 });
+  renameSync(tmp, dest);
 }
 
 export function writeInventory(info: LabInfo, dest: string, opts: InventoryOptions = {}): void {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
 import { makePki, makeSshKey, signServer } from './pki.js';
 import { registryConfig, writeRegistryImages } from './registry.js';
-import { writeInventory } from './inventory.js';
+import { writeHelmVars, writeInventory } from './inventory.js';
 import type { LabInfo } from './types.js';
 import {
   type Holder, alive, findHolders, must, nsBash, nsDaemon, nsId, nsMust, pidsInNets, q, run, sleep,
@@ -437,6 +437,8 @@ async function startSvc(st: LabState, s: Svc): Promise<void> {
     case 'ingress':
       // The node's ingress-nginx as the cluster's current spec configures it (none at first: 404).
       await must(process.execPath, [join(FIXTURES, 'cluster.mjs'), 'node-up', s.host], { env: { ...process.env, RANCHER_PLAY_LAB_DIR: dir }, what: `ingress nginx on ${s.host}` });
+      // The API server stand-in, on the nodes where the last `rke up` started it (none before).
+      await must(process.execPath, [join(FIXTURES, 'kube-api.mjs'), 'node-up', s.host], { env: { ...process.env, RANCHER_PLAY_LAB_DIR: dir }, what: `API server on ${s.host}` });
       break;
     case 'docker':
       await nsMust(h, 'systemctl start docker', `starting dockerd on ${s.host}`);
@@ -525,10 +527,17 @@ async function setupRegistry(c: Ctx, info: LabInfo): Promise<LabInfo['registry']
 /** `.lab/<name>/bin/{rke,helm,kubectl}`: the fixtures, told which lab they deploy into. */
 function writeWrappers(info: LabInfo): void {
   mkdirSync(join(info.dir, 'bin'), { recursive: true });
+  // Which fixture each wrapper runs, and the release it plays.
+  const plays: Record<string, { fixture: string; env?: string }> = {
+    rke: { fixture: 'rke', env: 'RKE_FIXTURE_VERSION=v0.1.9' },
+    rkeV1: { fixture: 'rke', env: 'RKE_FIXTURE_VERSION=v1.4.11' },
+  };
   for (const [tool, path] of Object.entries(info.bin)) {
     const tmp = `${path}.tmp`;
+    const { fixture, env } = plays[tool] ?? { fixture: tool };
     writeFileSync(tmp, `#!/bin/sh\n# rancher-play lab "${info.name}": ${tool} stand-in (lab fixture)\nexport RANCHER_PLAY_LAB_DIR=${q(info.dir)}\n`
-      + `exec ${q(process.execPath)} ${q(join(FIXTURES, `${tool}-fixture`))} "$@"\n`, { mode: 0o755 });
+      + (env ? `export ${env}\n` : '')
+      + `exec ${q(process.execPath)} ${q(join(FIXTURES, `${fixture}-fixture`))} "$@"\n`, { mode: 0o755 });
     renameSync(tmp, path);
   }
 }
@@ -623,7 +632,8 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
     intermediateCert: pki?.intermediateCert ?? '', serverKey: pki?.serverKey ?? '',
     sshKey: key, knownHosts, users: { root: 'root', rancher: 'rancher' },
     rkeFixture: join(FIXTURES, 'rke-fixture'),
-    bin: { rke: join(dir, 'bin', 'rke'), helm: join(dir, 'bin', 'helm'), kubectl: join(dir, 'bin', 'kubectl') },
+    bin: { rke: join(dir, 'bin', 'rke'), rkeV1: join(dir, 'bin', 'rke-v1.4.11'), helm: join(dir, 'bin', 'helm'), kubectl: join(dir, 'bin', 'kubectl') },
+    helmVars: join(dir, 'rancher-v2.7.yml'),
     registry: mode === 'rancher'
       ? { host: REGISTRY, address: `${n.inet}.5`, log: join(logs, 'internet.registry.log'), images: [], pullProbe: PULL_PROBE }
       : { host: '', address: '', log: '', images: [], pullProbe: '' },
@@ -639,7 +649,11 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
   await Promise.all(services(st, name).map((s) => startSvc(st, s)));
   phase('services');
   writeInventory(info, inventory);
-  if (name === 'rp' && mode === 'rancher') writeInventory(info, join(ROOT, 'inventory', 'lab.yml'));
+  if (mode === 'rancher' && info.helmVars) writeHelmVars(info, info.helmVars);
+  if (name === 'rp' && mode === 'rancher') {
+    writeInventory(info, join(ROOT, 'inventory', 'lab.yml'));
+    writeHelmVars(info, join(ROOT, 'inventory', 'lab-rancher-v2.7.yml'));
+  }
   log(`lab "${name}" up in ${((Date.now() - t0) / 1000).toFixed(1)}s (${phases.join(', ')}): ${hosts.length} hosts, inventory ${inventory}`);
   return info;
 }

@@ -24,8 +24,11 @@ export interface LabInfo {
   knownHosts: string;
   users: { root: string; rancher: string };
   rkeFixture: string;                                // the rke stand-in on the controller
-  /** wrappers running the rke/helm/kubectl fixtures against this lab (RANCHER_PLAY_LAB_DIR set) */
-  bin: { rke: string; helm: string; kubectl: string };
+  /** wrappers running the rke/helm/kubectl fixtures against this lab (RANCHER_PLAY_LAB_DIR set):
+   * `rke` plays RKE v0.1.9 (the add-on install's), `rkeV1` RKE v1.4.11 (Kubernetes v1.23–v1.26) */
+  bin: { rke: string; rkeV1: string; helm: string; kubectl: string };
+  /** extra vars for the Helm path on a current pair (Rancher v2.7.6 on Kubernetes v1.26, RKE v1.4.11): `-e @FILE` */
+  helmVars?: string;
   /** the Docker registry on the lab internet (TLS from the lab CA), reached by nodes via the proxy */
   registry: { host: string; address: string; log: string; images: { ref: string; digest: string }[]; pullProbe: string };
   /** addresses of the lab's DNS records (setDnsRecord changes them) */

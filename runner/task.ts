@@ -37,6 +37,29 @@ export interface WriteOptions {
   become?: boolean;
 }
 
+/** Options of `ctx.kubeApi`. */
+export interface KubeApiOptions {
+  /** Inventory host to reach the API server through (its address is dialled from it); `none`
+   * dials the kubeconfig's server directly. Default: the var `api_via`, else the inventory host
+   * the kubeconfig's server names, else direct. */
+  via?: string;
+}
+
+/** The API server of a kubeconfig, reachable from the controller for the task's helm/kubectl. */
+export interface KubeApi {
+  /** The kubeconfig to hand the tool: a temporary 0600 copy pointing at the tunnel, or the
+   * original file when the controller dials the server itself. */
+  readonly kubeconfig: string;
+  /** The server the original kubeconfig names. */
+  readonly server: string;
+  /** The inventory host the tunnel goes through; absent without a tunnel. */
+  readonly via?: string;
+  /** Why the tunnel could not open a connection, when it could not (for error messages). */
+  problem(): string | undefined;
+  /** Stops the tunnel and removes the copy (also done when the task ends); safe to call twice. */
+  close(): Promise<void>;
+}
+
 /**
  * A read-only probe of a host, by name: one command and a pure parser of its result, so a fact is
  * tested from recorded command output. `ctx.fact` runs it at most once per host until a task
@@ -90,6 +113,10 @@ export interface TaskContext {
   readLocal(path: string): Promise<Buffer | null>;
   /** A line for the progress tree and -v output. */
   log(line: string): void;
+  /** The Kubernetes API of `kubeconfig` (a controller path) for helm/kubectl on the controller:
+   * through the SSH connection of the inventory host the kubeconfig's server names (or `via`),
+   * as a local forward. Read-only, so probes and check mode use it too; close it when done. */
+  kubeApi(kubeconfig: string, opts?: KubeApiOptions): Promise<KubeApi>;
 }
 
 /** What `probe` found. `changed: true` means apply would change something. */

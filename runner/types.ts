@@ -99,17 +99,36 @@ export interface TaskItem {
   changed_when?: string | boolean;
   /** Decides failure from the result. */
   failed_when?: string | boolean;
+  /** Runs on the batch's first live host only; its result (register, facts) is every host's. */
+  run_once?: boolean;
+  /** Runs on this inventory host's connection (or `localhost`) with the current host's vars; a template is rendered per host. */
+  delegate_to?: string;
+  /** At most this many hosts run the item at once (0: no limit beyond --forks). */
+  throttle?: number;
+  /** A failure of this item stops the play on every host (overrides the play's). */
+  any_errors_fatal?: boolean;
   pos: SourcePos;
 }
+
+/** One `serial:` batch size: a host count or a percentage of the play's hosts ("30%"). */
+export type BatchSize = number | string;
 
 export interface Play {
   name: string;
   /** Host pattern as written: a group, a host, a list, or `all`. */
   hosts: string[];
+  /** Where `hosts:` is written (for errors about the pattern). */
+  hostsPos?: SourcePos;
   strategy: 'linear' | 'free';
   tasks: TaskItem[];
   handlers: TaskItem[];
   vars: Vars;
+  /** Batch sizes, the last repeating; absent: one batch of every host. */
+  serial?: BatchSize[];
+  /** Stop the play (and the run) once more than this share of a batch's hosts failed. */
+  max_fail_percentage?: number;
+  /** A failure on one host stops the play (and the run) on every host. */
+  any_errors_fatal?: boolean;
   pos: SourcePos;
 }
 
@@ -172,6 +191,13 @@ export interface TaskEvent {
   end_ms: number;
   warnings?: string[];
   handler?: boolean;
+  /** In a play with `serial:`: which batch (0-based) of how many. */
+  batch_index?: number;
+  batch_count?: number;
+  /** `delegate_to`: the host whose connection ran the task (`host` stays the one it ran for). */
+  delegated_to?: string;
+  /** `run_once`: this one result stands for every host of the batch. */
+  run_once?: boolean;
 }
 
 export interface HostCounts {
@@ -195,13 +221,17 @@ export type ProgressEvent =
     event: 'play_start'; play: string; play_index: number; hosts: string[]; strategy: 'linear' | 'free';
     /** Names of the tasks that will run (after --tags), and their `task_index`es, in order. */
     tasks: string[]; task_indexes: number[];
+    /** With `serial:`, one play_start per batch: `hosts` are the batch's. */
+    batch_index?: number; batch_count?: number;
   }
   | { event: 'task_start'; play: string; play_index: number; task: string; task_index: number; id: string; host: string; handler?: boolean }
   /** A task's log line; engine lines outside any task (ssh -v) carry no indexes. */
   | { event: 'log'; play: string; play_index?: number; task: string; task_index?: number; handler?: boolean; host: string; line: string }
   | { event: 'transfer'; play: string; play_index: number; task: string; task_index: number; handler?: boolean; host: string; done: number; total: number; elapsed_ms: number }
   | { event: 'host_done'; play: string; play_index: number; host: string; reason: 'failed' | 'unreachable' | 'complete' }
-  | { event: 'play_end'; play: string; play_index: number };
+  | { event: 'play_end'; play: string; play_index: number }
+  /** The run stops after this play's batch: a fatal failure, too many failed, or every host of the batch failed. */
+  | { event: 'play_stopped'; play: string; play_index: number; reason: 'any_errors_fatal' | 'max_fail_percentage' | 'all_failed'; msg: string };
 
 export type RunEvent = TaskEvent | RecapEvent | ProgressEvent;
 
@@ -224,6 +254,8 @@ export interface RunOptions {
   become?: boolean;
   /** --start-at-task: skip the tasks before the first one with this name (glob). */
   startAtTask?: string;
+  /** --slice K/N: only slice K (1-based) of N disjoint parts of the hosts. */
+  slice?: { index: number; count: number };
   /** An encrypted SSH key's passphrase (the CLI asks on the terminal). */
   passphrase?: (keyPath: string) => Promise<string | undefined>;
 }

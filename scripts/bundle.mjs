@@ -78,6 +78,23 @@ function embedValidators(file) {
   };
 }
 
+/**
+ * The template module requires handlebars' one-file build with a require made from its own URL
+ * (cheaper for Node than an import); in the bundle that call becomes a plain require(), which
+ * esbuild bundles. Fails the build if the call is not found.
+ */
+const embedHandlebars = {
+  name: 'embed-handlebars',
+  setup(b) {
+    const call = "hbRequire('handlebars/dist/handlebars.js')";
+    b.onLoad({ filter: /[\\/]runner[\\/]model[\\/]template\.ts$/ }, (a) => {
+      const src = readFileSync(a.path, 'utf8');
+      if (src.split(call).length !== 2) throw new Error(`${relative(root, a.path)} no longer loads handlebars with ${call}; update scripts/bundle.mjs`);
+      return { contents: src.replace(call, "require('handlebars/dist/handlebars.js')"), loader: 'ts' };
+    });
+  },
+};
+
 /** Leaves the lab out: `rancher-play lab` then says it is not in this build. */
 const noLab = {
   name: 'no-lab',
@@ -116,7 +133,7 @@ try {
     // ssh2's optional native speed-ups: it falls back to pure JS when they cannot be loaded.
     external: ['cpu-features', '*.node'],
     define,
-    plugins: [noLab, embedValidators(validatorsFile)],
+    plugins: [noLab, embedValidators(validatorsFile), embedHandlebars],
     banner: {
       js: [
         '#!/usr/bin/env node',

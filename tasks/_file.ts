@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { FileDiff, TaskContext } from '../runner/sdk/index.js';
-import { fileState } from './_facts.js';
+import { fileState, type FileState } from './_facts.js';
 
 export interface FileWant {
   dest: string;
@@ -73,10 +73,12 @@ export function hidden(content: Buffer | string | number): string {
   return `(secret, ${typeof content === 'number' ? content : Buffer.byteLength(content)} bytes)\n`;
 }
 
-export async function probeFile(ctx: TaskContext, want: FileWant | SourceWant): Promise<FileProbe> {
+/** `known`: the destination's state when the caller has it already (a streamed source reads its
+ * metadata first and hashes only where that cannot tell). */
+export async function probeFile(ctx: TaskContext, want: FileWant | SourceWant, known?: FileState): Promise<FileProbe> {
   const content = 'content' in want ? want.content : undefined;
   const size = content ? content.length : (want as SourceWant).source.size;
-  const st = await ctx.fact(fileState, { path: want.dest });
+  const st = known ?? await ctx.fact(fileState, { path: want.dest });
   const exists = st.exists;
   const changes: string[] = [];
   let diff: FileDiff[] | undefined;

@@ -9,7 +9,8 @@
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { defineTask, type Applied, type Probe, type TaskContext } from '../runner/sdk/index.js';
-import { rkeOutputs } from './rke-up.js';
+import { rkeOutputs, type RkeState } from './rke-up.js';
+import { RKE_FEATURES, rkeHas } from './_support-matrix.js';
 import { sha256 } from './_file.js';
 
 const schema = {
@@ -123,10 +124,22 @@ export default defineTask({
     const out = rkeOutputs(config);
     const files: { name: string; data: Buffer }[] = [];
     const missing: string[] = [];
+    // RKE before v0.2.0 writes no .rkestate (its state lives in the cluster): rke-up's record says
+    // which RKE built the cluster.
+    let last: Partial<RkeState> = {};
+    try {
+      last = JSON.parse((await ctx.readLocal(out.state))?.toString('utf8') ?? '{}') as Partial<RkeState>;
+    } catch {
+      last = {};
+    }
+    const noState = typeof last.rke_version === 'string' && /^v?\d/.test(last.rke_version) && !rkeHas(last.rke_version, 'rkestate');
     for (const p of [out.kubeconfig, out.rkestate, config]) {
       const data = await ctx.readLocal(p);
       if (data) files.push({ name: basename(p), data });
-      else missing.push(p);
+      else if (!(noState && p === out.rkestate)) missing.push(p);
+    }
+    if (noState && !files.some((f) => f.name === basename(out.rkestate))) {
+      ctx.log(`RKE ${last.rke_version} keeps no ${basename(out.rkestate)} (from ${RKE_FEATURES.rkestate.since}: ${RKE_FEATURES.rkestate.source}); backing up the rest`);
     }
     if (missing.length) {
       if (ctx.check) return { changed: true, msg: `would back up into ${root}/<timestamp>/ (${missing.map((m) => basename(m)).join(', ')} not created yet)` };

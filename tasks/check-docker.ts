@@ -8,6 +8,8 @@
 // only inspects: it says what it would pull, and pulls nothing.
 import { defineTask } from '../runner/sdk/index.js';
 import { compareVersions } from './rancher-rules.js';
+import { dockerAccepted, rkeDockerVersions } from './_support-matrix.js';
+import { localRke, oldRkeDefault } from './rke-up.js';
 
 const schema = {
   type: 'object',
@@ -19,6 +21,13 @@ const schema = {
       description: 'Lowest acceptable Docker server version (compared numerically, e.g. "17.03" < "20.10.24").',
     },
     docker: { type: 'string', default: 'docker', description: 'Docker CLI to run (name on PATH or absolute path).' },
+    rke: {
+      type: 'boolean',
+      default: false,
+      description: 'Also apply the Docker versions the cluster\'s RKE accepts for its Kubernetes (rke --version of vars rke_binary on the controller, ' +
+        'vars kubernetes_version or that RKE\'s default): what `rke up` would stop at fails here; with vars ignore_docker_version: true only a warning.',
+    },
+    rke_version: { type: 'string', description: 'The RKE release to apply the rule of (default: `rke --version` on the controller).' },
     pull_probe: {
       type: 'string',
       description: 'Image the daemon must pull, e.g. rancher/rancher:v2.0.6 (default: var docker_pull_probe; empty: no pull).',
@@ -108,17 +117,35 @@ export default defineTask<typeof schema, PullState>({
         problems.push(`Docker ${version} is older than the required ${min}: upgrade Docker`);
       }
     }
+    const warnings: string[] = [];
+    if (version && params.rke) {
+      // RKE's own whitelist (hosts/tunnel.go checkDockerVersion): checked here so preflight cannot pass what `rke up` rejects.
+      const binary = typeof ctx.vars.rke_binary === 'string' ? ctx.vars.rke_binary : 'rke';
+      const local = params.rke_version ? { version: params.rke_version, defaultK8s: oldRkeDefault(params.rke_version) } : localRke(binary);
+      const rke = local.version;
+      const k8s = typeof ctx.vars.kubernetes_version === 'string' && ctx.vars.kubernetes_version ? ctx.vars.kubernetes_version : local.defaultK8s;
+      const rule = rke && k8s ? rkeDockerVersions(rke, k8s) : undefined;
+      if (rule && !dockerAccepted(version, rule.versions)) {
+        const what = `Docker ${version} is not one RKE ${rke} accepts for Kubernetes ${k8s} (${rule.versions.join(', ') || 'none'}; source: ${rule.source})`;
+        if (ctx.vars.ignore_docker_version === true) warnings.push(`${host}: ${what}; ignore_docker_version: true, so RKE only warns`);
+        else {
+          problems.push(`${what}: rke up would stop with "Unsupported Docker version found [${version}]"; install one of those, ` +
+            'or set ignore_docker_version: true (RKE then skips its check)');
+        }
+      }
+    }
     if (kv.version_rc === '0' && kv.ps_rc !== '0') {
       problems.push(`\`docker ps\` fails for user ${user}: ${kv.ps_err || `exit ${kv.ps_rc}`}`);
     }
 
     const facts = version ? { docker_version: version } : undefined;
-    if (problems.length) return { changed: false, status: 'failed', msg: `${host}: ${problems.join('; ')}`, facts };
+    if (problems.length) return { changed: false, status: 'failed', msg: `${host}: ${problems.join('; ')}`, facts, warnings };
     const usable = `Docker ${version} usable by ${user}`;
-    if (!image) return { changed: false, msg: usable, facts, data: { docker_version: version, user } };
+    if (!image) return { changed: false, msg: usable, facts, data: { docker_version: version, user }, warnings };
 
     const had = kv.image_rc === '0' ? digestFor(image, kv.image_digests ?? '') : undefined;
     const data = { docker_version: version, user, pull_probe: image, digest: had };
+    if (warnings.length) ctx.log(warnings.join('; '));
     if (kv.image_rc !== '0') {
       return { changed: true, msg: `${usable}; ${ctx.check ? 'would pull' : 'pulling'} ${image} (not present)`, facts, data, state: { image } };
     }

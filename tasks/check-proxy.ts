@@ -1,9 +1,11 @@
 // check-proxy: a node behind an HTTP proxy can pull what Rancher needs — the proxy answers from
 // the node, a probe URL comes back through it (any answer of the origin proves the path: Docker
-// Hub's /v2/ answers 401 to everyone; 407 is the proxy asking for credentials), NO_PROXY keeps
+// Hub's /v2/ answers 401 to everyone; 407 is the proxy asking for credentials; an answer the proxy
+// made itself — tinyproxy's or squid's 403 refusal, their error pages — fails), NO_PROXY keeps
 // cluster-internal traffic off the proxy (judged by coverage, the way Go programs such as Docker
 // and Rancher match it), Docker's systemd drop-in carries the same values, and the running daemon
-// uses them (`docker info`). With manage_docker_dropin it writes that drop-in, or reports the
+// uses them (`docker info`; dockerd needs no cluster service names, so Rancher's documented drop-in
+// without .svc/.cluster.local passes). With manage_docker_dropin it writes that drop-in, or reports the
 // restart still owed to one already written (the playbook notifies a `restart docker` handler).
 import { defineTask, hostProblem } from '../runner/sdk/index.js';
 import type { Vars } from '../runner/sdk/index.js';
@@ -86,9 +88,35 @@ function proxyDiffs(env: { http: string; https: string; noProxy: string }, s: Se
   const out: string[] = [];
   if (!sameProxy(env.http, s.http)) out.push(`HTTP_PROXY is ${JSON.stringify(env.http)}, expected ${JSON.stringify(s.http)}`);
   if (!sameProxy(env.https, s.https)) out.push(`HTTPS_PROXY is ${JSON.stringify(env.https)}, expected ${JSON.stringify(s.https)}`);
-  const gaps = noProxyMissing(listParam(env.noProxy), s.noProxy);
+  const gaps = noProxyMissing(listParam(env.noProxy), dockerNoProxyNeeds(s.noProxy));
   if (gaps.length) out.push(`NO_PROXY ${JSON.stringify(env.noProxy)} does not cover ${gaps.join(', ')}`);
   return out;
+}
+
+/**
+ * The status of a response the proxy generated itself, from the headers curl printed (`-D -`):
+ * squid marks its own error pages with `X-Squid-Error` (errors/ templates, e.g. ERR_ACCESS_DENIED);
+ * tinyproxy answers with `Server: tinyproxy/VERSION` (src/html-error.c send_http_headers), while
+ * an origin's answer relayed by it keeps the origin's Server and gains `Via: … (tinyproxy/…)`.
+ * undefined when the last response is the origin's.
+ */
+export function proxyGenerated(headers: string): string | undefined {
+  const blocks = headers.split(/\r?\n(?=HTTP\/\d)/);
+  const last = blocks.at(-1) ?? '';
+  const status = /^HTTP\/[\d.]+ (\d{3}[^\r\n]*)/m.exec(last)?.[1]?.trim();
+  if (!status) return undefined;
+  const squid = /^X-Squid-Error:\s*([^\r\n]+)/im.exec(last)?.[1]?.trim();
+  if (squid) return `${status} (squid: ${squid})`;
+  if (/^Server:\s*tinyproxy\b/im.test(last)) return `${status} (tinyproxy)`;
+  return undefined;
+}
+
+/** The NO_PROXY entries Docker's daemon itself needs: dockerd never looks up cluster service names
+ * (.svc, .cluster.local) and never proxies loopback, so Rancher's documented drop-in
+ * (127.0.0.0/8,10.0.0.0/8,cattle-system.svc,172.16.0.0/12,192.168.0.0/16) is enough for it. */
+export function dockerNoProxyNeeds(wanted: string[]): string[] {
+  const clusterOnly = new Set(['.svc', '.cluster.local', 'cattle-system.svc', 'localhost', '127.0.0.1', '0.0.0.0']);
+  return wanted.filter((e) => !clusterOnly.has(e.trim().toLowerCase()));
 }
 
 function hostPort(url: string): { host: string; port: number } | undefined {
@@ -180,21 +208,24 @@ export default defineTask({
       // Host and port as positional parameters (never evaluated again by the inner bash), the
       // proxy URL with its credentials and the probe URL in a curl config on stdin (not on argv).
       const tcp = `timeout ${t} bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>&1`;
-      // %{http_connect}: the proxy's answer to CONNECT (https probe); %{http_code}: the final answer.
+      // %{http_connect}: the proxy's answer to CONNECT (https probe); %{http_code}: the final
+      // answer; -D -: its headers, which tell the proxy's own answer from the origin's.
       const script = `set -- ${ctx.quote(hp.host)} ${hp.port}; ` + (probeUrl
         ? `if command -v curl >/dev/null 2>&1; then ` +
-          `curl -sS -o /dev/null -w '%{http_code} %{http_connect}' --noproxy '' --max-time ${t} -K - 2>&1; echo " rc=$?"; ` +
-          `else ${tcp} && echo "000 rc=0 nocurl" || echo " rc=7"; fi`
+          `curl -sS -o /dev/null -D - -w '\\n@@ %{http_code} %{http_connect}' --noproxy '' --max-time ${t} -K - 2>&1; echo " rc=$?"; ` +
+          `else ${tcp} && echo "@@ 000 000 rc=0 nocurl" || echo " rc=7"; fi`
         : `${tcp}; echo " rc=$?"`);
       const stdin = probeUrl ? `proxy = ${curlConfigString(proxy)}\nurl = ${curlConfigString(probeUrl)}\n` : undefined;
       const r = await ctx.run(script, { become: false, stdin });
       const out = r.stdout.trim();
       const rc = /rc=(\d+)/.exec(out)?.[1];
-      const codes = /(\d{3}) (\d{3})\s*rc=/.exec(out);
+      const codes = /@@ (\d{3}) (\d{3})\s*rc=/.exec(out);
       const code = Number(codes?.[1] ?? 0);
       const connect = Number(codes?.[2] ?? 0);
-      const detail = out.replace(/\s*rc=\d+.*$/, '').replace(/\d{3} \d{3}$/, '').trim();
+      const detail = out.split('\n').filter((l) => /^curl: |^bash: |Connection refused|No route|timed out/i.test(l)).join(' ').replace(/\s*rc=\d+.*$/, '').trim() ||
+        (probeUrl ? '' : out.replace(/\s*rc=\d+.*$/, '').trim());
       const tunnel = probeUrl?.startsWith('https:') ?? false;
+      const refusal = tunnel ? undefined : proxyGenerated(out.slice(0, codes?.index ?? out.length));
       if (code === 407 || connect === 407) {
         problems.push(`proxy ${proxy} wants credentials (407 Proxy Authentication Required) for ${probeUrl}: put them in the proxy URL (http://user:password@host:port)`);
       } else if (tunnel && connect && connect !== 200) {
@@ -203,6 +234,10 @@ export default defineTask({
         problems.push(
           `proxy ${proxy} does not answer from ${host}${detail ? ` (${detail})` : ''}: check that the proxy runs and that ${host} may reach it`,
         );
+      } else if (refusal) {
+        // The proxy answered in the origin's place: a refusal (403 Filtered, ERR_ACCESS_DENIED) or its own error.
+        problems.push(`proxy ${proxy} itself answered ${refusal} for ${probeUrl} on ${host}, not the origin: ` +
+          (code === 403 ? 'the proxy refuses that destination (allow it in the proxy\'s ACL/filter)' : 'the proxy cannot fetch it'));
       } else if (probeUrl && !out.includes('nocurl')) {
         // Through a tunnel every answer is the origin's. In plain HTTP 502/503/504 are what a
         // proxy answers when it cannot reach the origin; any other status is the origin's own.

@@ -39,6 +39,9 @@ const schema = {
       type: 'boolean', default: true,
       description: `l4: remove <conf_dir>/${DEFAULT_SITE}, whose port-80 server would take the stream's port.`,
     },
+    worker_processes: { type: 'integer', minimum: 1, default: 4, description: "nginx.conf worker_processes (Rancher's example nginx.conf: 4)." },
+    worker_rlimit_nofile: { type: 'integer', minimum: 1024, default: 40000, description: "nginx.conf worker_rlimit_nofile (Rancher's example: 40000): every agent and browser tab holds a websocket." },
+    worker_connections: { type: 'integer', minimum: 512, default: 8192, description: "nginx.conf events { worker_connections } (Rancher's example: 8192)." },
     max_fails: { type: 'integer', default: 3, description: 'Passive health check: failures before a node is left out.' },
     fail_timeout: { type: 'string', default: '10s', description: 'Passive health check: how long a failed node is left out.' },
     read_timeout: { type: 'string', default: '1800s', description: 'l7 proxy_read_timeout (>= 900s keeps shell windows open).' },
@@ -88,6 +91,32 @@ export function withStreamInclude(conf: string, streamPath: string, present: boo
     return `${conf}${sep}# rancher-play: Rancher layer-4 passthrough (a stream block must be top-level)\n${includeLine(streamPath)}\n`;
   }
   return has ? conf.replace(comment, '').replace(re, '') : conf;
+}
+
+/**
+ * nginx.conf with the limits of Rancher's example load balancer config (worker_processes 4;
+ * worker_rlimit_nofile 40000; events { worker_connections 8192; }): each value replaced where the
+ * directive is, added where it is missing, everything else kept.
+ */
+export function withWorkerLimits(conf: string, l: { processes: number; nofile: number; connections: number }): string {
+  let out = conf;
+  const top = (name: string, value: number) => {
+    const re = new RegExp(`^([ \\t]*)${name}\\s+[^;]*;`, 'm');
+    if (re.test(out)) out = out.replace(re, `$1${name} ${value};`);
+    else out = `${name} ${value};\n${out}`;
+  };
+  // Added in this order at the top, so worker_processes ends up first.
+  top('worker_rlimit_nofile', l.nofile);
+  top('worker_processes', l.processes);
+  const events = /^([ \t]*)events\s*\{/m.exec(out);
+  if (!events) return `${out}${out.endsWith('\n') || out === '' ? '' : '\n'}events {\n    worker_connections ${l.connections};\n}\n`;
+  const start = events.index + events[0].length;
+  const end = out.indexOf('}', start);
+  const body = out.slice(start, end === -1 ? out.length : end);
+  const wc = /worker_connections\s+[^;]*;/;
+  const newBody = wc.test(body) ? body.replace(wc, `worker_connections ${l.connections};`)
+    : `\n${events[1]}    worker_connections ${l.connections};${body.trim() === '' ? `\n${events[1]}` : body}`;
+  return out.slice(0, start) + newBody + out.slice(start + body.length);
 }
 
 async function readState(ctx: TaskContext, want: Want): Promise<FileState> {
@@ -170,6 +199,7 @@ export default defineTask({
     const mainConf = `${confDir}/nginx.conf`;
     const current = await ctx.readFile(mainConf);
     if (current === null) return { changed: false, status: 'failed', msg: `${mainConf} not found on ${host}: is nginx installed there (conf_dir)?` };
+    const limits = { processes: params.worker_processes, nofile: params.worker_rlimit_nofile, connections: params.worker_connections };
     if (mode === 'l7') {
       const { cert: certPath, key: keyPath } = tlsFiles(params, ctx.vars);
       if (!certPath || !keyPath) return { changed: false, status: 'failed', msg: 'mode l7 needs tls_cert and tls_key' };
@@ -184,10 +214,10 @@ export default defineTask({
       wants.push({ path: data.tls_key, content: key.toString('utf8'), mode: 0o600, secret: true });
       wants.push({ path: l7Conf, content: await renderShipped('nginx-l7.conf.hbs', data, read), mode: 0o644 });
       wants.push({ path: l4Conf, content: null, mode: 0o644 });
-      wants.push({ path: mainConf, content: withStreamInclude(current, l4Conf, false), mode: 0o644 });
+      wants.push({ path: mainConf, content: withWorkerLimits(withStreamInclude(current, l4Conf, false), limits), mode: 0o644 });
     } else {
       wants.push({ path: l4Conf, content: await renderShipped('nginx-l4.conf.hbs', data, read), mode: 0o644 });
-      wants.push({ path: mainConf, content: withStreamInclude(current, l4Conf, true), mode: 0o644 });
+      wants.push({ path: mainConf, content: withWorkerLimits(withStreamInclude(current, l4Conf, true), limits), mode: 0o644 });
       wants.push({ path: l7Conf, content: null, mode: 0o644 });
       if (params.disable_default_site) wants.push({ path: `${confDir}/${DEFAULT_SITE}`, content: null, mode: 0o644 });
     }

@@ -5,7 +5,8 @@
 // temp file that is removed afterwards, also when helm fails. Helm's own error text is reported.
 import { existsSync, rmSync } from 'node:fs';
 import { stringify as stringifyYaml } from 'yaml';
-import { defineTask, type TaskContext } from '../runner/sdk/index.js';
+import { helmVersionProblem } from './_support-matrix.js';
+import { defineTask, type KubeApi, type TaskContext } from '../runner/sdk/index.js';
 import type { FileDiff, Vars } from '../runner/sdk/index.js';
 import { MASK, yamlValue } from '../runner/sdk/index.js';
 
@@ -57,6 +58,27 @@ export async function missingKubeconfig(ctx: TaskContext, kubeconfig: string | u
   if (!kubeconfig) return null;
   const r = await ctx.run(`[ -e ${ctx.quote(kubeconfig)} ]`);
   return r.code === 0 ? null : kubeconfig;
+}
+
+/**
+ * The API server of `kubeconfig` for the tool: a tunnel through the inventory host the server
+ * names (ctx.kubeApi), which the engine closes when the probe or apply returns, whatever way.
+ * Without a kubeconfig the tool's default is used as it is. A string is why it cannot be reached.
+ */
+export async function kubeApiFor(ctx: TaskContext, kubeconfig: string | undefined): Promise<{ kubeconfig?: string; api?: KubeApi } | string> {
+  if (!kubeconfig) return {};
+  try {
+    const api = await ctx.kubeApi(kubeconfig);
+    return { kubeconfig: api.kubeconfig, api };
+  } catch (e) {
+    return `cannot reach the API server of ${kubeconfig}: ${(e as Error).message}`;
+  }
+}
+
+/** What the tunnel saw go wrong, for a tool's error message (empty when nothing did). */
+export function tunnelNote(api: KubeApi | undefined): string {
+  const why = api?.problem();
+  return why ? ` (API server ${api!.server} through ${api!.via}: ${why})` : '';
 }
 
 /** Key names whose values are secrets wherever they appear in values or manifests. */
@@ -152,9 +174,9 @@ export function chartVersion(v: string): string {
 }
 
 /** `rancher-2.4.18` (helm list/history "chart") → name and version; the version starts at the first
- * `-<digit>` (chart names may contain dashes, SemVer versions start with a digit). */
+ * `-<digit>` or `-v<digit>` (chart names may contain dashes; jetstack's versions keep their v). */
 export function splitChart(s: string): { name: string; version: string } {
-  const m = /^(.*?)-(\d+\.\d+\.\d+.*)$/.exec(s);
+  const m = /^(.*?)-(v?\d+\.\d+\.\d+.*)$/.exec(s);
   return m ? { name: m[1]!, version: m[2]! } : { name: s, version: '' };
 }
 
@@ -205,9 +227,11 @@ function nameProblems(p: { name: string; namespace: string; repo?: { name: strin
   ].filter((x): x is string => x !== undefined);
 }
 
-function helmBase(ctx: TaskContext, p: HelmParams): string {
-  return kubeCli(ctx, binaryFor(p.helm, ctx.vars, 'helm_binary', 'helm'), p.kubeconfig);
+function helmBase(ctx: TaskContext, p: HelmParams, kubeconfig = p.kubeconfig): string {
+  return kubeCli(ctx, binaryFor(p.helm, ctx.vars, 'helm_binary', 'helm'), kubeconfig);
 }
+
+export { helmVersionProblem };
 
 export default defineTask<typeof schema, HelmState>({
   id: 'helm-release',
@@ -223,7 +247,6 @@ export default defineTask<typeof schema, HelmState>({
   },
   async probe(ctx, p) {
     const q = ctx.quote;
-    const helm = helmBase(ctx, p);
     const names = nameProblems(p);
     if (names.length) return { changed: false, status: 'failed', msg: names.join('; ') };
     const w = wantedValues(p.values);
@@ -255,11 +278,20 @@ export default defineTask<typeof schema, HelmState>({
     }
     const wantChart = `${chartName}${want ? `-${want}` : ''}`;
 
+    // The CLI first: an old helm is refused before any release is asked about or touched.
+    const binary = binaryFor(p.helm, ctx.vars, 'helm_binary', 'helm');
+    const ver = await ctx.run(`${q(binary)} version --short --client`);
+    const old = ver.code === 127 ? `${binary} not found on the controller` : helmVersionProblem(`${ver.stdout}\n${ver.stderr}`, binary);
+    if (old) return { changed: false, status: 'failed', msg: old };
+
     const missing = await missingKubeconfig(ctx, kube);
     if (missing) {
       if (ctx.check) return { changed: true, msg: `would install ${p.name} (${wantChart}) in ${p.namespace}: kubeconfig ${missing} not written yet`, state: { action: 'install', chartName, values: w.values }, data: { pending: true } };
       return { changed: false, status: 'failed', msg: `kubeconfig ${missing} not found on the controller (run rke-up first)` };
     }
+    const reach = await kubeApiFor(ctx, kube);
+    if (typeof reach === 'string') return { changed: false, status: 'failed', msg: reach };
+    const helm = helmBase(ctx, p, reach.kubeconfig);
 
     const st = await ctx.run(`${helm} status ${ns} -o json -- ${q(p.name)}`);
     const diffOf = (beforeChart: string | null, before: Vars | null): FileDiff[] | undefined => (ctx.diff ? [{
@@ -275,7 +307,7 @@ export default defineTask<typeof schema, HelmState>({
           diff: diffOf(null, null), state: { action: 'install', chartName, values: w.values }, data: { pending: true },
         };
       }
-      return { changed: false, status: 'failed', msg: `helm status ${p.name} failed (exit ${st.code}): ${cliError(st, secrets)}` };
+      return { changed: false, status: 'failed', msg: `helm status ${p.name} failed (exit ${st.code}): ${cliError(st, secrets)}${tunnelNote(reach.api)}` };
     }
     let status = 'unknown';
     try {
@@ -315,10 +347,12 @@ export default defineTask<typeof schema, HelmState>({
   },
   async apply(ctx, p, probe) {
     const q = ctx.quote;
-    const helm = helmBase(ctx, p);
     const state = probe.state!;
     const local = isLocalChart(p.chart);
     const secrets = secretLeaves(state.values);
+    const reach = await kubeApiFor(ctx, p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined);
+    if (typeof reach === 'string') return { status: 'failed', msg: reach };
+    const helm = helmBase(ctx, p, reach.kubeconfig);
     if (p.repo && !local) {
       // Credentials in the URL go to helm as --username and --password-stdin, never on argv.
       const repo = repoCredentials(p.repo.url);
@@ -347,7 +381,7 @@ export default defineTask<typeof schema, HelmState>({
         `-- ${q(p.name)} ${q(local ? ctx.resolve(p.chart) : p.chart)}`,
       ].filter(Boolean).join(' ');
       const r = await ctx.run(cmd, { onLine: (l) => ctx.log(maskIn(l, secrets)) });
-      if (r.code !== 0) return { status: 'failed', msg: `helm upgrade --install ${p.name} failed (exit ${r.code}): ${cliError(r, secrets)}` };
+      if (r.code !== 0) return { status: 'failed', msg: `helm upgrade --install ${p.name} failed (exit ${r.code}): ${cliError(r, secrets)}${tunnelNote(reach.api)}` };
     } finally {
       // An interrupt aborts ctx.run; the directory is on this machine (a controller task), so
       // it is removed directly then.

@@ -12,6 +12,7 @@ import rkeUp from './rke-up.js';
 import backupKubeconfig from './backup-kubeconfig.js';
 import helmRelease from './helm-release.js';
 import kubectlApply from './kubectl-apply.js';
+import kubectlRollout from './kubectl-rollout.js';
 import verifyRancher from './verify-rancher.js';
 
 export const builtinTasks: AnyTask[] = [
@@ -27,5 +28,6 @@ export const builtinTasks: AnyTask[] = [
   backupKubeconfig,
   helmRelease,
   kubectlApply,
+  kubectlRollout,
   verifyRancher,
 ];

@@ -6,7 +6,7 @@ import { defineTask, type TaskContext } from '../runner/sdk/index.js';
 import type { FileDiff, Vars } from '../runner/sdk/index.js';
 import { renderString, yamlDocuments } from '../runner/sdk/index.js';
 import { MASK } from '../runner/sdk/index.js';
-import { binaryFor, cliError, kubeCli, missingKubeconfig } from './helm-release.js';
+import { binaryFor, cliError, kubeApiFor, kubeCli, missingKubeconfig, tunnelNote } from './helm-release.js';
 
 const schema = {
   type: 'object',
@@ -130,8 +130,8 @@ async function manifestOf(ctx: TaskContext, p: { manifest?: string; src?: string
   return readManifest(text);
 }
 
-function kubectlBase(ctx: TaskContext, p: { kubeconfig?: string; kubectl?: string }): string {
-  return kubeCli(ctx, binaryFor(p.kubectl, ctx.vars, 'kubectl_binary', 'kubectl'), p.kubeconfig);
+function kubectlBase(ctx: TaskContext, p: { kubeconfig?: string; kubectl?: string }, kubeconfig = p.kubeconfig): string {
+  return kubeCli(ctx, binaryFor(p.kubectl, ctx.vars, 'kubectl_binary', 'kubectl'), kubeconfig);
 }
 
 export default defineTask<typeof schema, Manifest>({
@@ -153,7 +153,9 @@ export default defineTask<typeof schema, Manifest>({
       if (ctx.check) return { changed: true, msg: `would apply ${what}: kubeconfig ${missing} not written yet`, state: m };
       return { changed: false, status: 'failed', msg: `kubeconfig ${missing} not found on the controller (run rke-up first)` };
     }
-    const r = await ctx.run(`${kubectlBase(ctx, p)} diff -f -`, { stdin: m.text });
+    const reach = await kubeApiFor(ctx, p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined);
+    if (typeof reach === 'string') return { changed: false, status: 'failed', msg: reach };
+    const r = await ctx.run(`${kubectlBase(ctx, p, reach.kubeconfig)} diff -f -`, { stdin: m.text });
     if (r.code === 0) return { changed: false, msg: `${what}: no differences (kubectl diff)` };
     if (r.code === 1) {
       const diff = parseKubectlDiff(maskIn(r.stdout, m.secrets)).map((d) => ({ ...d, before: d.before && maskIn(d.before, m.secrets), after: d.after && maskIn(d.after, m.secrets) }));
@@ -166,13 +168,15 @@ export default defineTask<typeof schema, Manifest>({
     if (ns && m.namespaces.includes(ns[1]!)) {
       return { changed: true, msg: `would apply ${what} (namespace ${ns[1]} does not exist yet)`, state: m };
     }
-    return { changed: false, status: 'failed', msg: `kubectl diff failed (exit ${r.code}): ${maskIn(cliError(r), m.secrets)}` };
+    return { changed: false, status: 'failed', msg: `kubectl diff failed (exit ${r.code}): ${maskIn(cliError(r), m.secrets)}${tunnelNote(reach.api)}` };
   },
   async apply(ctx, p, probe) {
     const m = probe.state!;
-    const r = await ctx.run(`${kubectlBase(ctx, p)} apply -f -`, { stdin: m.text });
+    const reach = await kubeApiFor(ctx, p.kubeconfig ? ctx.resolve(p.kubeconfig) : undefined);
+    if (typeof reach === 'string') return { status: 'failed', msg: reach };
+    const r = await ctx.run(`${kubectlBase(ctx, p, reach.kubeconfig)} apply -f -`, { stdin: m.text });
     const lines = r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
-    if (r.code !== 0) return { status: 'failed', msg: `kubectl apply failed (exit ${r.code}): ${maskIn(cliError(r), m.secrets)}` };
+    if (r.code !== 0) return { status: 'failed', msg: `kubectl apply failed (exit ${r.code}): ${maskIn(cliError(r), m.secrets)}${tunnelNote(reach.api)}` };
     const changed = lines.some((l) => !/ unchanged$/.test(l));
     return { changed, msg: maskIn(lines.join('; ') || 'applied', m.secrets) };
   },

@@ -7,6 +7,10 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { defineTask } from '../runner/sdk/index.js';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  RKE_DEFAULT_K8S, RKE_DEFAULT_K8S_SOURCE, RKE_FEATURES, addonK8sProblems, addonRkeProblems, chartK8sProblems, rkeHas, rkeK8sProblems,
+} from './_support-matrix.js';
 import {
   addonInstallVersionProblems, certChainProblems, checkRkeConfig, etcdProblems, fqdnProblems, groupHosts, parseRkeLine,
   rancherVersionProblems, unservedAddonProblems,
@@ -25,7 +29,14 @@ const schema = {
     rancher_addons: {
       type: 'boolean',
       default: false,
-      description: 'The config installs Rancher as RKE add-ons: refuse a rancher_version above v2.0.8 (the last one that install supports).',
+      description: 'The config installs Rancher as RKE add-ons: refuse a rancher_version above v2.0.8 (the last one that install supports), ' +
+        'and a Kubernetes or RKE release that Rancher v2.0.x and the add-ons\' extensions/v1beta1 manifests cannot run on.',
+    },
+    rancher_chart: {
+      type: 'boolean',
+      default: false,
+      description: 'Rancher\'s Helm chart of rancher_version goes into this cluster next: refuse a Kubernetes release the chart cannot install on ' +
+        'or that Rancher does not support.',
     },
   },
 } as const;
@@ -35,6 +46,8 @@ const STATE = '.rancher-play-rke.json';
 
 export interface RkeState {
   config_sha256: string;
+  /** `rke --version` of that run: RKE before v0.2.0 writes no .rkestate. */
+  rke_version?: string;
   finished_at: string;
   /** The .rkestate as that run left it: another `rke up` since (by hand) rewrites it. */
   rkestate_sha256?: string;
@@ -56,13 +69,56 @@ export function rkeOutputs(config: string): { kubeconfig: string; rkestate: stri
 }
 
 /**
- * What ends an `rke up` as failed although RKE may exit 0: a fatal line; a node dropped after its
- * SSH tunnel failed (rancher/rke cluster/hosts.go TunnelHosts: `Removing host [ADDR] from node
- * lists`, and the run goes on with fewer nodes); a user add-on job that failed (rancher/rke
- * cluster/cluster.go deployAddons: logged as a warning `Failed to deploy addon execute job`).
+ * What ends an `rke up` as failed although RKE may exit 0: a fatal line; a user add-on job that
+ * failed (rancher/rke cluster/cluster.go deployAddons: only a warning `Failed to deploy addon
+ * execute job [...]`); the DNS add-on that failed (cluster/addons.go deployDNS, RKE v0.2.0+:
+ * `Failed to deploy DNS addon execute job for provider ...`). A node whose SSH tunnel failed is
+ * warned about (`Removing host [ADDR] from node lists`, cluster/hosts.go TunnelHosts) and the run
+ * goes on with fewer nodes, then ends with exit 1 and `Provisioning incomplete, host(s) [...]
+ * skipped because they could not be contacted` (cmd/up.go checkAllIncluded, RKE v0.1.6+): the
+ * warning is kept as the reason, the fatal line is the failure.
  */
 export function rkeFailureLine(level: string, msg: string): boolean {
-  return level === 'fatal' || level === 'panic' || /^Removing host \[[^\]]*\] from node lists/.test(msg) || /^Failed to deploy addon execute job/.test(msg);
+  return level === 'fatal' || level === 'panic' || /^Removing host \[[^\]]*\] from node lists/.test(msg) ||
+    /^Failed to deploy (DNS )?addon execute job/.test(msg);
+}
+
+/** `rke version v1.4.11` (rancher/rke main.go: app.Version) → v1.4.11. */
+export function rkeVersionOf(out: string): string | undefined {
+  return /rke version (v?\d+\.\d+\.\d+)/.exec(out)?.[1];
+}
+
+/** The Kubernetes an RKE release installs when the config names none, without asking it (RKE
+ * before v0.3.0 has no `config --list-version`): undefined when the matrix does not know it. */
+export function oldRkeDefault(rke: string): string | undefined {
+  return RKE_DEFAULT_K8S[rke];
+}
+
+/** What validate can learn from the controller's rke without touching anything: its version and
+ * (from v0.3.0, `rke config --list-version`) its default Kubernetes. */
+const localRkeCache = new Map<string, { version?: string; defaultK8s?: string }>();
+export function localRke(binary: string): { version?: string; defaultK8s?: string } {
+  const hit = localRkeCache.get(binary);
+  if (hit) return hit;
+  const found = askRke(binary);
+  localRkeCache.set(binary, found);
+  return found;
+}
+
+function askRke(binary: string): { version?: string; defaultK8s?: string } {
+  const run = (args: string[]) => {
+    try {
+      const r = spawnSync(binary, args, { encoding: 'utf8', timeout: 15000, stdio: ['ignore', 'pipe', 'pipe'] });
+      return r.status === 0 ? r.stdout : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const version = rkeVersionOf(run(['--version']) ?? '');
+  if (!version) return {};
+  if (!rkeHas(version, 'listVersion')) return { version, defaultK8s: oldRkeDefault(version) };
+  const lv = run(['config', '--list-version'])?.trim().split('\n').pop()?.trim();
+  return { version, defaultK8s: lv || undefined };
 }
 
 function binaryOf(params: { binary?: string }, vars: Record<string, unknown>): string {
@@ -88,6 +144,26 @@ export default defineTask({
         : []),
       ...(v.fqdn !== undefined ? fqdnProblems(v.fqdn) : []),
     ];
+    // The support matrix: Kubernetes and RKE releases this install cannot run on.
+    const at = (name: string) => (m: string) => {
+      const src = ctx.varSource?.(name);
+      return src ? `${src}: ${m}` : m;
+    };
+    const wantK8s = typeof v.kubernetes_version === 'string' && v.kubernetes_version ? v.kubernetes_version : undefined;
+    if (params.rancher_addons || params.rancher_chart) {
+      const rke = localRke(binaryOf(params, v));
+      const k8s = wantK8s ?? rke.defaultK8s;
+      if (params.rancher_addons) {
+        if (rke.version) out.push(...addonRkeProblems(rke.version).map(at('rke_binary')));
+        if (k8s) {
+          out.push(...addonK8sProblems(k8s).map((m) => (wantK8s ? at('kubernetes_version')(m) : `rke ${rke.version}'s default Kubernetes: ${m}`)));
+        }
+      }
+      if (rke.version && wantK8s) out.push(...rkeK8sProblems(rke.version, wantK8s).map(at('kubernetes_version')));
+      if (params.rancher_chart && typeof v.rancher_version === 'string' && k8s && !rancherVersionProblems(v.rancher_version).length) {
+        out.push(...chartK8sProblems(v.rancher_version, k8s).map((m) => (wantK8s ? at('kubernetes_version')(m) : `rke ${rke.version}'s default Kubernetes: ${m}`)));
+      }
+    }
     if (typeof v.ca_cert === 'string') {
       const file = ctx.resolve(v.ca_cert);
       if (!existsSync(file)) out.push(`ca_cert ${v.ca_cert} does not exist on the controller`);
@@ -129,11 +205,22 @@ export default defineTask({
       const why = bin.code === 127 || !bin.stdout.trim() ? 'not found on the controller: install RKE or set binary' : `--version failed: ${(bin.stderr || bin.stdout).trim()}`;
       return { changed: false, status: 'failed', msg: `${binary} ${why}`, warnings: chk.warnings };
     }
-    // `rke version v1.4.11` (rancher/rke main.go: app.Version).
-    const rkeVersion = /rke version (\S+)/.exec(bin.stdout)?.[1] ?? bin.stdout.trim();
+    const rkeVersion = rkeVersionOf(bin.stdout) ?? bin.stdout.trim();
     const read = yamlValue(text);
     const cfg = (('value' in read ? read.value : null) ?? {}) as { kubernetes_version?: unknown; addons?: unknown };
     let k8s = typeof cfg.kubernetes_version === 'string' && cfg.kubernetes_version ? cfg.kubernetes_version : '';
+    const old = rkeVersionOf(bin.stdout) !== undefined && !rkeHas(rkeVersion, 'listVersion');
+    if (!k8s && old) {
+      // No `rke config --list-version` before v0.3.0: the release's default from the matrix.
+      k8s = oldRkeDefault(rkeVersion) ?? '';
+      if (!k8s) {
+        return {
+          changed: false, status: 'failed', warnings: chk.warnings,
+          msg: `RKE ${rkeVersion} cannot say its default Kubernetes (\`rke config --list-version\` exists from ${RKE_FEATURES.listVersion.since}) ` +
+            `and the matrix does not know it (${RKE_DEFAULT_K8S_SOURCE}): set kubernetes_version`,
+        };
+      }
+    }
     if (!k8s) {
       // The release's default (rancher/rke cmd/config.go generateK8sVersionList prints it alone).
       const lv = await ctx.run(`${q(binary)} config --list-version`);
@@ -157,6 +244,8 @@ export default defineTask({
 
     const sha = sha256(text);
     const out = rkeOutputs(config);
+    // RKE before v0.2.0 keeps its state in the cluster, not in a .rkestate file.
+    const withState = rkeVersionOf(bin.stdout) === undefined || rkeHas(rkeVersion, 'rkestate');
     if (!params.force) {
       const last = await ctx.readFile(out.state);
       let prev: Partial<RkeState> = {};
@@ -165,25 +254,25 @@ export default defineTask({
       } catch {
         prev = {};
       }
-      const have = await ctx.run(`[ -e ${q(out.kubeconfig)} ] && [ -e ${q(out.rkestate)} ]`);
-      const rkestate = prev.config_sha256 === sha && have.code === 0 && prev.rkestate_sha256 ? await ctx.readFile(out.rkestate) : null;
+      const have = await ctx.run(`[ -e ${q(out.kubeconfig)} ]${withState ? ` && [ -e ${q(out.rkestate)} ]` : ''}`);
+      const rkestate = withState && prev.config_sha256 === sha && have.code === 0 && prev.rkestate_sha256 ? await ctx.readFile(out.rkestate) : null;
       if (rkestate !== null && sha256(rkestate) !== prev.rkestate_sha256) {
         return {
           changed: true,
           msg: `would run: ${would} (${about}): ${basename(out.rkestate)} changed since the last successful rke up here (${prev.finished_at}) — another rke up ran on this cluster since`,
-          warnings: chk.warnings, state: sha,
+          warnings: chk.warnings, state: { sha, rke: rkeVersion },
         };
       }
       if (prev.config_sha256 === sha && have.code === 0) {
         return {
           changed: false,
-          msg: `cluster config unchanged since the last successful rke up (${prev.finished_at}); ${basename(out.kubeconfig)} and ${basename(out.rkestate)} present (${about})`,
+          msg: `cluster config unchanged since the last successful rke up (${prev.finished_at}); ${basename(out.kubeconfig)}${withState ? ` and ${basename(out.rkestate)}` : ''} present (${about})`,
           warnings: chk.warnings,
           data: { kubeconfig: out.kubeconfig, rkestate: out.rkestate },
         };
       }
     }
-    return { changed: true, msg: `would run: ${would} (${about})`, warnings: chk.warnings, state: sha };
+    return { changed: true, msg: `would run: ${would} (${about})`, warnings: chk.warnings, state: { sha, rke: rkeVersion } };
   },
   async apply(ctx, params, probe) {
     const config = ctx.resolve(params.config);
@@ -229,8 +318,9 @@ export default defineTask({
       return { status: 'failed', msg: `rke up failed (exit ${r.code}): ${why}`, warnings };
     }
     const rkestate = await ctx.readFile(out.rkestate);
+    const st = probe.state as { sha: string; rke: string };
     const state: RkeState = {
-      config_sha256: probe.state as string, finished_at: new Date().toISOString(),
+      config_sha256: st.sha, rke_version: st.rke, finished_at: new Date().toISOString(),
       ...(rkestate !== null ? { rkestate_sha256: sha256(rkestate) } : {}),
     };
     await ctx.writeFile(out.state, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });

@@ -5,6 +5,11 @@
 // Rancher redirecting a request it believes came over http: the X-Forwarded-Proto it got was
 // not https, which behind a TLS-terminating LB means ingress-nginx overwrote it (it sets the header
 // from its own connection unless `use-forwarded-headers: "true"`).
+// From Rancher v2.2.0 `/ping` and `/healthz` are served without that redirect (rancher/rancher
+// commit d42b05e198, pkg/dynamiclistener/server.go httpRedirect; from v2.4 rancher/dynamiclistener
+// redirect.go exempts /ping, /health* and /.well-known/), so a pong proves nothing about the
+// header there: a path that is not exempt (`also`, default /v3/settings/server-url) is fetched too
+// and a redirect of it back to itself fails the check the same way.
 import { Resolver } from 'node:dns/promises';
 import { request } from 'node:https';
 import type { LookupFunction } from 'node:net';
@@ -20,6 +25,10 @@ const schema = {
     path: { type: 'string', default: '/ping', description: 'Path fetched; Rancher answers /ping with pong.' },
     resolver: { type: 'string', description: 'DNS server to resolve fqdn with, "ip" or "ip:port" (default: vars dns_resolver, else the system resolver).' },
     ca_cert: { type: 'string', description: 'CA file (PEM) on the controller to verify the certificate with (default: vars ca_cert, else the system CAs).' },
+    also: {
+      type: 'string', default: '/v3/settings/server-url',
+      description: 'A path Rancher never exempts from its https redirect, fetched after the pong; a redirect to itself fails (empty: not fetched).',
+    },
     retries: { type: 'integer', minimum: 0, default: 30, description: 'Further attempts while Rancher is still starting (no answer, 404, 5xx).' },
     delay: { type: 'number', minimum: 0, default: 5, description: 'Seconds between attempts.' },
     timeout: { type: 'number', minimum: 0.1, default: 10, description: 'Seconds per request.' },
@@ -118,6 +127,24 @@ export default defineTask({
       if (last.ok || last.final) break;
     }
     const via = resolver ? ` (resolved by ${resolver})` : '';
+    if (last.ok && params.also) {
+      // One more request, on a path without the /ping exemption: the redirect loop shows here.
+      const other = new URL(params.also, url);
+      let a = await fetchOnce(other, ca, lookup, params.timeout * 1000);
+      for (let i = 0; i < retries && a.error && !ctx.signal.aborted; i++) {
+        await new Promise((r) => setTimeout(r, params.delay * 1000));
+        a = await fetchOnce(other, ca, lookup, params.timeout * 1000);
+      }
+      const loop = a.status && a.status >= 300 && a.status < 400 && a.location && new URL(a.location, other).href === other.href;
+      if (loop) {
+        const j = judge(other, a);
+        const msg = `${url.href} answered pong, but ${j.msg} (Rancher v2.2.0 and later answer /ping without the redirect, so the pong alone proves nothing)`;
+        if (ctx.check) return { changed: false, status: 'skipped', msg: `not answering yet: ${msg}${via}` };
+        return { changed: false, status: 'failed', msg: `${msg}${via}` };
+      }
+      if (a.error) return { changed: false, status: ctx.check ? 'skipped' : 'failed', msg: `${last.msg}, but ${other.href}: ${a.error}${via}` };
+      return { changed: false, msg: `${last.msg}; ${other.pathname} answered ${a.status} without a redirect loop${via}` };
+    }
     if (last.ok) return { changed: false, msg: `${last.msg}${via}` };
     // In check mode the install it verifies may only have been predicted, not made.
     if (ctx.check) return { changed: false, status: 'skipped', msg: `not answering yet: ${last.msg}${via}` };

@@ -28,10 +28,20 @@ interface RunFlags {
   listTasks?: boolean;
   startAtTask?: string;
   syntaxCheck?: boolean;
+  slice?: { index: number; count: number };
 }
 
 const list = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+/** --slice K/N: slice K (1-based) of N. */
+const sliceOption = (v: string): { index: number; count: number } => {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected K/N (slice K of N, e.g. 1/4)');
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || index < 1 || index > count) throw new InvalidArgumentError(`K must be between 1 and N (N ≥ 1), got ${v}`);
+  return { index, count };
+};
 const positiveInt = (v: string): number => {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('must be a positive integer');
   return Number(v);
@@ -69,6 +79,7 @@ async function runOptions(f: RunFlags, check: boolean): Promise<RunOptions & { j
     ...(f.privateKey !== undefined ? { privateKey: f.privateKey } : {}),
     ...(f.become ? { become: true } : {}),
     ...(f.startAtTask !== undefined ? { startAtTask: f.startAtTask } : {}),
+    ...(f.slice !== undefined ? { slice: f.slice } : {}),
   };
 }
 
@@ -77,7 +88,7 @@ function addRunOptions(cmd: Command): Command {
     .requiredOption('-i, --inventory <file>', 'inventory YAML file')
     .option('-C, --check', 'dry run: only probe, report what would change; nothing is changed')
     .option('-D, --diff', 'show unified diffs of file changes')
-    .option('-l, --limit <pattern>', 'only these hosts or groups (comma-separated)', list)
+    .option('-l, --limit <pattern>', 'only the hosts this Ansible host pattern selects (the last --limit wins)', collect)
     .option('-t, --tags <tags>', 'only tasks with these tags (comma-separated; `always` always runs)', list)
     .option('--skip-tags <tags>', 'skip tasks with these tags (comma-separated)', list)
     .option('-f, --forks <n>', 'hosts worked on in parallel', positiveInt, 10)
@@ -87,6 +98,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--list-hosts', 'print the hosts each play would run on, like ansible-playbook; run nothing')
     .option('--list-tasks', 'print the tasks each play would run (with tags), like ansible-playbook; run nothing')
     .option('--start-at-task <name>', 'skip the tasks before the first task with this name (a glob)')
+    .option('--slice <K/N>', 'only slice K of N disjoint parts of the hosts (fixed by inventory and --limit); merge the slices\' --json with `recap merge`', sliceOption)
     .option('--syntax-check', 'only validate the playbook (same as `validate`); run nothing')
     .option('-e, --extra-vars <key=value|@file.yml>', 'extra vars, highest precedence (repeatable)', collect, [])
     .option('--json', 'print events as NDJSON on stdout (no tree)')
@@ -167,7 +179,7 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
     .description('check schemas, templates and references; connects to nothing')
     .requiredOption('-i, --inventory <file>', 'inventory YAML file')
     .option('-e, --extra-vars <key=value|@file.yml>', 'extra vars (repeatable)', collect, [])
-    .option('--limit <pattern>', 'only these hosts or groups', list)
+    .option('--limit <pattern>', 'only these hosts (an Ansible host pattern; the last --limit wins)', collect)
     .option('--tasks-dir <dir>', 'directory of custom tasks')
     .action(async (playbook: string, f: { inventory: string; extraVars: string[]; limit?: string[]; tasksDir?: string }) => {
       setCode(await guarded(io, async () => {
@@ -181,18 +193,27 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
       }));
     });
 
+  program.command('recap')
+    .description('work with the recaps of --json runs')
+    .command('merge <files...>')
+    .description('merge the --json outputs of a run\'s slices (--slice K/N) into one recap and exit code')
+    .option('--json', 'print every file\'s task events and the merged recap as NDJSON')
+    .action(async (files: string[], f: { json?: boolean }) => {
+      setCode(await guarded(io, async () => (await import('./recap.js')).recapMerge(files, { json: f.json === true }, io)));
+    });
+
   program.command('ping')
     .description('connect to every host (through its jump hosts) and report reachability')
     .requiredOption('-i, --inventory <file>', 'inventory YAML file')
-    .option('--limit <pattern>', 'only these hosts or groups', list)
+    .option('--limit <pattern>', 'only these hosts (an Ansible host pattern; the last --limit wins)', collect)
     .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts')
     .option('--json', 'NDJSON output')
     .option('--forks <n>', 'hosts connected to in parallel', positiveInt, 10)
     .action(async (f: { inventory: string; limit?: string[]; acceptNewHostKeys?: boolean; json?: boolean; forks: number }) => {
       setCode(await guarded(io, async () => {
-        const { loadInventory, resolveInventory, selectHosts } = await import('../model/inventory.js');
+        const { loadInventory, resolveInventory, limitSelection } = await import('../model/inventory.js');
         const inv = loadInventory(f.inventory);
-        await resolveInventory(inv, f.limit?.length ? selectHosts(inv, f.limit, undefined, '--limit') : undefined);
+        await resolveInventory(inv, limitSelection(inv, f.limit));
         // Loaded on demand: ssh2 is only needed by commands that connect.
         const { ping } = await import('../engine/ping.js');
         return ping(inv, { limit: f.limit, acceptNewHostKeys: f.acceptNewHostKeys === true, json: f.json === true, forks: f.forks, passphrase: terminalPassphrase(io.env) });
@@ -213,7 +234,12 @@ Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5
           io.stdout.write(`${redactUrlCredentials(JSON.stringify(await inventoryJson(inv), null, 2))}\n`);
           return EXIT.ok;
         }
-        io.stdout.write(f.graph ? `${graph(inv)}\n` : redactUrlCredentials(stringify(await inventoryView(inv))));
+        if (f.graph) {
+          const [{ inventorySource }, { ansibleGroupTree }] = await Promise.all([import('../model/inventory.js'), import('../model/ansible/index.js')]);
+          io.stdout.write(`${graph(inv, ansibleGroupTree(inventorySource(inv)))}\n`);
+          return EXIT.ok;
+        }
+        io.stdout.write(redactUrlCredentials(stringify(await inventoryView(inv))));
         return EXIT.ok;
       }));
     });

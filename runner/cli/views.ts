@@ -5,6 +5,7 @@ import { EXIT } from '../errors.js';
 import type { ConnectionSpec, Inventory, RunOptions } from '../types.js';
 import type { Registry } from '../engine/registry.js';
 import type { AnyTask } from '../task.js';
+import type { GroupTree } from '../model/ansible/index.js';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -19,33 +20,51 @@ export interface ListFlags {
   listTasks?: boolean;
 }
 
-export function graph(inv: Inventory): string {
+/**
+ * `--graph`, as ansible-inventory --graph draws it: each group with its child groups nested and
+ * then its own hosts, in the inventory's order; the implicit localhost is not shown. A native
+ * inventory has no nesting: its groups under `all`, then `ungrouped`.
+ */
+export function graph(inv: Inventory, tree?: GroupTree): string {
+  const line = (name: string, depth: number): string => (depth ? `${'  |'.repeat(depth)}--${name}` : name);
+  if (tree) {
+    const lines: string[] = [];
+    const walk = (g: string, depth: number): void => {
+      lines.push(line(`@${g}:`, depth));
+      const node = tree.get(g);
+      for (const c of node?.children ?? []) walk(c, depth + 1);
+      if (g !== 'all') for (const h of node?.hosts ?? []) lines.push(line(h, depth + 1));
+    };
+    walk('all', 0);
+    return lines.join('\n');
+  }
   const lines = ['@all:'];
   const grouped = new Set<string>();
-  for (const g of [...inv.groups.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const g of inv.groups.values()) {
     if (g.name === 'all' || g.name === 'ungrouped') continue;
-    lines.push(`  |--@${g.name}:`);
-    for (const h of [...g.hosts].sort()) { lines.push(`  |  |--${h}`); grouped.add(h); }
+    lines.push(line(`@${g.name}:`, 1));
+    for (const h of g.hosts) { lines.push(line(h, 2)); grouped.add(h); }
   }
-  const ungrouped = [...inv.hosts.keys()].filter((h) => !grouped.has(h)).sort();
-  if (ungrouped.length) {
-    lines.push('  |--@ungrouped:');
-    for (const h of ungrouped) lines.push(`  |  |--${h}`);
-  }
+  const ungrouped = (inv.groups.get('all')?.hosts ?? []).filter((h) => !grouped.has(h));
+  lines.push(line('@ungrouped:', 1), ...ungrouped.map((h) => line(h, 2)));
   return lines.join('\n');
 }
 
 /** --list-hosts / --list-tasks / --syntax-check: everything is checked, nothing runs (ansible-playbook's layout). */
 export async function listOnly(playbook: string, f: ListFlags, opt: RunOptions, io: Io): Promise<number> {
-  const [{ loadAll }, { tasksToRun }] = await Promise.all([import('../engine/run.js'), import('../engine/executor.js')]);
-  const { playbook: pb, plan } = await loadAll(playbook, f.inventory, opt);
+  const [{ loadAll, printWarnings }, { tasksToRun }] = await Promise.all([import('../engine/run.js'), import('../engine/executor.js')]);
+  // As in ansible-playbook, listings and --syntax-check ignore --start-at-task.
+  const { startAtTask: _ignored, ...listed } = opt;
+  const { playbook: pb, plan } = await loadAll(playbook, f.inventory, listed);
+  printWarnings(plan, io.stderr);
   if (!f.listHosts && !f.listTasks) {
     io.stdout.write(`\nplaybook: ${playbook}\n`);
     return EXIT.ok;
   }
-  const tags = (t: string[]): string => `TAGS: [${t.join(', ')}]`;
+  // Each task's tags deduplicated and sorted, as ansible-playbook prints them.
+  const tags = (t: string[]): string => `TAGS: [${[...new Set(t)].sort().join(', ')}]`;
   const out = ['', `playbook: ${playbook}`];
-  const shown = tasksToRun(pb, opt);
+  const shown = tasksToRun(pb, listed);
   pb.plays.forEach((play, i) => {
     out.push('', `  play #${i + 1} (${play.hosts.join(',')}): ${play.name}\t${tags([])}`);
     if (f.listHosts) {

@@ -1,11 +1,12 @@
 // Builds the TaskContext a task sees, over one Transport. The probe gets a context whose
 // writeFile refuses, so a probe (and therefore check mode) cannot change a machine.
 import { readFile } from 'node:fs/promises';
-import type { Applied, ExecOptions, ExecResult, Fact, PrecheckContext, TaskContext, TaskDefinition, WriteOptions } from '../task.js';
+import type { Applied, ExecOptions, ExecResult, Fact, KubeApi, PrecheckContext, TaskContext, TaskDefinition, WriteOptions } from '../task.js';
 import type { Transport } from '../transport/transport.js';
 import type { Status, TaskResult, Vars } from '../types.js';
 import { shQuote } from '../quote.js';
 import { resolveFrom } from '../paths.js';
+import { openKubeApi, type ApiRouter } from './kube-api.js';
 
 export interface ContextInput {
   transport: Transport;
@@ -24,6 +25,8 @@ export interface ContextInput {
   progress?(done: number, total: number, elapsedMs: number): void;
   /** The host's facts read so far (cleared when a task applies a change there). */
   facts?: FactCache;
+  /** Routes to Kubernetes API servers over the run's SSH connections (`ctx.kubeApi`). */
+  apiRouter?: ApiRouter;
 }
 
 /** Facts of one host by fact id, become and command line. */
@@ -52,7 +55,7 @@ export function precheckContext(host: string, vars: Vars, playbookDir: string): 
 const PROGRESS_MIN_BYTES = 4 << 20;
 
 
-export function buildContext(input: ContextInput, phase: 'probe' | 'apply'): TaskContext {
+export function buildContext(input: ContextInput, phase: 'probe' | 'apply', apis: Set<KubeApi> = new Set()): TaskContext {
   const { transport, signal } = input;
   const timeoutFor = (own?: number): number | undefined => {
     if (input.deadline === undefined) return own;
@@ -120,7 +123,20 @@ export function buildContext(input: ContextInput, phase: 'probe' | 'apply'): Tas
     },
     readLocal: (path) => readLocalFrom(input.playbookDir, path),
     log: (line) => input.log(line),
+    async kubeApi(kubeconfig, opts = {}): Promise<KubeApi> {
+      aborted();
+      const api = await openKubeApi(resolveFrom(input.playbookDir, kubeconfig), input.apiRouter, { ...opts, vars: input.vars, log: input.log });
+      apis.add(api);
+      return { ...api, problem: () => api.problem(), close: async () => { apis.delete(api); await api.close(); } };
+    },
   };
+}
+
+/** Tunnels a task left open are closed when its probe or apply returns (or throws). */
+async function closeAll(apis: Set<KubeApi>): Promise<void> {
+  const open = [...apis];
+  apis.clear();
+  await Promise.all(open.map((a) => a.close().catch(() => undefined)));
 }
 
 /**
@@ -129,7 +145,13 @@ export function buildContext(input: ContextInput, phase: 'probe' | 'apply'): Tas
  * result overrides or extends the probe's. Errors propagate to the caller, which reports them.
  */
 export async function probeThenApply<P, S>(task: TaskDefinition<P, S>, params: P, input: ContextInput): Promise<TaskResult> {
-  const probe = await task.probe(buildContext(input, 'probe'), params);
+  const apis = new Set<KubeApi>();
+  let probe;
+  try {
+    probe = await task.probe(buildContext(input, 'probe', apis), params);
+  } finally {
+    await closeAll(apis);
+  }
   const status: Status = probe.status === 'failed' ? 'failed' : probe.status === 'skipped' ? 'skipped' : probe.changed ? 'changed' : 'ok';
   const fromProbe: TaskResult = {
     status, changed: status === 'changed', msg: probe.msg, diff: probe.diff, facts: probe.facts,
@@ -138,8 +160,9 @@ export async function probeThenApply<P, S>(task: TaskDefinition<P, S>, params: P
   if (status !== 'changed' || input.check || !task.apply) return fromProbe;
   let a: Applied;
   try {
-    a = (await task.apply(buildContext(input, 'apply'), params, probe)) ?? {};
+    a = (await task.apply(buildContext(input, 'apply', apis), params, probe)) ?? {};
   } finally {
+    await closeAll(apis);
     input.facts?.clear(); // what was read before a change may no longer hold
   }
   const final: Status = a.status === 'failed' ? 'failed' : (a.changed ?? true) ? 'changed' : 'ok';

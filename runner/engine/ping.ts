@@ -3,7 +3,7 @@
 import pLimit from 'p-limit';
 import type { Inventory } from '../types.js';
 import { EXIT } from '../errors.js';
-import { selectHosts } from '../model/inventory.js';
+import { applyLimit, selectHosts } from '../model/inventory.js';
 import { createTransportFactory } from '../transport/index.js';
 import { UnreachableError } from '../transport/transport.js';
 
@@ -34,8 +34,9 @@ function format(r: PingResult, json: boolean, width: number): string {
 }
 
 export async function ping(inv: Inventory, opts: PingOptions): Promise<number> {
-  // Selection first: an unknown name is an input error (exit 5) before anything connects.
-  const names = selectHosts(inv, opts.limit?.length ? opts.limit : ['all'], undefined, '--limit');
+  // Selection first, as `ansible all -l PATTERN` makes it: a limit leaving no host is an input
+  // error (exit 5) before anything connects; a name that matches nothing is a warning.
+  const names = applyLimit(inv, selectHosts(inv, ['all']), opts.limit, (w) => void process.stderr.write(`[WARNING]: ${w}\n`));
   const out = opts.out ?? ((l: string) => process.stdout.write(l + '\n'));
   const factory = createTransportFactory({ acceptNewHostKeys: opts.acceptNewHostKeys, passphrase: opts.passphrase });
   const limit = pLimit(Math.max(1, opts.forks ?? 10));

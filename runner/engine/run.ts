@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from '../types.js';
 import { EXIT, InputError, formatProblem, type InputProblem } from '../errors.js';
-import { applyConnectionFlags, loadInventory, resolveInventory, selectHosts, inventorySource } from '../model/inventory.js';
+import { applyConnectionFlags, limitSelection, loadInventory, resolveInventory, inventorySource } from '../model/inventory.js';
 import { loadPlaybook, playbookSource } from '../model/playbook.js';
 import { nulPaths } from '../model/nul.js';
 import { Plan } from '../plan/index.js';
@@ -13,9 +13,10 @@ import { templateScope, secretValues, redactText } from '../model/vars.js';
 import { renderValue, templateRefs } from '../model/template.js';
 import { redactUrlCredentials } from './redact.js';
 import { builtinTasks } from '../../tasks/index.js';
-import { execute, exitCodeFor, tasksToRun } from './executor.js';
+// The executor and the renderers (and through them p-limit, the transports, diff) are loaded
+// when a run starts: `validate` needs neither.
 import { suggestion } from '../model/suggest.js';
-import { createRenderer, pickRenderer, useColor, type RendererKind } from '../render/index.js';
+import type { RendererKind } from '../render/index.js';
 import { customTaskDirs, loadCustomTasks } from './loader.js';
 import { precheckContext } from './context.js';
 
@@ -41,7 +42,7 @@ export async function buildRegistry(opts: { tasksDir?: string; playbook?: string
 export async function loadAll(
   playbookFile: string,
   inventoryFile: string,
-  opt: Pick<RunOptions, 'extraVars' | 'limit' | 'tasksDir'> & Partial<Pick<RunOptions, 'user' | 'privateKey' | 'become' | 'startAtTask' | 'tags' | 'skipTags'>>,
+  opt: Pick<RunOptions, 'extraVars' | 'limit' | 'tasksDir'> & Partial<Pick<RunOptions, 'user' | 'privateKey' | 'become' | 'startAtTask' | 'tags' | 'skipTags' | 'slice'>>,
 ): Promise<Loaded> {
   const problems: InputProblem[] = [];
   let inventory: Inventory | undefined;
@@ -60,18 +61,12 @@ export async function loadAll(
     problems.push(...e.problems);
   }
   if (problems.length || !inventory || !playbook) throw new InputError(problems);
-  if (opt.limit?.length) {
-    try {
-      selectHosts(inventory, opt.limit, undefined);
-    } catch (e) {
-      if (e instanceof InputError) throw new InputError(e.problems.map((p) => ({ ...p, key: '--limit', pos: undefined })));
-      throw e;
-    }
-  }
-  const plan = new Plan(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit });
+  // A --limit that leaves no host is an error before anything else, as in ansible-playbook.
+  limitSelection(inventory, opt.limit);
+  const plan = new Plan(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit, slice: opt.slice });
   problems.push(...staticProblems(playbook, inventory, { plan }));
   problems.push(...(await prechecks(plan, registry)));
-  if (opt.startAtTask !== undefined && tasksToRun(playbook, { startAtTask: opt.startAtTask }).every((t) => t.length === 0)) {
+  if (opt.startAtTask !== undefined && (await import('./executor.js')).tasksToRun(playbook, { startAtTask: opt.startAtTask }).every((t) => t.length === 0)) {
     const names = playbook.plays.flatMap((p) => p.tasks.map((t) => t.name));
     problems.push({ key: '--start-at-task', message: `no task named "${opt.startAtTask}"${suggestion(opt.startAtTask, names)}` });
   }
@@ -195,6 +190,11 @@ export function printProblems(e: InputError, stderr: NodeJS.WritableStream): voi
   stderr.write(`${e.problems.length} problem${e.problems.length === 1 ? '' : 's'} found; nothing was run\n`);
 }
 
+/** Host patterns that matched nothing, in ansible-playbook's words (the run goes on). */
+export function printWarnings(plan: Plan, stderr: NodeJS.WritableStream): void {
+  for (const w of plan.warnings) stderr.write(`[WARNING]: ${w}\n`);
+}
+
 /** `run` and `check`: returns the exit code. */
 export async function runPlaybook(playbookFile: string, inventoryFile: string, opt: RunOptions & { json?: boolean }, io: RunIo): Promise<number> {
   let loaded: Loaded;
@@ -207,8 +207,10 @@ export async function runPlaybook(playbookFile: string, inventoryFile: string, o
     }
     throw e;
   }
+  printWarnings(loaded.plan, io.stderr);
   const secrets = secretsOf(loaded);
   const mask = (s: string): string => redactUrlCredentials(redactText(s, secrets));
+  const [{ execute, exitCodeFor }, { createRenderer, pickRenderer, useColor }] = await Promise.all([import('./executor.js'), import('../render/index.js')]);
   const kind = io.renderer ?? pickRenderer(false, io.stdout, io.env);
   const renderer = await createRenderer(opt.json ? 'json' : kind, {
     out: io.stdout, diff: opt.diff, verbose: opt.verbose, color: !opt.json && useColor(io.stdout, io.env), mask,

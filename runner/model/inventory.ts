@@ -10,8 +10,8 @@ import { ansibleInventorySource } from './ansible/index.js';
 import { inventorySchema, schemaProblems } from './schema.js';
 import { suggestion } from './suggest.js';
 import { resolveFrom } from '../paths.js';
-import { globToRegExp } from '../glob.js';
 import { hostProblem } from '../hostname.js';
+import { limitPatterns, selectLimit, selectPattern } from './patterns.js';
 import { resolveConnection, type ResolveOptions } from '../transport/ssh-config.js';
 import type { ConnectionSpec, Group, Host, Inventory, SourcePos, Vars } from '../types.js';
 
@@ -275,65 +275,48 @@ export async function resolveInventory(inv: Inventory, names?: string[], opts: R
 
 // ---------------------------------------------------------------- selection
 
-/** Hosts matched by one pattern (no prefix), or undefined when it names nothing. */
-function match(inv: Inventory, pattern: string): Set<string> | undefined {
-  if (pattern === 'all' || pattern === '*') return new Set(inv.groups.get('all')?.hosts ?? []);
-  const g = inv.groups.get(pattern);
-  if (g) return new Set(g.hosts);
-  if (inv.hosts.has(pattern)) return new Set([pattern]);
-  if (/[*?]/.test(pattern)) {
-    const re = globToRegExp(pattern);
-    const out = new Set<string>();
-    for (const h of inv.hosts.keys()) if (re.test(h) && !implicitHosts.get(inv)?.has(h)) out.add(h);
-    for (const grp of inv.groups.values()) if (grp.name !== 'all' && re.test(grp.name)) grp.hosts.forEach((h) => out.add(h));
-    return out.size ? out : undefined;
-  }
-  return undefined;
+/** The inventory's host and group names, for did-you-mean hints on patterns that match nothing. */
+function patternHint(inv: Inventory, warning: string): string {
+  const m = /ignoring: (.*)$/.exec(warning);
+  const name = m?.[1]?.replace(/^[!&]/, '') ?? '';
+  const implicit = implicitHosts.get(inv);
+  return `${warning}${suggestion(name, [...[...inv.hosts.keys()].filter((h) => !implicit?.has(h)), ...inv.groups.keys()])}`;
 }
 
 /**
- * Resolve host patterns: host or group names, `all`, `*` globs, `!x` to exclude and `&x` to
- * intersect; commas separate patterns. Result in inventory order.
+ * Resolve host patterns as Ansible does (see ./patterns.ts): names, groups, globs, `~regex`,
+ * subscripts, `&`/`!`, separated by `,` or `:`. Names that match nothing are only reported
+ * through `onWarning` (with a did-you-mean hint); a malformed pattern is an InputError at `where`.
  */
-export function selectHosts(inv: Inventory, patterns: string[], where?: SourcePos, key = 'hosts'): string[] {
-  const parts = patterns.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
-  const problems: InputProblem[] = [];
-  const include = new Set<string>();
-  const excludes: Set<string>[] = [];
-  const intersects: Set<string>[] = [];
-  let anyInclude = false;
-  const candidates = [...inv.hosts.keys(), ...inv.groups.keys()];
-  for (const p of parts) {
-    const kind = p[0] === '!' ? 'exclude' : p[0] === '&' ? 'intersect' : 'include';
-    const name = kind === 'include' ? p : p.slice(1);
-    const set = match(inv, name);
-    if (!set) {
-      const unknown: InputProblem = { message: `unknown host or group "${name}"${suggestion(name, candidates)}`, key };
-      if (where) unknown.pos = where;
-      problems.push(unknown);
-      continue;
-    }
-    if (kind === 'include') {
-      anyInclude = true;
-      set.forEach((h) => include.add(h));
-    } else if (kind === 'exclude') excludes.push(set);
-    else intersects.push(set);
+export function selectHosts(inv: Inventory, patterns: string[], where?: SourcePos, key = 'hosts', onWarning?: (w: string) => void): string[] {
+  const sel = selectPattern(inv, patterns, where, key);
+  for (const w of sel.warnings) onWarning?.(patternHint(inv, w));
+  return sel.hosts;
+}
+
+/**
+ * The --limit value: the last --limit given (as in ansible-playbook), split into patterns, with
+ * `@file` read. The hosts it leaves over the whole inventory must not be empty ("no hosts to
+ * target", an InputError), unless the inventory has no hosts at all.
+ */
+export function limitSelection(inv: Inventory, limit: string[] | undefined, onWarning?: (w: string) => void): string[] | undefined {
+  if (!limit?.length) return undefined;
+  const patterns = limitPatterns(limit[limit.length - 1]!);
+  const sel = selectLimit(inv, patterns);
+  const warnings = sel.warnings.map((w) => patternHint(inv, w));
+  const declared = (inv.groups.get('all')?.hosts.length ?? 0) > 0;
+  if (declared && !sel.hosts.some((h) => inv.groups.get('all')!.hosts.includes(h))) {
+    throw new InputError([...warnings.map((message) => ({ key: '--limit', message })),
+      { key: '--limit', message: 'Specified inventory, host pattern and/or --limit leaves us with no hosts to target.' }]);
   }
-  if (problems.length) throw new InputError(problems);
-  const base = anyInclude ? include : new Set(inv.groups.get('all')?.hosts ?? []);
-  return [...inv.hosts.keys()].filter(
-    (h) => base.has(h) && excludes.every((s) => !s.has(h)) && intersects.every((s) => s.has(h)),
-  );
+  for (const w of warnings) onWarning?.(w);
+  return sel.hosts;
 }
 
-/** Narrow a play's hosts by `--limit` patterns (comma-separated, same syntax as selectHosts). */
-export function applyLimit(inv: Inventory, hosts: string[], limit?: string[]): string[] {
-  if (!limit || limit.length === 0) return hosts;
-  const allowed = new Set(selectLimit(inv, limit));
-  return hosts.filter((h) => allowed.has(h));
-}
-
-function selectLimit(inv: Inventory, limit: string[]): string[] {
-  // Under --limit, `localhost` (even implicit) may be named explicitly.
-  return selectHosts(inv, limit, undefined, '--limit');
+/** Narrow a play's hosts to those --limit selects (see limitSelection). */
+export function applyLimit(inv: Inventory, hosts: string[], limit?: string[], onWarning?: (w: string) => void): string[] {
+  const allowed = limitSelection(inv, limit, onWarning);
+  if (!allowed) return hosts;
+  const set = new Set(allowed);
+  return hosts.filter((h) => set.has(h));
 }

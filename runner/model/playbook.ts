@@ -12,7 +12,7 @@ import { ExprError, parseExpr } from './expr.js';
 import { selectHosts } from './inventory.js';
 import { schemaDefaults } from './vars.js';
 import type { Registry } from '../engine/registry.js';
-import type { Inventory, Play, Playbook, TaskItem, Vars } from '../types.js';
+import type { Inventory, Play, Playbook, SourcePos, TaskItem, Vars } from '../types.js';
 
 const sources = new WeakMap<Playbook, YamlSource>();
 /** Where each task item's params sit in the source, for later (static) checks. */
@@ -34,6 +34,12 @@ function asList(v: unknown): string[] {
   if (typeof v === 'string') return [v];
   if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
   return [];
+}
+
+/** Taggable._load_tags: a string is a comma-separated list; list items are kept as written. */
+function tagList(v: unknown): string[] {
+  if (typeof v === 'string') return v.split(',').map((t) => t.trim());
+  return asList(v);
 }
 
 /** Walk every string inside a value, with its path. */
@@ -82,9 +88,11 @@ export function loadPlaybook(file: string, registry: Registry, inv?: Inventory):
     if (!isObj(rp)) return;
     const base: YamlPath = ['plays', pi];
     const hosts = asList(rp.hosts);
+    const hostsPos = src.posOf([...base, 'hosts']);
     if (inv && hosts.length) {
+      // A malformed pattern is an error here; one that matches nothing only warns (in the plan).
       try {
-        selectHosts(inv, hosts, src.posOf([...base, 'hosts']), 'hosts');
+        selectHosts(inv, hosts, hostsPos, 'hosts');
       } catch (e) {
         if (e instanceof InputError) problems.push(...e.problems);
         else throw e;
@@ -95,7 +103,7 @@ export function loadPlaybook(file: string, registry: Registry, inv?: Inventory):
 
     const handlerItems = Array.isArray(rp.handlers) ? rp.handlers : [];
     const handlers = handlerItems
-      .map((item, j) => taskItem(item, [...base, 'handlers', j], src, registry, problems))
+      .map((item, j) => taskItem(item, [...base, 'handlers', j], src, registry, problems, inv))
       .filter((t): t is TaskItem => t !== undefined);
     const handlerNames = new Set<string>();
     handlers.forEach((h) => {
@@ -105,8 +113,9 @@ export function loadPlaybook(file: string, registry: Registry, inv?: Inventory):
 
     const taskItems = Array.isArray(rp.tasks) ? rp.tasks : [];
     const tasks = taskItems
-      .map((item, j) => taskItem(item, [...base, 'tasks', j], src, registry, problems))
+      .map((item, j) => taskItem(item, [...base, 'tasks', j], src, registry, problems, inv))
       .filter((t): t is TaskItem => t !== undefined);
+    if (rp.strategy === 'free') problems.push(...freeProblems(rp, [...tasks, ...handlers], base, src));
 
     for (const t of [...tasks, ...handlers]) {
       const path = itemPaths.get(t)!;
@@ -121,15 +130,21 @@ export function loadPlaybook(file: string, registry: Registry, inv?: Inventory):
       });
     }
 
-    plays.push({
+    const play: Play = {
       name: typeof rp.name === 'string' ? rp.name : hosts.join(','),
       hosts,
+      hostsPos,
       strategy: rp.strategy === 'free' ? 'free' : 'linear',
       tasks,
       handlers,
       vars: playVars,
       pos: src.posOf(base),
-    });
+    };
+    const serial = batchSizes(rp.serial);
+    if (serial) play.serial = serial;
+    if (typeof rp.max_fail_percentage === 'number') play.max_fail_percentage = rp.max_fail_percentage;
+    if (typeof rp.any_errors_fatal === 'boolean') play.any_errors_fatal = rp.any_errors_fatal;
+    plays.push(play);
   });
 
   if (problems.length) throw new InputError(sortProblems(problems));
@@ -144,6 +159,32 @@ export function loadPlaybook(file: string, registry: Registry, inv?: Inventory):
   if (varsSchema) pb.vars_schema = varsSchema;
   sources.set(pb, src);
   return pb;
+}
+
+/** `serial:` as a list of sizes; undefined when absent or malformed (the schema reports it). */
+function batchSizes(v: unknown): (number | string)[] | undefined {
+  const ok = (x: unknown): x is number | string =>
+    (typeof x === 'number' && Number.isInteger(x) && x >= 0) || (typeof x === 'string' && /^[0-9]+%$/.test(x));
+  if (ok(v)) return [v];
+  if (Array.isArray(v) && v.length && v.every(ok)) return v;
+  return undefined;
+}
+
+/** Ansible only warns and runs these per host under the free strategy; here they are refused. */
+function freeProblems(rp: Record<string, unknown>, items: TaskItem[], base: YamlPath, src: YamlSource): InputProblem[] {
+  const out: InputProblem[] = [];
+  for (const k of ['max_fail_percentage', 'any_errors_fatal'] as const) {
+    if (rp[k] !== undefined && rp[k] !== false) {
+      out.push({ pos: src.posOf([...base, k]), key: k, message: 'needs strategy: linear (with strategy: free each host runs on its own, so one host\'s failure cannot stop the others)' });
+    }
+  }
+  for (const t of items) {
+    for (const k of ['run_once', 'any_errors_fatal'] as const) {
+      if (t[k] !== true) continue;
+      out.push({ pos: src.posOf([...itemPath(t), k]), key: `${t.id}.${k}`, message: 'needs strategy: linear (with strategy: free every host runs its own list)' });
+    }
+  }
+  return out;
 }
 
 function getAt(v: unknown, path: YamlPath): unknown {
@@ -167,14 +208,16 @@ export function sortProblems(ps: InputProblem[]): InputProblem[] {
     .sort((a, b) => (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0));
 }
 
-function taskItem(item: unknown, base: YamlPath, src: YamlSource, registry: Registry, problems: InputProblem[]): TaskItem | undefined {
+function taskItem(item: unknown, base: YamlPath, src: YamlSource, registry: Registry, problems: InputProblem[], inv?: Inventory): TaskItem | undefined {
   if (!isObj(item)) return undefined; // reported by the structural schema
   const pos = src.posOf(base);
   const keys = Object.keys(item);
   const idKeys = keys.filter((k) => !COMMON.has(k));
   const known = idKeys.filter((k) => registry.get(k) !== undefined);
   const unknown = idKeys.filter((k) => registry.get(k) === undefined);
-  const candidates = [...registry.ids(), ...COMMON];
+  // Only for messages: sorting the ids (localeCompare sets up ICU's collator) costs more than
+  // validating a whole playbook of known tasks.
+  const candidates = unknown.length ? [...registry.ids(), ...COMMON] : [];
 
   for (const k of unknown) {
     const hint = suggestion(k, candidates);
@@ -225,7 +268,7 @@ function taskItem(item: unknown, base: YamlPath, src: YamlSource, registry: Regi
     id,
     name: typeof item.name === 'string' && item.name ? item.name : id,
     params: isObj(rawParams) ? { ...rawParams } : (rawParams as Vars),
-    tags: asList(item.tags),
+    tags: tagList(item.tags),
     notify: asList(item.notify),
     ignore_errors: item.ignore_errors === true,
     retries: typeof item.retries === 'number' ? item.retries : 0,
@@ -250,8 +293,44 @@ function taskItem(item: unknown, base: YamlPath, src: YamlSource, registry: Regi
       }
     }
   }
+  if (typeof item.run_once === 'boolean') t.run_once = item.run_once;
+  if (typeof item.throttle === 'number') t.throttle = item.throttle;
+  if (typeof item.any_errors_fatal === 'boolean') t.any_errors_fatal = item.any_errors_fatal;
+  if (typeof item.delegate_to === 'string' && item.delegate_to) {
+    t.delegate_to = item.delegate_to;
+    problems.push(...delegateProblems(t, task, src.valuePosOf([...base, 'delegate_to']), inv));
+  }
   itemPaths.set(t, base);
   return t;
+}
+
+/**
+ * `delegate_to`: an inventory host (or the implicit `localhost`), checked now unless it is a
+ * template. A task that runs on the controller stays there: only `localhost` is accepted. A
+ * task's own `delegate` param says the same thing another way: one of the two.
+ */
+function delegateProblems(t: TaskItem, task: { runsOn?: string }, pos: SourcePos, inv?: Inventory): InputProblem[] {
+  const to = t.delegate_to!;
+  const key = `${t.id}.delegate_to`;
+  if (to.includes('{{')) {
+    try {
+      checkTemplate(to, { pos, key });
+    } catch (e) {
+      if (e instanceof TemplateError) return [e.toProblem()];
+      throw e;
+    }
+  }
+  if (isObj(t.params) && t.params.delegate !== undefined) {
+    return [{ pos, key, message: `and ${t.id}.delegate both say where the task runs: keep one` }];
+  }
+  if (to.includes('{{')) return [];
+  if (task.runsOn === 'controller' && to !== 'localhost') {
+    return [{ pos, key, message: `${t.id} runs on the controller, so it can only be delegated to localhost` }];
+  }
+  if (inv && to !== 'localhost' && !inv.hosts.has(to)) {
+    return [{ pos, key, message: `no host "${to}" in the inventory${suggestion(to, [...inv.hosts.keys()])}` }];
+  }
+  return [];
 }
 
 // ------------------------------------------------------------ static checks

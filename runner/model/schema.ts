@@ -106,7 +106,7 @@ const stringOrList: Schema = { type: ['string', 'array'], items: { type: 'string
 
 /** Keys a task item may have besides its one task-id key. */
 export const TASK_ITEM_KEYS = ['name', 'when', 'tags', 'register', 'notify', 'ignore_errors', 'retries', 'delay', 'timeout', 'become',
-  'check_mode', 'changed_when', 'failed_when'] as const;
+  'check_mode', 'changed_when', 'failed_when', 'run_once', 'delegate_to', 'throttle', 'any_errors_fatal'] as const;
 
 function taskItemCommon(): Schema {
   return {
@@ -134,8 +134,28 @@ function taskItemCommon(): Schema {
       description: 'Expression over the result (rc, stdout, stderr, ...) deciding "changed"; changes only the report, never whether the task runs.',
     },
     failed_when: { type: ['string', 'boolean'], description: 'Expression over the result deciding failure.' },
+    run_once: {
+      type: 'boolean',
+      description: "Run on the first host of the batch only; its result (register, changed) stands for every host of the batch, as in Ansible. A failure stops the play. Not with strategy: free.",
+    },
+    delegate_to: {
+      type: 'string',
+      minLength: 1,
+      description: "Run on this inventory host's connection (or localhost) instead, with the current host's vars; register and facts go to the current host. A template is rendered per host. Tasks that run on the controller accept only localhost.",
+    },
+    throttle: { type: 'integer', minimum: 0, description: 'At most this many hosts run this item at the same time (0: only --forks limits).' },
+    any_errors_fatal: { type: 'boolean', description: 'A failure of this item stops the play on every host (overrides the play).' },
   };
 }
+
+// One schema, no anyOf: `pattern` applies to strings only and `minimum` to numbers only, so a
+// bad value gets one message.
+const batchSize: Schema = {
+  type: ['integer', 'string'],
+  minimum: 0,
+  pattern: '^[0-9]+%$',
+  'x-error': 'must be a host count or a percentage like "30%"',
+};
 
 function playbookSkeleton(taskItem: Schema): Schema {
   return {
@@ -167,6 +187,19 @@ function playbookSkeleton(taskItem: Schema): Schema {
               description: 'A group, a host, a list of them, or all.',
             },
             strategy: { enum: ['linear', 'free'], description: 'linear (default) or free.' },
+            serial: {
+              ...batchSize,
+              type: ['integer', 'string', 'array'],
+              items: batchSize,
+              minItems: 1,
+              'x-error': 'must be a host count, a percentage like "30%", or a list of them',
+              description: 'Run the play on this many hosts at a time (a count, a percentage of the play\'s hosts, or a list of sizes whose last repeats); each batch runs every task and handler before the next starts.',
+            },
+            max_fail_percentage: {
+              type: 'number', minimum: 0, maximum: 100,
+              description: 'Stop the run once more than this percentage of a batch\'s hosts have failed.',
+            },
+            any_errors_fatal: { type: 'boolean', description: 'A failure on any host stops the play on every host, and the run.' },
             vars: { ...varsSchema, description: 'Play variables.' },
             tasks: { type: 'array', items: taskItem },
             handlers: { type: 'array', items: taskItem },

@@ -17,8 +17,9 @@
 // Safety: paths naming Object.prototype members (constructor, __proto__, ...) are refused when a
 // template is parsed, partials and decorators are refused, and Handlebars' own prototype-access
 // guard stays on, so templates can only read the data they are given.
-import Handlebars from 'handlebars';
+import type Handlebars from 'handlebars';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { SourcePos, Vars } from '../types.js';
 import type { InputProblem } from '../errors.js';
@@ -45,7 +46,12 @@ export const FORBIDDEN_NAMES: ReadonlySet<string> = new Set([
   'prototype',
 ]);
 
-const hb = Handlebars.create();
+// The package's one-file build (same API, compiler included), required rather than imported:
+// the default entry is ~30 CommonJS modules plus source-map, and an ESM import of the one file
+// makes Node scan its 210 KB for export names; together a third of `validate`'s start-up.
+// scripts/bundle.mjs turns this call into a plain require() so the bundle carries the file.
+const hbRequire = createRequire(import.meta.url);
+const hb = (hbRequire('handlebars/dist/handlebars.js') as typeof Handlebars).create();
 
 function helperArgs(args: unknown[]): unknown[] {
   return args.slice(0, -1); // the last argument is Handlebars' options object

@@ -1,10 +1,11 @@
 // Variable merging, template scopes, -e parsing and secret masking.
 // Precedence, lowest first: inventory vars, group vars (groups by name), host vars,
 // playbook vars, play vars, -e. Merging replaces whole values (like Ansible's default).
+import { readFileSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { parse as parseYamlValue } from 'yaml';
 import { InputError, type InputProblem } from '../errors.js';
-import { loadYamlFile } from './yamlsrc.js';
+import { MAX_YAML_BYTES } from './yamlsrc.js';
+import { loadYaml11 } from './ansible/yaml.js';
 import type { Inventory, Vars } from '../types.js';
 
 export const MASK = '********';
@@ -120,57 +121,141 @@ export function groupHosts(vars: Vars, group: string): GroupHost[] {
   });
 }
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * Ansible's split_args (lib/ansible/parsing/splitter.py): whitespace-separated words, where
+ * quotes and `{{ }}` / `{% %}` / `{# #}` blocks keep their spaces; quotes stay in the word.
+ * undefined when a quote or block is not closed.
+ */
+export function splitArgs(s: string): string[] | undefined {
+  const out: string[] = [];
+  let cur = '';
+  let quote: string | undefined;
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    const two = s.slice(i, i + 2);
+    if (quote) {
+      cur += c;
+      if (c === '\\' && i + 1 < s.length) cur += s[++i];
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (two === '{{' || two === '{%' || two === '{#') {
+      depth++;
+      cur += two;
+      i++;
+      continue;
+    }
+    if (depth && (two === '}}' || two === '%}' || two === '#}')) {
+      depth--;
+      cur += two;
+      i++;
+      continue;
+    }
+    if (!depth && (c === '"' || c === "'") && (cur === '' || cur[cur.length - 1] !== '\\')) {
+      quote = c;
+      cur += c;
+      continue;
+    }
+    if (!depth && /\s/.test(c)) {
+      if (cur) out.push(cur);
+      cur = '';
+      continue;
+    }
+    cur += c;
+  }
+  if (quote || depth) return undefined;
+  if (cur) out.push(cur);
+  return out;
+}
 
-/** Parse `-e key=value` (value as YAML), `-e @file.yml` and `-e '{"k": v}'` arguments. */
+const ESCAPES: Record<string, string> = { '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+
+/** _decode_escapes: Python's backslash escapes in a key=value word. */
+function decodeEscapes(s: string): string {
+  return s.replace(/\\(U[0-9a-fA-F]{8}|u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[0-7]{1,3}|[\\'"abfnrtv])/g, (_m, e: string) => {
+    if (/^[Uux]/.test(e)) return String.fromCodePoint(parseInt(e.slice(1), 16));
+    if (/^[0-7]/.test(e)) return String.fromCodePoint(parseInt(e, 8));
+    return ESCAPES[e]!;
+  });
+}
+
+/** parse_kv without free-form params: `k=v` words, values always strings (matching quotes removed). */
+function parseKv(arg: string): { vars?: Vars; error?: string } {
+  const words = splitArgs(arg);
+  if (!words) return { error: `cannot split ${JSON.stringify(arg)}: a quote or {{ }} is not closed` };
+  const vars: Vars = {};
+  for (const orig of words) {
+    const w = decodeEscapes(orig);
+    // The first `=` not escaped by a backslash, after the first character.
+    let pos = 0;
+    for (pos = w.indexOf('=', 1); pos > 0 && w[pos - 1] === '\\'; pos = w.indexOf('=', pos + 1));
+    if (pos <= 0) return { error: `expected key=value, @file.yml or a {...} mapping, got ${JSON.stringify(orig)} (Ansible would pass it as _raw_params)` };
+    const k = w.slice(0, pos).trim();
+    const v = w.slice(pos + 1).trim();
+    const unquoted = v.length >= 2 && (v[0] === '"' || v[0] === "'") && v[v.length - 1] === v[0] && v[v.length - 2] !== '\\' ? v.slice(1, -1) : v;
+    assign(vars, { [k]: unquoted });
+  }
+  return { vars };
+}
+
+/**
+ * `-e` arguments as ansible-playbook's load_extra_vars reads them: `@file` (YAML 1.1, a
+ * mapping), `{...}` or `[...]` (YAML 1.1 inline, typed; must be a mapping), else `k=v` words
+ * (several per argument, every value a string). Later arguments replace earlier keys.
+ */
 export function parseExtraVars(args: string[], cwd: string): Vars {
   const out: Vars = {};
   const problems: InputProblem[] = [];
+  const notMapping = (arg: string): InputProblem => ({ key: '-e', message: `Invalid extra vars data supplied. '${arg}' could not be made into a dictionary` });
   for (const arg of args) {
+    if (!arg) continue;
     if (arg.startsWith('@')) {
       const file = arg.slice(1);
       if (!file) {
         problems.push({ key: '-e', message: 'expected a file name after "@"' });
         continue;
       }
+      let text: string;
       try {
-        const src = loadYamlFile(resolvePath(cwd, file));
-        assign(out, src.value as Vars);
+        const path = resolvePath(cwd, file);
+        if (statSync(path).size > MAX_YAML_BYTES) {
+          problems.push({ pos: { file, line: 1, col: 1 }, key: '-e', message: 'file is too large' });
+          continue;
+        }
+        text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
       } catch (e) {
-        if (e instanceof InputError) problems.push(...e.problems.map((p) => ({ ...p, pos: p.pos ? { ...p.pos, file } : p.pos })));
-        else throw e;
+        const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+        problems.push({ pos: { file, line: 1, col: 1 }, key: '-e', message: missing ? 'file not found' : `cannot read it: ${(e as Error).message}` });
+        continue;
       }
+      const r = loadYaml11(text, file);
+      if (r.problems.length) problems.push(...r.problems.map((p) => ({ ...p, key: '-e' })));
+      else if (isMapping(r.value)) assign(out, r.value);
+      else problems.push(notMapping(arg));
       continue;
     }
-    const trimmed = arg.trim();
-    if (trimmed.startsWith('{')) {
-      let v: unknown;
-      try {
-        v = parseYamlValue(trimmed);
-      } catch {
-        v = undefined;
-      }
-      if (v && typeof v === 'object' && !Array.isArray(v)) assign(out, v as Vars);
-      else problems.push({ key: '-e', message: `cannot parse ${JSON.stringify(arg)} as a mapping` });
+    if (arg[0] === '/' || arg[0] === '.') {
+      problems.push({ key: '-e', message: `Please prepend extra_vars filename '${arg}' with '@'` });
       continue;
     }
-    const eq = arg.indexOf('=');
-    const key = eq < 0 ? arg : arg.slice(0, eq);
-    if (eq < 0 || !IDENT.test(key)) {
-      problems.push({ key: '-e', message: `expected key=value or @file.yml, got ${JSON.stringify(arg)}` });
+    if (arg[0] === '{' || arg[0] === '[') {
+      const r = loadYaml11(arg, '-e');
+      if (r.problems.length) problems.push({ key: '-e', message: `cannot parse ${JSON.stringify(arg)}: ${r.problems[0]!.message}` });
+      else if (isMapping(r.value)) assign(out, r.value);
+      else problems.push(notMapping(arg));
       continue;
     }
-    const raw = arg.slice(eq + 1);
-    let value: unknown = raw;
-    try {
-      value = raw === '' ? '' : parseYamlValue(raw, { maxAliasCount: 10 });
-    } catch {
-      value = raw; // not valid YAML: keep the literal text
-    }
-    assign(out, { [key]: value === null && raw !== '' && !/^(null|~|Null|NULL)$/.test(raw) ? raw : value });
+    const kv = parseKv(arg);
+    if (kv.error) problems.push({ key: '-e', message: kv.error });
+    else assign(out, kv.vars);
   }
   if (problems.length) throw new InputError(problems);
   return out;
+}
+
+function isMapping(v: unknown): v is Vars {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** A copy of `value` in which every property named in `secrets` is replaced by "********". */

@@ -3,10 +3,11 @@
 // merged vars of every target host satisfy the playbook's vars_schema.
 import { InputError, type InputProblem } from '../errors.js';
 import { eachString, itemPath, loadPlaybook, playbookSource, sortProblems, validateVarsSchema } from '../model/playbook.js';
-import { templateRefs } from '../model/template.js';
+import { renderValue, templateRefs } from '../model/template.js';
+import { templateScope } from '../model/vars.js';
 import { exprRefs } from '../model/expr.js';
 import type { Registry } from '../engine/registry.js';
-import type { Inventory, Playbook, Vars } from '../types.js';
+import type { Inventory, Playbook, SourcePos, TaskItem, Vars } from '../types.js';
 import { Plan } from './index.js';
 
 export interface StaticCheckOptions {
@@ -59,6 +60,7 @@ export function staticProblems(pb: Playbook, inv: Inventory, opts: StaticCheckOp
             problems.push({ pos: src?.valuePosOf(path) ?? t.pos, key, message: `missing variable "${r}" (host ${host})` });
           }
         });
+        if (t.delegate_to?.includes('{{')) problems.push(...delegateToProblems(t, host, vars, has, seen, inv, src?.valuePosOf([...base, 'delegate_to']) ?? t.pos));
         if (t.when && !t.when.includes('{{')) {
           let refs: string[] = [];
           try {
@@ -83,6 +85,35 @@ export function staticProblems(pb: Playbook, inv: Inventory, opts: StaticCheckOp
   }
   problems.push(...validateVarsSchema(pb, hostVars));
   return problems;
+}
+
+/**
+ * A templated `delegate_to`: its variables exist, and where it renders without run-time values
+ * (registered results, facts) it names an inventory host.
+ */
+function delegateToProblems(t: TaskItem, host: string, vars: Vars, has: (n: string) => boolean, seen: Set<string>, inv: Inventory, pos: SourcePos): InputProblem[] {
+  const key = `${t.id}.delegate_to`;
+  let refs: string[];
+  try {
+    refs = templateRefs(t.delegate_to!);
+  } catch {
+    return []; // reported at load time
+  }
+  const missing = refs.filter((r) => !has(r));
+  const fresh = (id: string): boolean => !seen.has(id) && !!seen.add(id);
+  if (missing.length) {
+    return missing.filter((r) => fresh(`${key}|${r}|${t.pos.line}`)).map((r) => ({ pos, key, message: `missing variable "${r}" (host ${host})` }));
+  }
+  const scope = templateScope(inv, host, vars, {});
+  if (!refs.every((r) => Object.prototype.hasOwnProperty.call(scope, r))) return [];
+  let to: string;
+  try {
+    to = String(renderValue(t.delegate_to, scope)).trim();
+  } catch {
+    return [];
+  }
+  if (to === 'localhost' || inv.hosts.has(to) || !fresh(`${key}|=${to}|${t.pos.line}`)) return [];
+  return [{ pos, key, message: `"${t.delegate_to}" is "${to}" for host ${host}: no such host in the inventory` }];
 }
 
 /** loadPlaybook plus staticProblems: everything `validate` checks, thrown as one InputError. */

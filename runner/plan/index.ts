@@ -2,8 +2,10 @@
 // targets (its pattern, then --limit) and each host's merged vars by precedence. The static
 // checks, the prechecks, secret collection and the executor all read this one plan.
 import { InputError, type InputProblem } from '../errors.js';
-import { applyLimit, selectHosts } from '../model/inventory.js';
+import { limitSelection, selectHosts } from '../model/inventory.js';
 import { mergedVars } from '../model/vars.js';
+import { serialBatches } from './batches.js';
+import { sliceMembers, type Slice } from './slice.js';
 import type { Inventory, Play, Playbook, Vars } from '../types.js';
 
 export interface PlayPlan {
@@ -11,6 +13,8 @@ export interface PlayPlan {
   play: Play;
   /** Target hosts, in inventory order; empty when the pattern is bad (see `problems`). */
   hosts: string[];
+  /** `hosts` cut by the play's `serial:` (one batch of all of them without it; none without hosts). */
+  batches: string[][];
   problems: InputProblem[];
 }
 
@@ -19,20 +23,43 @@ export interface PlanOptions {
   extraVars?: Vars;
   /** --limit patterns. */
   limit?: string[];
+  /** --slice K/N: only the hosts of that slice (see slice.ts). */
+  slice?: Slice;
 }
 
 export class Plan {
   readonly plays: PlayPlan[];
   readonly extraVars: Vars;
+  /** Host patterns that matched nothing (Ansible's warnings; the play or pattern is skipped). */
+  readonly warnings: string[] = [];
   private readonly memo = new Map<string, Vars>();
 
   constructor(readonly playbook: Playbook, readonly inventory: Inventory, opts: PlanOptions = {}) {
     this.extraVars = opts.extraVars ?? {};
+    const warn = (w: string): void => {
+      if (!this.warnings.includes(w)) this.warnings.push(w);
+    };
+    let allowed: Set<string> | undefined;
+    let limitProblems: InputProblem[] = [];
+    try {
+      const l = limitSelection(inventory, opts.limit, warn);
+      if (l) allowed = new Set(l);
+      if (opts.slice) {
+        const part = sliceMembers(inventory, opts.slice, l);
+        allowed = new Set([...(allowed ?? inventory.hosts.keys())].filter((h) => part.has(h)));
+      }
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      limitProblems = e.problems;
+      allowed = new Set();
+    }
     this.plays = playbook.plays.map((play, index) => {
       try {
-        return { index, play, hosts: applyLimit(inventory, selectHosts(inventory, play.hosts, play.pos), opts.limit), problems: [] };
+        const selected = selectHosts(inventory, play.hosts, play.hostsPos ?? play.pos, 'hosts', warn);
+        const hosts = allowed ? selected.filter((h) => allowed!.has(h)) : selected;
+        return { index, play, hosts, batches: serialBatches(hosts, play.serial), problems: index === 0 ? limitProblems : [] };
       } catch (e) {
-        if (e instanceof InputError) return { index, play, hosts: [], problems: e.problems };
+        if (e instanceof InputError) return { index, play, hosts: [], batches: [], problems: [...(index === 0 ? limitProblems : []), ...e.problems] };
         throw e;
       }
     });

@@ -29,16 +29,24 @@ export function plainRenderer(opts: RenderOptions): Renderer {
   return {
     event(e: RunEvent) {
       switch (e.event) {
-        case 'play_start':
-          write(`PLAY [${e.play}] hosts: ${e.hosts.join(', ') || '(none)'}`);
+        case 'play_start': {
+          // Like ansible-playbook, a play with `serial:` shows its header again for each batch.
+          const batch = e.batch_count !== undefined ? ` (batch ${e.batch_index! + 1}/${e.batch_count})` : '';
+          write(`PLAY [${e.play}] hosts: ${e.hosts.join(', ') || '(none)'}${batch}`);
           break;
+        }
         case 'task': {
           const h = e.handler ? ' (handler)' : '';
-          write(`[${e.play}] ${e.task}${h} | ${e.host}: ${statusWord(e, opts.color)}${e.msg ? ` — ${e.msg}` : ''}`);
+          const who = e.delegated_to !== undefined ? `${e.host} -> ${e.delegated_to}` : e.host;
+          const once = e.run_once ? ' (run once)' : '';
+          write(`[${e.play}] ${e.task}${h} | ${who}: ${statusWord(e, opts.color)}${once}${e.msg ? ` — ${e.msg}` : ''}`);
           for (const w of e.warnings ?? []) write(`  ${paint('warning', 33, opts.color)}: ${w}`);
           if (opts.diff) for (const d of e.diff ?? []) write(unifiedDiff(d, opts.color).replace(/^/gm, '  '));
           break;
         }
+        case 'play_stopped':
+          write(`[${e.play}] NO MORE HOSTS LEFT — ${e.msg}`);
+          break;
         case 'log':
           if (opts.verbose) write(`  ${e.host} | ${e.line}`);
           break;

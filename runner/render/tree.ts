@@ -2,7 +2,8 @@
 // promise-returning tasks, so every leaf waits on a deferred that executor events resolve; the
 // executor stays ignorant of the renderer. Log lines become the running leaf's output.
 // Leaves are keyed by the events' play and task indexes (listr2 style ids), never by display
-// names, which repeat: two unnamed plays on the same hosts share a name.
+// names, which repeat: two unnamed plays on the same hosts share a name. A play with `serial:`
+// starts once per batch; each start is its own run of leaves (batches of a play never overlap).
 import { Listr, type ListrTask } from 'listr2';
 import type { RecapEvent, RunEvent, TaskEvent } from '../types.js';
 import { unifiedDiff } from './diff.js';
@@ -27,22 +28,32 @@ function deferred(): Leaf {
 }
 
 export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 'default'): Renderer {
-  /** play_index → `task_index\0host` → leaf. */
+  /** run (one per play_start) → `task_index\0host` → leaf. */
   const leaves = new Map<number, Map<string, Leaf>>();
   const handlers = new Map<number, TaskEvent[]>();
   const playEnd = new Map<number, Leaf>();
+  /** play_index → its current run; the hosts of each run; runs whose play_end came. */
+  const current = new Map<number, number>();
+  const runHosts = new Map<number, string[]>();
+  const ended = new Set<number>();
+  let runs = 0;
   let chain: Promise<void> = Promise.resolve();
   let recap: RecapEvent | undefined;
-  const leaf = (play: number, task: number, host: string): Leaf => {
-    let ofPlay = leaves.get(play);
-    if (!ofPlay) { ofPlay = new Map(); leaves.set(play, ofPlay); }
+  const leaf = (run: number, task: number, host: string): Leaf => {
+    let ofRun = leaves.get(run);
+    if (!ofRun) { ofRun = new Map(); leaves.set(run, ofRun); }
     const k = `${task}\0${host}`;
-    let l = ofPlay.get(k);
-    if (!l) { l = deferred(); ofPlay.set(k, l); }
+    let l = ofRun.get(k);
+    if (!l) {
+      l = deferred();
+      // A leaf first drawn after its run ended never gets an event.
+      if (ended.has(run)) l.resolve(null);
+      ofRun.set(k, l);
+    }
     return l;
   };
-  const settleAll = (play: number, host?: string): void => {
-    for (const [k, l] of leaves.get(play) ?? []) {
+  const settleAll = (run: number, host?: string): void => {
+    for (const [k, l] of leaves.get(run) ?? []) {
       if (host === undefined || k.slice(k.indexOf('\0') + 1) === host) l.resolve(null);
     }
   };
@@ -56,12 +67,14 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
       const e = await l.done;
       l.output = undefined;
       if (!e) return t.skip(`${label}: not run`);
+      if (e.host !== host) return t.skip(opts.mask(`${label}: run once on ${e.host} (${e.status})`));
       finish(t, e, label);
     },
     rendererOptions: { persistentOutput: opts.diff },
   });
 
   const finish = (t: { title: string; output: string; skip(msg?: string): void }, e: TaskEvent, label: string): void => {
+    if (e.delegated_to !== undefined && label === e.host) label = `${label} -> ${e.delegated_to}`;
     const text = opts.mask(`${label}: ${statusWord(e, opts.color)}${e.msg ? ` — ${e.msg}` : ''}`);
     if (opts.diff && e.diff?.length) t.output = opts.mask(e.diff.map((d) => unifiedDiff(d, opts.color)).join('\n'));
     if (e.status === 'skipped') return t.skip(text);
@@ -85,8 +98,7 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
     },
   });
 
-  const buildPlay = (e: Extract<RunEvent, { event: 'play_start' }>) => {
-    const play = e.play_index;
+  const buildPlay = (e: Extract<RunEvent, { event: 'play_start' }>, play: number) => {
     const sub = { concurrent: true, exitOnError: false } as const;
     const tasks = e.tasks.map((name, i) => ({ name, index: e.task_indexes[i]! }));
     const children: ListrTask[] = e.strategy === 'free'
@@ -99,7 +111,7 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
         task: (_c, t) => t.newListr(e.hosts.map((host) => leafTask(play, k.index, host, host, host)), sub),
       }));
     return new Listr([{
-      title: `PLAY [${e.play}]`,
+      title: `PLAY [${e.play}]${e.batch_count !== undefined ? ` batch ${e.batch_index! + 1}/${e.batch_count}` : ''}`,
       task: (_c, t) => t.newListr([...children, handlersNode(play)], { concurrent: e.strategy === 'free', exitOnError: false }),
     }], {
       renderer,
@@ -111,37 +123,52 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
 
   return {
     event(e: RunEvent) {
+      const run = 'play_index' in e && e.play_index !== undefined ? current.get(e.play_index) : undefined;
       switch (e.event) {
         case 'play_start': {
-          playEnd.set(e.play_index, deferred());
-          const listr = buildPlay(e);
+          const id = ++runs;
+          current.set(e.play_index, id);
+          runHosts.set(id, e.hosts);
+          playEnd.set(id, deferred());
+          const listr = buildPlay(e, id);
           chain = chain.then(() => listr.run().then(() => undefined, () => undefined));
           break;
         }
         case 'task':
+          if (run === undefined) break;
           if (e.handler) {
-            const list = handlers.get(e.play_index) ?? [];
+            const list = handlers.get(run) ?? [];
             list.push(e);
-            handlers.set(e.play_index, list);
+            handlers.set(run, list);
           } else {
-            leaf(e.play_index, e.task_index, e.host).resolve(e);
+            leaf(run, e.task_index, e.host).resolve(e);
+            // One run_once result stands for the batch: the other hosts' leaves say so.
+            if (e.run_once) {
+              for (const h of runHosts.get(run) ?? []) {
+                if (h !== e.host) leaf(run, e.task_index, h).resolve(e);
+              }
+            }
           }
           break;
         case 'log':
           // Handlers have no leaf of their own; engine lines (ssh -v) belong to no task.
-          if (e.play_index !== undefined && e.task_index !== undefined && !e.handler) {
-            leaves.get(e.play_index)?.get(`${e.task_index}\0${e.host}`)?.output?.(e.line);
+          if (run !== undefined && e.task_index !== undefined && !e.handler) {
+            leaves.get(run)?.get(`${e.task_index}\0${e.host}`)?.output?.(e.line);
           }
           break;
         case 'transfer':
-          if (!e.handler) leaves.get(e.play_index)?.get(`${e.task_index}\0${e.host}`)?.output?.(progressBar(e.done, e.total, e.elapsed_ms));
+          if (run !== undefined && !e.handler) leaves.get(run)?.get(`${e.task_index}\0${e.host}`)?.output?.(progressBar(e.done, e.total, e.elapsed_ms));
           break;
         case 'host_done':
-          if (e.reason !== 'complete') settleAll(e.play_index, e.host);
+          if (run !== undefined && e.reason !== 'complete') settleAll(run, e.host);
+          break;
+        case 'play_stopped':
           break;
         case 'play_end':
-          settleAll(e.play_index);
-          playEnd.get(e.play_index)?.resolve(null);
+          if (run === undefined) break;
+          ended.add(run);
+          settleAll(run);
+          playEnd.get(run)?.resolve(null);
           break;
         case 'recap':
           recap = e;

@@ -3,7 +3,7 @@
 export { defineTask, defineFact } from '../task.js';
 export type {
   TaskDefinition, TaskContext, Probe, Applied, ExecOptions, ExecResult, WriteOptions, PrecheckContext,
-  FromSchema, JSONSchema, TaskSpec, ParamsOf, AnyTask, Fact,
+  FromSchema, JSONSchema, TaskSpec, ParamsOf, AnyTask, Fact, KubeApi, KubeApiOptions,
 } from '../task.js';
 export type { FileDiff, TaskResult, Status, Vars } from '../types.js';
 

@@ -15,6 +15,7 @@ import { mergedVars } from '../model/vars.js';
 import { didYouMean } from '../model/suggest.js';
 import { createTransportFactory } from '../transport/index.js';
 import { UnreachableError } from '../transport/transport.js';
+import { inventoryRouter, type ApiRouter } from '../engine/kube-api.js';
 
 export type { TaskResult, Status } from '../types.js';
 
@@ -104,6 +105,7 @@ export async function runTask<P, S>(
     become: where.become,
     facts: new Map(),
     log: (line: string) => { logs.push(line); opts.onLog?.(line); },
+    apiRouter: where.apiRouter,
   };
   const failed = (e: unknown, status: 'failed' | 'unreachable' = 'failed'): RunTaskResult => ({
     status, changed: false, msg: e instanceof Error ? e.message : String(e), logs,
@@ -128,6 +130,8 @@ interface Target {
   become: boolean;
   transport(): Promise<Transport>;
   close(): Promise<void>;
+  /** With an inventory: API servers of its hosts are reached over their connections, as in a run. */
+  apiRouter?: ApiRouter;
 }
 
 function localTarget(opts: RunTaskOptions): Target {
@@ -157,7 +161,17 @@ async function inventoryTarget(opts: RunTaskOptions, task: TaskDefinition<unknow
   const here = delegate === 'controller' || (task.runsOn === 'controller' && delegate !== 'host');
   const factory = createTransportFactory({ acceptNewHostKeys: opts.acceptNewHostKeys === true });
   const local = here ? new LocalTransport('controller') : undefined;
+  const others = new Map<string, Promise<Transport>>();
+  const apiRouter = inventoryRouter(inv, (h) => {
+    let t = others.get(h);
+    if (!t) {
+      t = factory.get(inv.hosts.get(h)!.conn).then(async (x) => { await x.connect(); return x; });
+      others.set(h, t);
+    }
+    return t;
+  });
   return {
+    apiRouter,
     host: { name: entry.name, address: entry.conn.address, groups: entry.groups, vars },
     become: opts.become ?? (here ? false : entry.conn.become),
     transport: async () => {

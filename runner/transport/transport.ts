@@ -1,5 +1,6 @@
 // The one interface between the engine and a machine. Tasks never see it directly: the
 // executor wraps it into a TaskContext. `local` and `ssh` implement it.
+import type { Duplex } from 'node:stream';
 import type { ExecOptions, ExecResult, WriteOptions } from '../task.js';
 
 export interface Transport {
@@ -17,6 +18,9 @@ export interface Transport {
   upload(localPath: string, path: string, opts?: UploadOptions): Promise<UploadResult>;
   /** Close the connection; safe to call twice. */
   close(): Promise<void>;
+  /** A TCP stream to `host:port` dialled from this machine (SSH: a direct-tcpip channel over the
+   * connection already held, through its jump chain). Absent where the controller dials itself. */
+  openTcp?(host: string, port: number): Promise<Duplex>;
 }
 
 export interface UploadOptions extends WriteOptions {

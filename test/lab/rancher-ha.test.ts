@@ -47,7 +47,9 @@ const show = (r: Run) => `exit ${r.code}\n${r.tasks.map((t) => `${t.status} ${t.
 
 /**
  * Checksums of every file (content, mode) and link under a tree; logs written by sshd logins and
- * dockerd's own log (journald's job on a real host; the daemon writes it whenever it likes) excluded.
+ * dockerd's own log (journald's job on a real host; the daemon writes it whenever it likes) excluded,
+ * and so is the daemons' own state (containerd's meta.db, dockerd's network and buildkit databases):
+ * they rewrite it on their own schedule, and a task's effect on Docker shows in /etc and the drop-ins.
  */
 function treeSums(root: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -55,7 +57,7 @@ function treeSums(root: string): Map<string, string> {
     for (const e of readdirSync(dir)) {
       const p = join(dir, e);
       const rel = p.slice(root.length);
-      if (/\/var\/log\/(wtmp|btmp|lastlog|docker\.log)$|\/run\/(utmp|sshd)/.test(rel)) continue;
+      if (/\/var\/log\/(wtmp|btmp|lastlog|docker\.log)$|\/run\/(utmp|sshd)|^\/var\/lib\/(containerd|docker)\/|^\/run\/(containerd|docker)\//.test(rel)) continue;
       const st = lstatSync(p);
       if (st.isSymbolicLink()) out.set(rel, `link ${readlinkSync(p)}`);
       else if (st.isDirectory()) { out.set(rel, `dir ${st.mode}`); walk(p); }

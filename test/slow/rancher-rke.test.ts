@@ -138,11 +138,11 @@ test('rke-up: a fatal RKE line (logrus text format, msg unquoted) fails the task
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('rke-up: a node whose SSH tunnel fails is dropped by RKE (exit 0): the task fails naming it', async () => {
+test('rke-up: a node whose SSH tunnel fails is dropped by RKE, which ends with exit 1 "Provisioning incomplete": the task fails naming it', async () => {
   const { dir, config } = workdir({ deadPort: [3] });
   const r = await runTask(rkeUp, { config, binary: FIXTURE });
   assert.is(r.status, 'failed', r.msg);
-  assert.match(r.msg, /^rke up failed \(exit 0\): Removing host \[127\.0\.0\.3\] from node lists$/);
+  assert.match(r.msg, /^rke up failed \(exit 1\): Removing host \[127\.0\.0\.3\] from node lists; Provisioning incomplete, host\(s\) \[127\.0\.0\.3\] skipped because they could not be contacted$/);
   assert.ok(r.warnings.some((w) => /^Failed to set up SSH tunneling for host \[127\.0\.0\.3\]: .*Connection refused/.test(w)), r.warnings.join('\n'));
   assert.ok(existsSync(join(dir, 'kube_config_rancher-cluster.yml')), 'RKE itself built the two-node cluster');
   assert.not.ok(existsSync(join(dir, '.rancher-play-rke.json')), 'no success recorded: the next run tries again');
@@ -153,7 +153,7 @@ test('rke-up: a node whose SSH tunnel fails is dropped by RKE (exit 0): the task
   writeFileSync(join(keyDir, 'down-127.0.0.2'), '');
   const d = await runTask(rkeUp, { config: down.config, binary: FIXTURE });
   rmSync(join(keyDir, 'down-127.0.0.2'));
-  assert.match(d.msg, /^rke up failed \(exit 0\): Removing host \[127\.0\.0\.2\] from node lists$/);
+  assert.match(d.msg, /^rke up failed \(exit 1\): Removing host \[127\.0\.0\.2\] from node lists; Provisioning incomplete/);
   assert.ok(d.warnings.some((w) => /Unable to access the Docker socket .*Is the docker daemon running\?/.test(w)), d.warnings.join('\n'));
   rmSync(down.dir, { recursive: true, force: true });
 });
@@ -192,6 +192,13 @@ test('rke-up: what RKE does when handed unserved add-ons anyway: a warning and e
   const r = await runTask(rkeUp, { config: again.config, binary: bin });
   assert.is(r.status, 'failed');
   assert.is(r.msg, 'rke up failed (exit 0): Failed to deploy addon execute job [rke-user-includes-addons]: Failed to get job complete status for job rke-user-addon-deploy-job in namespace kube-system');
+  // The DNS add-on's failure (rancher/rke cluster/addons.go deployDNS) is logged in other words.
+  const dnsDir = workdir();
+  const dnsBin = recorded(dnsDir.dir, ['time="2026-12-01T10:00:40Z" level=warning msg="Failed to deploy DNS addon execute job for provider coredns: Failed to get job complete status for job rke-coredns-addon-deploy-job in namespace kube-system"'], 0);
+  const dns = await runTask(rkeUp, { config: dnsDir.config, binary: dnsBin });
+  assert.is(dns.status, 'failed');
+  assert.match(dns.msg, /^rke up failed \(exit 0\): Failed to deploy DNS addon execute job for provider coredns: /);
+  rmSync(dnsDir.dir, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
   rmSync(again.dir, { recursive: true, force: true });
 });
@@ -227,6 +234,36 @@ test('in a playbook run: a fatal line and a dropped host exit 2 with RKE\'s own 
     assert.is(ev.status, 'failed');
     assert.ok(String(ev.msg).includes(words), `${what} (--json): ${ev.msg}`);
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('RKE v0.1.9 (the add-on install\'s): its Docker whitelist, no --list-version, no .rkestate; rke-up and backup-kubeconfig cope', async () => {
+  process.env.RKE_FIXTURE_VERSION = 'v0.1.9';
+  try {
+    // The nodes' Docker 24.0.7 is outside v0.1.9's list (1.11.x–17.03.x): RKE stops, naming it.
+    const { dir, config } = workdir();
+    const r = await runTask(rkeUp, { config, binary: FIXTURE });
+    assert.is(r.status, 'failed');
+    assert.is(r.msg, 'rke up failed (exit 1): Unsupported Docker version found [24.0.7], supported versions are [1.11.x 1.12.x 1.13.x 17.03.x]');
+    // ignore_docker_version: true (what the playbooks' var renders): only RKE's warning.
+    writeFileSync(config, `ignore_docker_version: true\n${readFileSync(config, 'utf8')}`);
+    const ok = await runTask(rkeUp, { config, binary: FIXTURE });
+    assert.is(ok.status, 'changed', ok.msg);
+    assert.ok(ok.warnings.some((w) => w.startsWith('Unsupported Docker version found [24.0.7]')), ok.warnings.join('\n'));
+    // No `config --list-version` asked (v0.1.9 has none): its default from the matrix.
+    assert.ok(ok.logs.length > 0);
+    assert.equal(files(dir).filter((f) => f.endsWith('.rkestate')), [], 'v0.1.9 writes no .rkestate');
+    const again = await runTask(rkeUp, { config, binary: FIXTURE });
+    assert.is(again.status, 'ok', again.msg);
+    assert.match(again.msg, /kube_config_rancher-cluster\.yml present \(RKE v0\.1\.9, Kubernetes v1\.11\.1-rancher1-1\)$/);
+    const b = await runTask(backup, { config });
+    assert.is(b.status, 'changed', b.msg);
+    const stamp = readdirSync(join(dir, 'backups'))[0]!;
+    assert.equal(readdirSync(join(dir, 'backups', stamp)).sort(), ['SHA256SUMS', 'kube_config_rancher-cluster.yml', 'rancher-cluster.yml']);
+    assert.is((await runTask(backup, { config })).status, 'ok');
+    rmSync(dir, { recursive: true, force: true });
+  } finally {
+    delete process.env.RKE_FIXTURE_VERSION;
   }
 });
 
@@ -376,8 +413,20 @@ test('rke-up precheck: the Rancher rules from the inventory stop the run before 
       return (e as Error).message;
     }
   };
-  assert.is(await addon('v2.0.8'), '');
-  assert.match(await addon('v2.0.9'), /rancher_version v2\.0\.9 is above v2\.0\.8, .*playbooks\/ha-helm\.yml/);
+  // RKE v1.4.11 ships no Kubernetes Rancher v2.0.x runs on; RKE v0.1.9 (its default v1.11.1) does.
+  assert.match(await addon('v2.0.8'), /rke v1\.4\.11 ships no Kubernetes that Rancher v2\.0\.x supports/);
+  const old = join(dir, 'rke-v0.1.9');
+  writeFileSync(old, `#!/bin/sh\nexport RKE_FIXTURE_VERSION=v0.1.9\nexec '${FIXTURE}' "$@"\n`, { mode: 0o755 });
+  const addonOld = async (v: string) => {
+    try {
+      await runTask(rkeUp, { config, binary: old, rancher_addons: true }, { vars: vars({ rancher_version: v }), check: true });
+      return '';
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  assert.is(await addonOld('v2.0.8'), '');
+  assert.match(await addonOld('v2.0.9'), /rancher_version v2\.0\.9 is above v2\.0\.8, .*playbooks\/ha-helm\.yml/);
   rmSync(dir, { recursive: true, force: true });
   rmSync(pki.dir, { recursive: true, force: true });
 });

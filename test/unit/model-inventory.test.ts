@@ -52,21 +52,21 @@ test('groups, host group lists, selection patterns', () => {
   assert.equal(selectHosts(inv, ['lb', '!zz']), []);
 });
 
-test('unknown pattern: InputError with did-you-mean at the given position', () => {
-  try {
-    selectHosts(inv, ['ranchr'], { file: 'p.yml', line: 3, col: 5 });
-    assert.unreachable();
-  } catch (e) {
-    assert.instance(e, InputError);
-    assert.is((e as InputError).message, 'p.yml:3:5 hosts unknown host or group "ranchr" (did you mean "rancher"?)');
-  }
+test('a pattern that matches nothing warns (with a did-you-mean) and selects nothing', () => {
+  const warnings: string[] = [];
+  assert.equal(selectHosts(inv, ['ranchr'], { file: 'p.yml', line: 3, col: 5 }, 'hosts', (w) => warnings.push(w)), []);
+  assert.equal(warnings, ['Could not match supplied host pattern, ignoring: ranchr (did you mean "rancher"?)']);
 });
 
-test('--limit narrows and rejects unknown names', () => {
+test('--limit: the last one wins, unknown names warn, an empty selection is an error', () => {
   const hosts = selectHosts(inv, ['all']);
   assert.equal(applyLimit(inv, hosts, ['node2,lb']), ['node2', 'lb1']);
+  assert.equal(applyLimit(inv, hosts, ['rancher', 'node3']), ['node3']);
   assert.equal(applyLimit(inv, hosts, undefined), hosts);
-  assert.throws(() => applyLimit(inv, hosts, ['nod9']), (e: unknown) => e instanceof InputError && /--limit unknown host or group "nod9"/.test(e.message));
+  const warnings: string[] = [];
+  assert.equal(applyLimit(inv, hosts, ['node1,nod9'], (w) => warnings.push(w)), ['node1']);
+  assert.match(warnings.join('\n'), /ignoring: nod9/);
+  assert.throws(() => applyLimit(inv, hosts, ['nod9']), (e: unknown) => e instanceof InputError && /--limit .*ignoring: nod9[^]*no hosts to target/.test(e.message));
 });
 
 test('secrets: the secret list and !secret tags', () => {

@@ -60,25 +60,25 @@ test('misspelt task id: did-you-mean at the key position', () => {
   ]);
 });
 
-test('unknown group in hosts: did-you-mean at the hosts key', () => {
+test('a malformed host pattern: the error is at the hosts key', () => {
   const f = file(`plays:
-  - hosts: rancehr
+  - hosts: "~rancher("
     tasks: []
 `);
   assert.equal(errorLines(() => loadPlaybook(f, reg, loadInventory(inv))), [
-    `${f}:2:5 hosts unknown host or group "rancehr" (did you mean "rancher"?)`,
+    `${f}:2:5 hosts Invalid host list pattern: ~rancher(`,
   ]);
 });
 
-test('an unknown host, a wrong param type and a misspelt task are all reported together, in file order', () => {
+test('a bad host pattern, a wrong param type and a misspelt task are all reported together, in file order', () => {
   const f = file(`plays:
-  - hosts: [lbb]
+  - hosts: [lb, "lb[3]"]
     tasks:
       - check-docker: { min_version: 1 }
       - commnd: { cmd: touch /tmp/x }
 `);
   assert.equal(errorLines(() => loadPlaybook(f, reg, loadInventory(inv))), [
-    `${f}:2:5 hosts unknown host or group "lbb" (did you mean "lb"?)`,
+    `${f}:2:5 hosts No hosts matched the subscripted pattern 'lb[3]'`,
     `${f}:4:25 check-docker.min_version must be string`,
     `${f}:5:9 commnd unknown task "commnd" (did you mean "command"?)`,
   ]);

@@ -56,20 +56,23 @@ test('vars_schema defaults are the lowest precedence: any inventory value overri
   assert.is(mergedVars(inv, 'node1', {}, {}, { work_dir: '/x' }, withDefaults.defaults).work_dir, '/x');
 });
 
-test('-e key=value parses YAML scalars, -e @file.yml loads a file, later wins', () => {
+test('-e as ansible-playbook reads it: key=value words are strings, {...} and @file are YAML 1.1, later wins', () => {
   const f = join(dir, 'extra.yml');
-  writeFileSync(f, 'rancher_version: v2.0.8\nports: [80, 443]\nlevel: file\n');
-  const v = parseExtraVars(['n=5', 'flag=true', 's=hello world', 'v=17.03', 'empty=', 'url=http://x:1/a=b', '@extra.yml', 'level=cli'], dir);
+  writeFileSync(f, 'rancher_version: v2.0.8\nports: [80, 443]\nlevel: file\nmode: 0644\nenabled: no\n');
+  const v = parseExtraVars(['n=5 flag=true', 's="hello world"', 'v=17.03', 'empty=', 'url=http://x:1/a=b', 'pkgs=[a,b]', '@extra.yml', 'level=cli'], dir);
   assert.equal(v, {
-    n: 5, flag: true, s: 'hello world', v: 17.03, empty: '', url: 'http://x:1/a=b',
-    rancher_version: 'v2.0.8', ports: [80, 443], level: 'cli',
+    n: '5', flag: 'true', s: 'hello world', v: '17.03', empty: '', url: 'http://x:1/a=b', pkgs: '[a,b]',
+    rancher_version: 'v2.0.8', ports: [80, 443], level: 'cli', mode: 420, enabled: false,
   });
-  assert.equal(parseExtraVars(['{"a": {"b": 1}}'], dir), { a: { b: 1 } });
+  assert.equal(parseExtraVars(['{"a": {"b": 1}, "m": 0644}'], dir), { a: { b: 1 }, m: 420 });
 });
 
 test('-e errors are InputErrors naming -e', () => {
   assert.throws(() => parseExtraVars(['novalue'], dir), (e: unknown) => e instanceof InputError && /-e expected key=value/.test(e.message));
-  assert.throws(() => parseExtraVars(['@missing.yml'], dir), (e: unknown) => e instanceof InputError && /missing\.yml:1:1 file not found/.test(e.message));
+  assert.throws(() => parseExtraVars(['@missing.yml'], dir), (e: unknown) => e instanceof InputError && /missing\.yml:1:1 -e file not found/.test(e.message));
+  assert.throws(() => parseExtraVars(['[1, 2]'], dir), (e: unknown) => e instanceof InputError && /could not be made into a dictionary/.test(e.message));
+  assert.throws(() => parseExtraVars(['./vars.yml'], dir), (e: unknown) => e instanceof InputError && /prepend extra_vars filename '\.\/vars\.yml' with '@'/.test(e.message));
+  assert.throws(() => parseExtraVars(['a="open'], dir), (e: unknown) => e instanceof InputError && /not closed/.test(e.message));
 });
 
 test('template scope: host, groups (incl. all), hostvars, registered results', () => {

@@ -28,12 +28,15 @@ test('vars: a play\'s vars only in that play, -e above all; the same object for 
   assert.is(plan.vars('node1', 0), plan.vars('node1', 0), 'merged once per host and play');
 });
 
-test('a bad host pattern is that play\'s problem, with its position; the other plays are planned', () => {
-  const bad = { ...pb, plays: [{ ...pb.plays[0]!, hosts: ['nosuch'] }, pb.plays[0]!] };
-  const plan = new Plan(bad, inv);
-  assert.equal(plan.plays[0]!.hosts, []);
-  assert.match(plan.plays[0]!.problems.map(formatProblem).join('\n'), /nosuch/);
-  assert.equal(plan.plays[1]!.hosts, ['node1', 'node2', 'node3']);
+test('a pattern that matches nothing is a warning and an empty play; a malformed one is that play\'s problem', () => {
+  const none = new Plan({ ...pb, plays: [{ ...pb.plays[0]!, hosts: ['nosuch'] }, pb.plays[0]!] }, inv);
+  assert.equal(none.plays[0]!.hosts, []);
+  assert.equal(none.plays[0]!.problems, []);
+  assert.equal(none.warnings, ['Could not match supplied host pattern, ignoring: nosuch']);
+  assert.equal(none.plays[1]!.hosts, ['node1', 'node2', 'node3']);
+  const bad = new Plan({ ...pb, plays: [{ ...pb.plays[0]!, hosts: ['rancher[9]'] }, pb.plays[0]!] }, inv);
+  assert.match(bad.plays[0]!.problems.map(formatProblem).join('\n'), /No hosts matched the subscripted pattern 'rancher\[9\]'/);
+  assert.equal(bad.plays[1]!.hosts, ['node1', 'node2', 'node3']);
 });
 
 test.run();

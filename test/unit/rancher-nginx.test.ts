@@ -8,7 +8,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTask } from '../../runner/sdk/testing.js';
-import lb from '../../tasks/configure-nginx-lb.js';
+import lb, { withWorkerLimits } from '../../tasks/configure-nginx-lb.js';
 import { makePki } from './rancher-pki.js';
 
 // nginx (and its stream module) come from Debian; install them when missing, without starting a daemon.
@@ -106,6 +106,24 @@ test('l4: stream passthrough on 80/443 included from nginx.conf, l7 file and def
   nginxT(dir);
   assert.not.match(readFileSync(join(dir, 'nginx.conf'), 'utf8'), /rancher-stream/);
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('nginx.conf takes Rancher\'s example limits (worker_processes 4, worker_rlimit_nofile 40000, worker_connections 8192), nginx -t passes', async () => {
+  for (const mode of ['l7', 'l4'] as const) {
+    const dir = prefix();
+    const r = await runTask(lb, params(dir, { mode }));
+    assert.is(r.status, 'changed', r.msg);
+    const conf = readFileSync(join(dir, 'nginx.conf'), 'utf8');
+    assert.match(conf, /^worker_processes 4;\nworker_rlimit_nofile 40000;\n/, mode);
+    assert.match(conf, /events \{\n {4}worker_connections 8192;\n\}/, mode);
+    nginxT(dir);
+    assert.is((await runTask(lb, params(dir, { mode }))).status, 'ok', `${mode}: idempotent`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // Debian's stock nginx.conf: its own values replaced in place, nothing else touched.
+  const debian = 'user www-data;\nworker_processes auto;\npid /run/nginx.pid;\n# worker_processes 9;\nevents {\n\tworker_connections 768;\n\t# multi_accept on;\n}\nhttp {\n}\n';
+  assert.is(withWorkerLimits(debian, { processes: 4, nofile: 40000, connections: 8192 }),
+    'worker_rlimit_nofile 40000;\nuser www-data;\nworker_processes 4;\npid /run/nginx.pid;\n# worker_processes 9;\nevents {\n\tworker_connections 8192;\n\t# multi_accept on;\n}\nhttp {\n}\n');
 });
 
 test('a config nginx -t rejects: previous files restored, no reload, nginx output in the message', async () => {

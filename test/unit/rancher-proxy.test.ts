@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { connect } from 'node:net';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,12 +122,61 @@ test('drop-in compared by value: Rancher\'s example in another order and case pa
   assert.is(ok.status, 'ok', ok.msg);
   const managed = await run({ dropin_path: file, manage_docker_dropin: true }, { check: true });
   assert.is(managed.status, 'ok', `an equivalent drop-in is not rewritten: ${managed.msg}`);
-  writeFileSync(file, `[Service]\nEnvironment="HTTP_PROXY=${proxyUrl()}" "HTTPS_PROXY=${proxyUrl()}" "NO_PROXY=${RANCHER_EXAMPLE}"\n`);
+  // Rancher's documented Docker drop-in, as the docs give it (three Environment= lines, no .svc or
+  // .cluster.local, which dockerd never looks up): accepted as it is, not rewritten, no restart.
+  writeFileSync(file, `[Service]\nEnvironment="HTTP_PROXY=${proxyUrl()}"\nEnvironment="HTTPS_PROXY=${proxyUrl()}"\nEnvironment="NO_PROXY=${RANCHER_EXAMPLE}"\n`);
+  const docs = await run({ dropin_path: file });
+  assert.is(docs.status, 'ok', docs.msg);
+  const keep = await run({ dropin_path: file, manage_docker_dropin: true }, { check: true });
+  assert.is(keep.status, 'ok', `the documented drop-in is not rewritten: ${keep.msg}`);
+  // A drop-in that would send the nodes' own traffic through the proxy fails.
+  writeFileSync(file, `[Service]\nEnvironment="HTTP_PROXY=${proxyUrl()}" "HTTPS_PROXY=${proxyUrl()}" "NO_PROXY=127.0.0.0/8,.svc"\n`);
   const bad = await run({ dropin_path: file });
-  assert.is(bad.status, 'failed');
-  assert.match(bad.msg, /NO_PROXY "127\.0\.0\.0\/8,[^"]*" does not cover \.svc, \.cluster\.local/);
+  assert.is(bad.status, "failed");
+  assert.match(bad.msg, /NO_PROXY "127\.0\.0\.0\/8,\.svc" does not cover 10\.0\.0\.0\/8, 172\.16\.0\.0\/12, 192\.168\.0\.0\/16 \(set manage_docker_dropin/);
   const fix = await run({ dropin_path: file, manage_docker_dropin: true }, { check: true });
   assert.is(fix.status, 'changed');
+});
+
+// The real tinyproxy on loopback, its filter refusing one origin: its own 403 (and its 500 for an
+// origin it cannot reach) is the proxy answering, not the origin, and fails the check; an origin's
+// own 403 relayed by it passes.
+const hasTinyproxy = spawnSync('sh', ['-c', 'command -v tinyproxy'], { encoding: 'utf8' }).status === 0;
+test('tinyproxy refusing the probe URL (403 Filtered) fails; the origin\'s own 403 through it passes', async () => {
+  if (!hasTinyproxy) { console.log('  (skipped: no tinyproxy)'); return; }
+  const forbidden = createServer((req, res) => res.writeHead(403, { server: 'origin/1.0' }).end('forbidden by the origin'));
+  await new Promise<void>((r) => forbidden.listen(0, '127.0.0.1', r));
+  const fport = (forbidden.address() as { port: number }).port;
+  const free = createServer();
+  await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+  const tport = (free.address() as { port: number }).port;
+  await new Promise<void>((r) => free.close(() => r()));
+  writeFileSync(join(dir, 'filter'), `^127\\.0\\.0\\.2$\n`);
+  writeFileSync(join(dir, 'tinyproxy.conf'), [`Port ${tport}`, 'Listen 127.0.0.1', 'Timeout 10', 'Allow 127.0.0.1',
+    `Filter "${join(dir, 'filter')}"`, 'FilterType ere', 'ConnectPort 443', ''].join('\n'));
+  const tp = spawn('tinyproxy', ['-d', '-c', join(dir, 'tinyproxy.conf')], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 100; i++) {
+      const up = await new Promise<boolean>((r) => { const c = connect(tport, '127.0.0.1', () => { c.end(); r(true); }); c.on('error', () => r(false)); });
+      if (up) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const tpUrl = `http://127.0.0.1:${tport}`;
+    const over = { http_proxy: tpUrl, https_proxy: tpUrl };
+    const refused = await run({ ...over, probe_url: `http://127.0.0.2:${originPort}/v2/` });
+    assert.is(refused.status, "failed", refused.msg);
+    assert.match(refused.msg, new RegExp(`proxy ${tpUrl} itself answered 403 Filtered \\(tinyproxy\\) for http://127\\.0\\.0\\.2:${originPort}/v2/ on localhost, not the origin: the proxy refuses that destination`));
+    const unreachable = await run({ ...over, probe_url: 'http://127.0.0.1:1/' });
+    assert.is(unreachable.status, 'failed', unreachable.msg);
+    assert.match(unreachable.msg, /itself answered 500 Unable to connect \(tinyproxy\) .*the proxy cannot fetch it/);
+    const origin403 = await run({ ...over, probe_url: `http://127.0.0.1:${fport}/` });
+    assert.is(origin403.status, 'ok', `the origin's own 403 proves the path: ${origin403.msg}`);
+    const reg = await run({ ...over, probe_url: `http://127.0.0.1:${originPort}/v2/` });
+    assert.is(reg.status, 'ok', reg.msg);
+  } finally {
+    tp.kill();
+    forbidden.close();
+  }
 });
 
 test.run();

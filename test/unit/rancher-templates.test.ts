@@ -19,7 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'rp-tpl-'));
 const key = join(dir, 'id_rsa');
 writeFileSync(key, 'not a real key\n', { mode: 0o600 });
 
-function inventory(extraVars = ''): string {
+function inventory(extraVars = '', ca = true): string {
   const file = join(dir, `inv-${Math.random().toString(36).slice(2)}.yml`);
   writeFileSync(file, `defaults:
   user: rancher
@@ -35,15 +35,14 @@ groups:
 vars:
   fqdn: rancher.example.com
   rancher_version: v2.0.6
-  ca_cert: ${pki.ca}
-  tls_cert: ${pki.chain}
+${ca ? `  ca_cert: ${pki.ca}\n` : ''}  tls_cert: ${pki.chain}
   tls_key: ${pki.serverKey}
 ${extraVars}`);
   return file;
 }
 
-function render(name: string, extraVars = ''): { text: string; doc: Record<string, unknown>; addons: Record<string, any>[] } {
-  const inv = loadInventory(inventory(extraVars));
+function render(name: string, extraVars = '', ca = true): { text: string; doc: Record<string, unknown>; addons: Record<string, any>[] } {
+  const inv = loadInventory(inventory(extraVars, ca));
   const scope = templateScope(inv, 'localhost', { ...inv.vars, __dir: dir }, {});
   const text = renderString(readFileSync(templatePath(name), 'utf8'), scope);
   const doc = parse(text) as Record<string, unknown>;
@@ -77,15 +76,33 @@ test('every template: etcd snapshots as RKE reads them (snapshot/creation/retent
   }
 });
 
-test('every template: add-ons only in apiVersions the RKE default Kubernetes (1.26) serves', () => {
+test('every template: add-ons in rke-templates\' API versions (extensions/v1beta1), served by Rancher v2.0.x\'s Kubernetes v1.11', () => {
   for (const t of TEMPLATES) {
-    const { doc } = render(t);
-    assert.equal(unservedAddonProblems(String(doc.addons), 'v1.26.8-rancher1-1'), [], t);
-    const dep = render(t).addons.find((a) => a.kind === 'Deployment')!;
-    assert.equal(dep.spec.selector, { matchLabels: dep.spec.template.metadata.labels }, `${t}: apps/v1 needs the selector`);
-    const ing = render(t).addons.find((a) => a.kind === 'Ingress')!;
-    assert.equal(ing.spec.rules[0].http.paths[0].backend, { service: { name: 'cattle-service', port: { number: 80 } } }, t);
+    const { doc, addons } = render(t);
+    assert.equal(unservedAddonProblems(String(doc.addons), 'v1.11.1-rancher1-1'), [], t);
+    const dep = addons.find((a) => a.kind === 'Deployment')!;
+    assert.is(dep.apiVersion, 'extensions/v1beta1', t);
+    const ing = addons.find((a) => a.kind === 'Ingress')!;
+    assert.is(ing.apiVersion, 'extensions/v1beta1', t);
+    assert.equal(ing.spec.rules[0].http.paths[0].backend, { serviceName: 'cattle-service', servicePort: 80 }, t);
+    // On RKE v1.x's Kubernetes they would not be served: validate refuses that pair (support-matrix.test.ts).
+    assert.is(unservedAddonProblems(String(doc.addons), 'v1.26.8-rancher1-1').length, 2, t);
   }
+});
+
+test('ignore_docker_version goes into every cluster config when set (RKE then only warns about Docker)', () => {
+  for (const t of [...TEMPLATES, 'rancher-cluster-nodes.yml.hbs']) {
+    assert.not.ok('ignore_docker_version' in render(t).doc, t);
+    assert.is(render(t, '  ignore_docker_version: true\n').doc.ignore_docker_version, true, t);
+  }
+});
+
+test('L4 with a certificate from a recognised CA (no ca_cert): Rancher gets --no-cacerts, as in rke-templates 3-node-certificate-recognizedca.yml', () => {
+  const pod = render('rancher-cluster-l4.yml.hbs', '', false).addons.find((a) => a.kind === 'Deployment')!.spec.template.spec;
+  assert.equal(pod.containers[0].args, ['--no-cacerts'], 'without it Rancher publishes its own CA and agents\' CA checksum fails');
+  assert.is(pod.volumes, undefined, 'no cattle-keys-server mount');
+  const own = render('rancher-cluster-l4.yml.hbs').addons.find((a) => a.kind === 'Deployment')!.spec.template.spec;
+  assert.is(own.containers[0].args, undefined, 'a private CA (ca_cert) is published: no --no-cacerts');
 });
 
 test('layer 7 templates: ingress-nginx trusts the LB\'s X-Forwarded-Proto (use-forwarded-headers); layer 4 does not need it', () => {

@@ -11,11 +11,16 @@ import { readFileSync, rmSync } from 'node:fs';
 import { runTask } from '../../runner/sdk/testing.js';
 import verify from '../../tasks/verify-rancher.js';
 import { makePki } from './rancher-pki.js';
+// The lab's Rancher stand-in's rule: which paths each Rancher version serves without its redirect.
+// @ts-expect-error: a plain .mjs fixture without types
+import { servedWithoutRedirect } from '../../lab/fixtures/cluster.mjs';
 
 const FQDN = 'rancher.example.com';
 const pki = makePki(FQDN);
 const other = makePki(FQDN);
 let mode: 'pong' | 'rancher-behind-plain-ingress' | '404' = 'pong';
+/** The Rancher version the server plays (its redirect exemptions follow it). */
+let version = 'v2.0.6';
 let https: Server;
 let dns: Socket;
 let port = 0;
@@ -44,11 +49,14 @@ function answer(q: Buffer): Buffer {
 test.before(async () => {
   https = createServer({ cert: readFileSync(pki.chain), key: readFileSync(pki.serverKey) }, (req, res) => {
     if (mode === '404') return res.writeHead(404).end('default backend - 404');
-    // Rancher: a request whose X-Forwarded-Proto is not https is redirected to https://host/path.
-    if (mode === 'rancher-behind-plain-ingress' && req.headers['x-forwarded-proto'] !== 'https') {
+    // Rancher behind an ingress that overwrote X-Forwarded-Proto with http: redirected to
+    // https://host/path unless this version exempts the path.
+    const path = new URL(req.url ?? '/', 'https://x').pathname;
+    if (mode === 'rancher-behind-plain-ingress' && !(servedWithoutRedirect as (v: string, p: string, x: string) => boolean)(version, path, 'http')) {
       return res.writeHead(302, { location: `https://${req.headers.host}${req.url}` }).end();
     }
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('pong');
+    if (path === '/ping') return res.writeHead(200, { 'content-type': 'text/plain' }).end('pong');
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"type":"setting","name":"server-url","value":""}');
   });
   await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
   port = (https.address() as { port: number }).port;
@@ -71,7 +79,25 @@ test('200 pong through the name the DNS gives, certificate verified against ca_c
   mode = 'pong';
   const r = await runTask(verify, params(), { vars });
   assert.is(r.status, 'ok', r.msg);
-  assert.is(r.msg, `https://${FQDN}:${port}/ping answered 200 pong (resolved by 127.0.0.1:${dnsPort})`);
+  assert.is(r.msg, `https://${FQDN}:${port}/ping answered 200 pong; /v3/settings/server-url answered 200 without a redirect loop (resolved by 127.0.0.1:${dnsPort})`);
+});
+
+test('Rancher v2.2.0+ answers /ping without its redirect: the loop on /v3/settings/server-url still fails the check', async () => {
+  mode = 'rancher-behind-plain-ingress';
+  for (const v of ['v2.2.0', 'v2.7.6']) {
+    version = v;
+    const r = await runTask(verify, params(), { vars });
+    assert.is(r.status, 'failed', `${v}: ${r.msg}`);
+    assert.match(r.msg, new RegExp(`^https://${FQDN.replace(/\./g, '\\.')}:${port}/ping answered pong, but redirect loop: https://\\S+/v3/settings/server-url answers 302 to itself`));
+    assert.match(r.msg, /X-Forwarded-Proto is not https/);
+    assert.match(r.msg, /use-forwarded-headers: "true"/);
+    assert.match(r.msg, /Rancher v2\.2\.0 and later answer \/ping without the redirect/);
+  }
+  // `also: ""` leaves the second request out: then the pong is all it sees (what the check did before).
+  const r = await runTask(verify, params({ also: '' }), { vars });
+  assert.is(r.status, 'ok', r.msg);
+  version = 'v2.0.6';
+  mode = 'pong';
 });
 
 test('Rancher redirecting to the same https URL: a redirect loop naming X-Forwarded-Proto and use-forwarded-headers', async () => {

@@ -31,10 +31,14 @@ export function ensureTools(): void {
   if (!existsSync('/usr/sbin/policy-rc.d')) {
     writeFileSync('/usr/sbin/policy-rc.d', '#!/bin/sh\nexit 101\n', { mode: 0o755 });
   }
-  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'openssh-server', 'sudo'], {
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    stdio: 'ignore',
-  });
+  const apt = (args: string[]) => execFileSync('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: 'ignore' });
+  const install = ['install', '-y', '--no-install-recommends', 'openssh-server', 'sudo'];
+  try {
+    apt(install);
+  } catch {
+    apt(['update']); // a fresh machine has no package lists yet
+    apt(install);
+  }
 }
 
 export function freePort(): Promise<number> {
@@ -206,6 +210,7 @@ export function conn(over: Partial<ConnectionSpec> & { port: number; known_hosts
 
 /** Creates the test users: one with NOPASSWD sudo, one without any sudo rights. */
 export function ensureUsers(): void {
+  ensureTools(); // /etc/sudoers.d comes with sudo: a fresh machine may not have it yet
   for (const u of [BECOME_USER, NOSUDO_USER]) {
     try {
       execFileSync('id', [u], { stdio: 'ignore' });

@@ -10,6 +10,10 @@ import { parseDocument } from 'yaml';
 export function isAnsibleInventory(text: string, file = ''): boolean {
   if (/\.(ini|cfg)$/i.test(file) || /^#!/.test(text)) return true;
   if (/^\s*\[[^\]\n]+\]\s*$/m.test(text) && !/^\s*[\w.-]+\s*:(\s|$)/m.test(stripComments(text))) return true;
+  const plain = plainTopKeys(text);
+  if (plain && !plain.includes('all') && !plain.includes('plugin') && plain.some((k) => k === 'defaults' || k === 'jump_hosts' || k === 'groups')) {
+    return false; // a native inventory, told without parsing it (the loader parses it next)
+  }
   let parsed: unknown;
   try {
     parsed = parseDocument(text).toJS();
@@ -43,6 +47,24 @@ export function isAnsibleInventory(text: string, file = ''): boolean {
 export function ansibleFormat(file: string): 'ini' | 'yaml' {
   const ext = extname(file).toLowerCase();
   return ext === '' || ext === '.yml' || ext === '.yaml' || ext === '.json' ? 'yaml' : 'ini';
+}
+
+/**
+ * The top-level keys when the document is a plain block mapping whose every line at column 0 is
+ * `key:` with a plain key (else undefined: quoted or complex keys, flow style, directives or
+ * several documents are left to the YAML parser).
+ */
+function plainTopKeys(text: string): string[] | undefined {
+  const keys: string[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l === '' || /^[ \t]/.test(l) || l.startsWith('#') || (i === 0 && /^---\s*$/.test(l))) continue;
+    const m = /^([A-Za-z_][\w.-]*)[ \t]*:(?:[ \t]|$)/.exec(l);
+    if (!m) return undefined;
+    keys.push(m[1]!);
+  }
+  return keys;
 }
 
 function stripComments(text: string): string {

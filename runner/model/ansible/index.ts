@@ -27,6 +27,17 @@ export interface ConvertedInventory {
   /** Source positions in the Ansible file, keyed by the native dotted path (`hosts.node1.address`). */
   positions: Map<string, SourcePos>;
   format: 'ini' | 'yaml';
+  /** Each group's child groups and own hosts, in Ansible's order (for `--graph`). */
+  tree: GroupTree;
+}
+
+export type GroupTree = Map<string, { children: string[]; hosts: string[] }>;
+
+const trees = new WeakMap<YamlSource, GroupTree>();
+
+/** The group tree of an inventory read from an Ansible file (undefined for a native one). */
+export function ansibleGroupTree(src: YamlSource | undefined): GroupTree | undefined {
+  return src ? trees.get(src) : undefined;
 }
 
 /**
@@ -55,7 +66,8 @@ export function convertAnsibleInventory(text: string, file: string): ConvertedIn
   inv.reconcile();
   const { doc, positions } = toNative(inv);
   if (inv.problems.length) throw new InputError(unique(inv.problems));
-  return { doc, positions, format };
+  const tree: GroupTree = new Map([...inv.groups.values()].map((g) => [g.name, { children: [...g.children], hosts: [...g.hosts] }]));
+  return { doc, positions, format, tree };
 }
 
 function unique(problems: InputProblem[]): InputProblem[] {
@@ -94,7 +106,7 @@ export function ansibleInventorySource(file: string): YamlSource | undefined {
     throw new InputError(beside.map((d) => ({ pos: { file, line: 1, col: 1 }, key: d,
       message: `${d}/ beside the inventory is not read by rancher-play; move those variables into the inventory (or export it with \`ansible-inventory -i ${file} --list --yaml\`)` })));
   }
-  const { doc, positions } = convertAnsibleInventory(text, file);
+  const { doc, positions, tree } = convertAnsibleInventory(text, file);
   const fallback: SourcePos = { file, line: 1, col: 1 };
   const locate = (path: YamlPath): SourcePos => {
     for (let n = path.length; n > 0; n--) {
@@ -103,5 +115,7 @@ export function ansibleInventorySource(file: string): YamlSource | undefined {
     }
     return fallback;
   };
-  return { file, value: doc, posOf: locate, valuePosOf: locate, secretPaths: [] };
+  const src: YamlSource = { file, value: doc, posOf: locate, valuePosOf: locate, secretPaths: [] };
+  trees.set(src, tree);
+  return src;
 }

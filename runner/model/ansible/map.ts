@@ -85,8 +85,10 @@ export function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions:
 
   const all = inv.groups.get('all')!;
   doc.vars = plainVars(all.vars, 'vars');
+  // Group.get_hosts(): the group's own hosts, then its descendants' in breadth-first order, so
+  // that host patterns with subscripts (`web[0]`) pick the hosts Ansible picks.
   const members = new Map<string, string[]>();
-  for (const h of inv.hosts.keys()) for (const g of inv.hostGroups(h)) if (g !== 'all') members.set(g, [...(members.get(g) ?? []), h]);
+  for (const g of inv.groups.keys()) if (g !== 'all') members.set(g, groupHosts(inv, g));
   for (const g of inv.groups.values()) {
     if (g.name === 'all') continue;
     const hosts = members.get(g.name) ?? [];
@@ -94,6 +96,10 @@ export function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions:
     doc.groups[g.name] = { hosts, vars: plainVars(g.vars, `groups.${g.name}.vars`) };
     if (g.pos) positions.set(`groups.${g.name}`, g.pos);
   }
+
+  // The hosts in the order of the `all` group's get_hosts() (what `all[0]` picks).
+  const order = groupHosts(inv, 'all');
+  for (const h of inv.hosts.keys()) if (!order.includes(h)) order.push(h);
 
   // The key set for every host is also offered to jump hosts (native `defaults.ssh_key_path`).
   const allKey = pickVar(all.vars, CONNECTION_VARS.ssh_key_path);
@@ -103,7 +109,7 @@ export function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions:
   }
 
   const knownHostsOf = new Map<string, { file: string; def: VarDef }>();
-  for (const h of inv.hosts.values()) {
+  for (const h of order.map((n) => inv.hosts.get(n)!)) {
     const hv = inv.hostVars(h.name);
     const entry: Vars = {};
     const at = (field: string, d: VarDef | undefined): void => {
@@ -214,6 +220,17 @@ export function toNative(inv: AInventory): { doc: NativeInventoryDoc; positions:
     }
   }
   return { doc, positions };
+}
+
+/** Group._get_hosts: hosts of the group and of its descendants (breadth-first, children in order). */
+function groupHosts(inv: AInventory, name: string): string[] {
+  const order = [name];
+  for (let i = 0; i < order.length; i++) {
+    for (const c of inv.groups.get(order[i]!)?.children ?? []) if (!order.includes(c)) order.push(c);
+  }
+  const out: string[] = [];
+  for (const g of order) for (const h of inv.groups.get(g)?.hosts ?? []) if (!out.includes(h)) out.push(h);
+  return out;
 }
 
 /** The defined (non-null) value of an option that wins: the last name of the list that is set. */

@@ -322,7 +322,8 @@ export function parseYaml(text: string, inv: AInventory): boolean {
       return undefined;
     }
     inv.addGroup(name, at(keyNode));
-    if (!node) return name;
+    // `web:` with nothing under it (a null scalar) is an empty group, as in the yaml plugin.
+    if (!node || kind === 'null') return name;
     const sections = c.dict(node);
     for (const e of sections.values()) {
       const key = e.key;
@@ -408,4 +409,23 @@ export function parseYaml(text: string, inv: AInventory): boolean {
     }
   }
   return true;
+}
+
+/**
+ * A whole YAML document read as Ansible's loader reads it (YAML 1.1, PyYAML's types), for
+ * `-e @file` and `-e '{...}'`. Problems carry positions in `file`.
+ */
+export function loadYaml11(text: string, file: string): { value: unknown; problems: { pos: SourcePos; message: string }[] } {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, schema: 'failsafe', version: '1.1', uniqueKeys: false, merge: false });
+  const at = (offset: number): SourcePos => ({ file, ...lc.linePos(offset) });
+  const problems = doc.errors.map((e) => ({ pos: at(e.pos[0]), message: e.message.split('\n')[0]! }));
+  if (problems.length) return { value: undefined, problems };
+  try {
+    doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    return { value: new Constructor(doc).value(doc.contents as YamlNode | null), problems };
+  } catch (e) {
+    const node = e instanceof LoadError ? e.node : undefined;
+    return { value: undefined, problems: [{ pos: at(node?.range?.[0] ?? 0), message: (e as Error).message.split('\n')[0]! }] };
+  }
 }

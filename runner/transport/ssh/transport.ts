@@ -4,7 +4,7 @@
 // shared shell core's.
 import { stat } from 'node:fs/promises';
 import { posix } from 'node:path';
-import type { SFTPWrapper } from 'ssh2';
+import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { ConnectionSpec } from '../../types.js';
 import type { ExecOptions, ExecResult, WriteOptions } from '../../task.js';
 import { UnreachableError, type Transport, type UploadOptions, type UploadResult } from '../transport.js';
@@ -170,8 +170,11 @@ export class SshTransport implements Transport {
         sftp.once('end', cut).once('close', cut);
         conn.client.once('close', cut);
         sftp.fastPut(local, stage, {
-          concurrency: 64,
-          chunkSize: 64 * 1024,
+          // Requests as big as OpenSSH's sftp-server takes (255 KiB of data), 8 MiB in flight:
+          // a quarter of the requests, acknowledgements and file reads of 64 KiB ones, for
+          // less CPU (system time most) at the same window.
+          concurrency: 32,
+          chunkSize: 255 * 1024,
           mode: 0o600,
           step: (done, _n, size) => opts.onProgress?.(done, size),
         }, settle);
@@ -216,6 +219,20 @@ export class SshTransport implements Transport {
     });
     this.sftpFor = { client, session };
     return session;
+  }
+
+  /** A channel from this host to `host:port` (ssh -L without a listener): the API server behind
+   * the bastion, reached as this host reaches it. Refusals read like the pool's. */
+  async openTcp(host: string, port: number): Promise<ClientChannel> {
+    const { client, chain } = await this.connection();
+    const lost = chain.find((p) => p.lost)?.lost;
+    if (lost) throw new UnreachableError(this.name, 'network', lost);
+    return new Promise((resolve, reject) => {
+      client.forwardOut('127.0.0.1', 0, host, port, (e, ch) => {
+        if (e) return reject(new Error(`${this.name}: cannot open ${host}:${port} from ${this.name}: ${e.message.replace(/^\(SSH\) Channel open failure: /, '') || 'channel open failed'}`));
+        resolve(ch);
+      });
+    });
   }
 
   async close(): Promise<void> {
