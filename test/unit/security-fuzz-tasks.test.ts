@@ -33,6 +33,7 @@ const BASE: Record<string, Record<string, unknown>> = {
   'rke-up': { config: `${W}/cluster.yml` },
   'backup-kubeconfig': { config: `${W}/cluster.yml`, dir: `${W}/backups` },
   'helm-release': { name: 'rancher', namespace: 'cattle-system', chart: 'rancher-stable/rancher', kubeconfig: `${W}/kubeconfig` },
+  'kubectl-rollout': { resource: 'deploy/rancher', namespace: 'cattle-system', kubeconfig: `${W}/kubeconfig` },
   'kubectl-apply': { manifest: 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n', kubeconfig: `${W}/kubeconfig` },
   'verify-rancher': { fqdn: 'rancher.invalid', resolver: '127.0.0.1:9', retries: 0, timeout: 1 },
 };
