@@ -79,7 +79,7 @@ export function inventoryText(info: LabInfo, opts: InventoryOptions = {}): strin
 export function helmVarsText(info: LabInfo): string {
   return [
     `# Extra vars for the lab "${info.name}": Rancher v2.7.6 by Helm on Kubernetes v1.26 (RKE v1.4.11), written by \`rancher-play lab up\`.`,
-    '#   rancher-play run playbooks/ha-helm.yml -i inventory/lab.yml -e @inventory/lab-rancher-v2.7.yml',
+    '#   rancher-play run playbooks/ha-helm.yml -i inventory/lab.yml -e @inventory/vars/lab-rancher-v2.7.yml',
     'rancher_version: v2.7.6',
     'kubernetes_version: v1.26.8-rancher1-1',
     'ignore_docker_version: false',

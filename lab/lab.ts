@@ -652,7 +652,7 @@ async function build(name: string, plainHosts: number | undefined, log: (m: stri
   if (mode === 'rancher' && info.helmVars) writeHelmVars(info, info.helmVars);
   if (name === 'rp' && mode === 'rancher') {
     writeInventory(info, join(ROOT, 'inventory', 'lab.yml'));
-    writeHelmVars(info, join(ROOT, 'inventory', 'lab-rancher-v2.7.yml'));
+    writeHelmVars(info, join(ROOT, 'inventory', 'vars', 'lab-rancher-v2.7.yml'));
   }
   log(`lab "${name}" up in ${((Date.now() - t0) / 1000).toFixed(1)}s (${phases.join(', ')}): ${hosts.length} hosts, inventory ${inventory}`);
   return info;

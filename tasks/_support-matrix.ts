@@ -43,14 +43,40 @@ export const RANCHER_K8S: RancherK8sRow[] = [
   },
   { rancher: { min: 'v2.4.13', max: 'v2.4.99' }, distribution: 'rke', k8s: { min: '1.15', max: '1.19' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.4.13', '< 1.20.0-0')}; ${SUPPORT}rancher-v2-4-x/` },
   { rancher: { min: 'v2.6.0', max: 'v2.6.2' }, distribution: 'rke', k8s: { min: '1.18', max: '1.21' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.6.0', '< 1.22.0-0')}; ${SUPPORT}rancher-v2-6-0/` },
-  { rancher: { min: 'v2.6.3', max: 'v2.6.6' }, distribution: 'rke', k8s: { min: '1.18', max: '1.22' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.6.3', '< 1.23.0-0')}; ${SUPPORT}rancher-v2-6-3/` },
+  { rancher: { min: 'v2.6.3', max: 'v2.6.3' }, distribution: 'rke', k8s: { min: '1.18', max: '1.22' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.6.3', '< 1.23.0-0')}; ${SUPPORT}rancher-v2-6-3/` },
+  { rancher: { min: 'v2.6.4', max: 'v2.6.6' }, distribution: 'rke', k8s: { min: '1.18', max: '1.23' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.6.4', '< 1.24.0-0')}; ${SUPPORT}rancher-v2-6-4/` },
   { rancher: { min: 'v2.6.7', max: 'v2.6.99' }, distribution: 'rke', k8s: { min: '1.18', max: '1.24' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.6.7', '< 1.25.0-0')}; ${SUPPORT}rancher-v2-6-7/` },
   { rancher: { min: 'v2.7.0', max: 'v2.7.1' }, distribution: 'rke', k8s: { min: '1.23', max: '1.24' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.7.0', '< 1.25.0-0')}; ${SUPPORT}rancher-v2-7-0/` },
   { rancher: { min: 'v2.7.2', max: 'v2.7.4' }, distribution: 'rke', k8s: { min: '1.23', max: '1.25' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.7.2', '< 1.26.0-0')}; ${SUPPORT}rancher-v2-7-2/` },
-  { rancher: { min: 'v2.7.5', max: 'v2.7.99' }, distribution: 'rke', k8s: { min: '1.23', max: '1.26' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.7.5', '< 1.27.0-0')}; ${SUPPORT}rancher-v2-7-5/` },
-  { rancher: { min: 'v2.8.0', max: 'v2.8.4' }, distribution: 'rke', k8s: { min: '1.25', max: '1.27' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.8.0', '< 1.28.0-0')}; ${SUPPORT}rancher-v2-8-0/` },
-  { rancher: { min: 'v2.8.5', max: 'v2.8.99' }, distribution: 'rke', k8s: { min: '1.25', max: '1.28' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.8.5', '< 1.29.0-0')}; ${SUPPORT}rancher-v2-8-5/` },
+  { rancher: { min: 'v2.7.5', max: 'v2.7.10' }, distribution: 'rke', k8s: { min: '1.23', max: '1.26' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.7.5', '< 1.27.0-0')}; ${SUPPORT}rancher-v2-7-5/` },
+  { rancher: { min: 'v2.7.11', max: 'v2.7.99' }, distribution: 'rke', k8s: { min: '1.23', max: '1.27' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.7.11', '< 1.28.0-0')}; ${SUPPORT}rancher-v2-7-11/` },
+  { rancher: { min: 'v2.8.0', max: 'v2.8.2' }, distribution: 'rke', k8s: { min: '1.25', max: '1.27' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.8.0', '< 1.28.0-0')}; ${SUPPORT}rancher-v2-8-0/` },
+  { rancher: { min: 'v2.8.3', max: 'v2.8.99' }, distribution: 'rke', k8s: { min: '1.25', max: '1.28' }, playbooks: ['playbooks/ha-helm.yml'], source: `${chartYaml('v2.8.3', '< 1.29.0-0')}; ${SUPPORT}rancher-v2-8-3/` },
+  // RKE2 and K3s as Rancher's own cluster (from v2.6): the chart's kubeVersion bounds every
+  // distribution alike; the lower bounds are those of Rancher's support matrix for RKE2/K3s.
+  ...RKE2_K3S_FROM_RKE(),
 ];
+
+function RKE2_K3S_FROM_RKE(): RancherK8sRow[] {
+  return ([
+    ['v2.6.0', 'v2.6.2', '1.20', '1.21', '< 1.22.0-0', 'rancher-v2-6-0'], ['v2.6.3', 'v2.6.3', '1.20', '1.22', '< 1.23.0-0', 'rancher-v2-6-3'],
+    ['v2.6.4', 'v2.6.6', '1.20', '1.23', '< 1.24.0-0', 'rancher-v2-6-4'], ['v2.6.7', 'v2.6.99', '1.20', '1.24', '< 1.25.0-0', 'rancher-v2-6-7'],
+    ['v2.7.0', 'v2.7.1', '1.23', '1.24', '< 1.25.0-0', 'rancher-v2-7-0'], ['v2.7.2', 'v2.7.4', '1.23', '1.25', '< 1.26.0-0', 'rancher-v2-7-2'],
+    ['v2.7.5', 'v2.7.10', '1.23', '1.26', '< 1.27.0-0', 'rancher-v2-7-5'], ['v2.7.11', 'v2.7.99', '1.23', '1.27', '< 1.28.0-0', 'rancher-v2-7-11'],
+    ['v2.8.0', 'v2.8.2', '1.25', '1.27', '< 1.28.0-0', 'rancher-v2-8-0'], ['v2.8.3', 'v2.8.99', '1.25', '1.28', '< 1.29.0-0', 'rancher-v2-8-3'],
+  ] as const).flatMap(([min, max, kmin, kmax, kube, page]) => (['rke2', 'k3s'] as const).map((distribution) => ({
+    rancher: { min, max }, distribution, k8s: { min: kmin, max: kmax }, playbooks: ['playbooks/ha-rke2.yml'],
+    source: `${chartYaml(min, kube)}; ${SUPPORT}${page}/ (${distribution.toUpperCase()})`,
+  })));
+}
+
+/** Rancher `rancher` on a `distribution` cluster of Kubernetes `k8s`, against the matrix (empty: fine or not in it). */
+export function rancherK8sProblems(rancher: string, k8s: string, distribution: RancherK8sRow['distribution'] = 'rke'): string[] {
+  const row = rancherRow(rancher, distribution);
+  if (!row || k8sOk(k8s, row.k8s)) return [];
+  return [`Rancher ${rancher} supports ${distribution === 'rke' ? '' : `${distribution.toUpperCase()} `}Kubernetes v${row.k8s.min}–v${row.k8s.max} for its cluster, not ${k8s} ` +
+    `(rule: Rancher ↔ Kubernetes; source: ${row.source})`];
+}
 
 /** The row for a Rancher version and distribution, if the matrix has one. */
 export function rancherRow(rancher: string, distribution: RancherK8sRow['distribution'] = 'rke'): RancherK8sRow | undefined {
@@ -237,9 +263,6 @@ export function chartK8sProblems(rancher: string, k8s: string): string[] {
         `helm would fail with "no matches for kind" (source: ${c.source}; ${u.source})`);
     }
   }
-  const row = rancherRow(rancher);
-  if (row && !k8sOk(k8s, row.k8s)) {
-    out.push(`Rancher ${rancher} supports Kubernetes v${row.k8s.min}–v${row.k8s.max} for its cluster, not ${k8s} (rule: Rancher ↔ Kubernetes; source: ${row.source})`);
-  }
+  out.push(...rancherK8sProblems(rancher, k8s));
   return out;
 }

@@ -73,4 +73,27 @@ test('with use-forwarded-headers both versions answer, and verify passes', () =>
   }
 });
 
+test('the nodes\' real Docker 20.10 against RKE v0.1.9: check-docker fails as the rke stand-in does, unless ignore_docker_version', () => {
+  // The preflight, with the inventory's ignore_docker_version turned off.
+  const pre = run('playbooks/ha-l7.yml', ['--tags', 'preflight', '-e', 'ignore_docker_version=false', '-e', `work_dir=${work}`]);
+  assert.is(pre.code, 2, pre.out);
+  const f = pre.tasks.filter((t) => t.id === 'check-docker' && t.status === 'failed');
+  assert.equal(f.map((t) => t.host).sort(), ['node1', 'node2', 'node3'], pre.out);
+  for (const t of f) {
+    assert.match(t.msg, /Docker 20\.10\.\S+ is not one RKE v0\.1\.9 accepts for Kubernetes v1\.11\.1-rancher1-1 \(1\.11\.x, 1\.12\.x, 1\.13\.x, 17\.03\.x; source: rancher\/rke v0\.1\.9/);
+    assert.match(t.msg, /rke up would stop with "Unsupported Docker version found \[20\.10\./);
+  }
+  // What rke up (the v0.1.9 stand-in, real ssh to the nodes' real dockerd) then says.
+  const dir = join(work, 'rke-old');
+  spawnSync('mkdir', ['-p', dir]);
+  const nodes = info.nodes.map((x) => `  - { address: ${x.address}, user: rancher, role: [controlplane, etcd, worker], ssh_key_path: ${info.sshKey} }\n`).join('');
+  writeFileSync(join(dir, 'cluster.yml'), `bastion_host: { address: ${info.bastion.address}, user: rancher, ssh_key_path: ${info.sshKey} }\nnodes:\n${nodes}`);
+  const r = spawnSync(info.bin.rke, ['up', '--config', 'cluster.yml'], { cwd: dir, encoding: 'utf8' });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /level=fatal msg="Unsupported Docker version found \[20\.10\.[^\]]+\], supported versions are \[1\.11\.x 1\.12\.x 1\.13\.x 17\.03\.x\]"/);
+  // With the inventory as it is (ignore_docker_version: true): a warning, and the preflight passes.
+  const ok = run('playbooks/ha-l7.yml', ['--tags', 'preflight', '-e', `work_dir=${work}`]);
+  assert.is(ok.code, 0, ok.out);
+});
+
 test.run();

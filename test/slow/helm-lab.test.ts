@@ -3,8 +3,9 @@
 // the lab CA), the second run changes nothing, another rancher_version upgrades with exactly one
 // helm upgrade, and a Rancher installed by hand with the chart's default `tls: ingress` behind the
 // TLS-terminating L7 LB fails the final check with the redirect loop, which the playbook repairs.
-// The install is Rancher v2.7.5 on the lab cluster's Kubernetes 1.26 (the chart admits it from 2.7.5
-// on: chart kubeVersion); the upgrade goes to 2.7.6.
+// The install is a pair from the support matrix: Rancher v2.7.5 on Kubernetes v1.26 built by the
+// RKE v1.4.11 stand-in (the lab's extra vars, `-e @.lab/NAME/rancher-v2.7.yml`); the upgrade goes
+// to 2.7.6. A Rancher outside the matrix for v1.26 (v2.4.18) is refused before anything runs.
 // The lab's helm/kubectl are the fixtures (lab/fixtures/helm-fixture, kubectl-fixture); they dial
 // the kubeconfig's server as the real tools do: https://<node1>:6443, where the lab's API server
 // stand-in (lab/fixtures/kube-api.mjs) answers inside node1's network, which the controller does not
@@ -41,10 +42,10 @@ function cli(args: string[]): Run {
     stdout: r.stdout ?? '', stderr: r.stderr ?? '',
   };
 }
-/** ha-helm on the lab; no version: the first one installed here (a pair from Rancher's matrix). */
+/** ha-helm on the lab with its Helm-path vars (Kubernetes v1.26, RKE v1.4.11); no version: the first one installed here. */
 const FIRST = 'v2.7.5';
 const helmPlay = (verb: 'run' | 'check', version = FIRST, extra: string[] = []) =>
-  cli([verb, 'playbooks/ha-helm.yml', '-i', info.inventory, '-e', `rancher_version=${version}`, '-e', `work_dir=${work}`, ...extra]);
+  cli([verb, 'playbooks/ha-helm.yml', '-i', info.inventory, '-e', `@${info.helmVars}`, '-e', `rancher_version=${version}`, '-e', `work_dir=${work}`, ...extra]);
 const changedIds = (r: Run) => r.tasks.filter((t) => t.changed).map((t) => `${t.id}@${t.host}`).sort();
 const totalChanged = (r: Run) => Object.values(r.recap?.hosts ?? {}).reduce((n, h) => n + h.changed, 0);
 const show = (r: Run) => `exit ${r.code}\n${r.tasks.map((t) => `${t.status} ${t.host} ${t.id}: ${t.msg}`).join('\n')}\n${r.stderr}`;
@@ -120,6 +121,7 @@ const node1 = () => info.nodes[0]!.address;
 const apiLog = () => readFileSync(join(info.dir, 'cluster', info.nodes[0]!.name, 'kube-api.log'), 'utf8');
 
 test('fresh lab: check predicts, run is green (helm and kubectl through the bastion tunnel) and ends with /ping → pong through the LB', async () => {
+  assert.match(readFileSync(info.helmVars!, 'utf8'), /kubernetes_version: v1\.26\.8-rancher1-1/);
   const check = helmPlay('check');
   assert.is(check.code, 0, show(check));
   const predicted = changedIds(check);
@@ -174,7 +176,7 @@ test('without the tunnel the tools fail as the real ones do: the controller does
 test('an old helm is refused before anything is asked or touched: Helm 2, and a Helm 3 before 3.3.2', () => {
   for (const [v, why] of [['v2.17.0', /is Helm 2 \(its CLI has no -n and needs Tiller in the cluster\); helm-release needs Helm ≥ 3\.3\.2/], ['v3.2.4', /is Helm v3\.2\.4; helm-release needs Helm ≥ 3\.3\.2/]] as const) {
     const r = spawnSync(process.execPath, ['bin/rancher-play.js', 'run', 'playbooks/ha-helm.yml', '-i', info.inventory,
-      '-e', 'rancher_version=v2.7.6', '-e', `work_dir=${work}`, '--tags', 'rancher', '--json'], { encoding: 'utf8', env: { ...process.env, HELM_FIXTURE_VERSION: v } });
+      '-e', `@${info.helmVars}`, '-e', 'rancher_version=v2.7.6', '-e', `work_dir=${work}`, '--tags', 'rancher', '--json'], { encoding: 'utf8', env: { ...process.env, HELM_FIXTURE_VERSION: v } });
     assert.is(r.status, 2, r.stdout + r.stderr);
     const ev = (r.stdout ?? '').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as TaskEv).find((e) => e.id === 'helm-release' && e.status !== 'skipped')!;
     assert.is(ev.status, 'failed');
@@ -214,7 +216,7 @@ test('tls: ingress (the chart default) on a cluster whose ingress rewrites X-For
   const text = readFileSync(config, 'utf8');
   assert.match(text, /use-forwarded-headers: "true"/);
   writeFileSync(config, text.replace(/\n# TLS ends at the layer-7[^]*$/, '\n'), { mode: 0o600 });
-  const rke = spawnSync(info.bin.rke, ['up', '--config', 'rancher-cluster.yml'], { cwd: work, encoding: 'utf8' });
+  const rke = spawnSync(info.bin.rkeV1, ['up', '--config', 'rancher-cluster.yml'], { cwd: work, encoding: 'utf8' });
   assert.is(rke.status, 0, rke.stdout + rke.stderr);
   const vals = join(work, 'by-hand.yaml');
   // Our certificate at the ingress (source: secret): the chart's default source needs cert-manager (see below).
@@ -235,7 +237,7 @@ test('tls: ingress (the chart default) on a cluster whose ingress rewrites X-For
   // The operator puts the option back (rke-up skips a config it already applied, so by hand);
   // the playbook then puts tls=external back.
   writeFileSync(config, text, { mode: 0o600 });
-  const back = spawnSync(info.bin.rke, ['up', '--config', 'rancher-cluster.yml'], { cwd: work, encoding: 'utf8' });
+  const back = spawnSync(info.bin.rkeV1, ['up', '--config', 'rancher-cluster.yml'], { cwd: work, encoding: 'utf8' });
   assert.is(back.status, 0, back.stdout + back.stderr);
   const check = helmPlay('check', 'v2.7.6');
   assert.match(task(check, 'helm-release')!.msg, /values differ \(.*tls.*\)/, show(check));
@@ -248,17 +250,20 @@ test('tls: ingress (the chart default) on a cluster whose ingress rewrites X-For
   assert.equal([ping.status, ping.body], [200, 'pong']);
 });
 
-test('a Rancher whose chart does not admit the cluster\'s Kubernetes: helm refuses, in its words', () => {
+test('a Rancher whose chart does not admit the cluster\'s Kubernetes: refused before anything runs, naming the matrix row; helm would refuse it too', async () => {
   const r = helmPlay('run', 'v2.4.18');
-  assert.is(r.code, 2, show(r));
-  assert.match(task(r, 'helm-release')!.msg, /Error: UPGRADE FAILED: chart requires kubeVersion: < 1\.20\.0-0 which is incompatible with Kubernetes v1\.26\.8/);
+  assert.is(r.code, 5, show(r));
+  assert.match(r.stderr, /Rancher v2\.4\.18 supports Kubernetes v1\.15–v1\.19 for its cluster, not v1\.26\.8-rancher1-1 \(rule: Rancher ↔ Kubernetes; source: rancher\/rancher v2\.4\.13 chart\/Chart\.yaml kubeVersion: "< 1\.20\.0-0"/);
+  // What helm itself says of that pair (the stand-in follows the chart's kubeVersion).
+  const by = await helm('upgrade', '--install', 'rancher', 'rancher-stable/rancher', '--namespace', 'cattle-system', '--version', '2.4.18');
+  assert.match(by.stderr, /Error: UPGRADE FAILED: chart requires kubeVersion: < 1\.20\.0-0 which is incompatible with Kubernetes v1\.26\.8/);
   const again = helmPlay('check', 'v2.7.6');
   assert.is(totalChanged(again), 0, `nothing was recorded for the refused chart\n${show(again)}`);
 });
 
 test('a helm failure ends the run with exit 2 and helm\'s own text', () => {
   const r = spawnSync(process.execPath, ['bin/rancher-play.js', 'run', 'playbooks/ha-helm.yml', '-i', info.inventory,
-    '-e', 'rancher_version=v2.7.7', '-e', `work_dir=${work}`, '--json'], {
+    '-e', `@${info.helmVars}`, '-e', 'rancher_version=v2.7.7', '-e', `work_dir=${work}`, '--json'], {
     encoding: 'utf8', env: { ...process.env, HELM_FIXTURE_FAIL: 'context deadline exceeded' },
   });
   assert.is(r.status, 2, r.stdout + r.stderr);

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { runTask } from '../../runner/sdk/testing.js';
 import checkDocker from '../../tasks/check-docker.js';
 import helmRelease from '../../tasks/helm-release.js';
-import { chartK8sProblems, rkeDockerVersions, RANCHER_K8S, RKE, CHARTS } from '../../tasks/_support-matrix.js';
+import { chartK8sProblems, rancherK8sProblems, rkeDockerVersions, RANCHER_K8S, RKE, CHARTS } from '../../tasks/_support-matrix.js';
 import { cli, project } from './cli-helpers.js';
 import { makePki } from './rancher-pki.js';
 
@@ -118,6 +118,10 @@ test('the rules behind them, directly', () => {
   assert.equal(rkeDockerVersions('v0.1.9', 'v1.11.1-rancher1-1')?.versions, ['1.11.x', '1.12.x', '1.13.x', '17.03.x']);
   assert.ok(rkeDockerVersions('v1.4.11', 'v1.26.8-rancher1-1')?.versions.includes('20.10.x'));
   assert.is(rkeDockerVersions('v9.9.9', 'v1.26.8'), undefined, 'an RKE the matrix does not know: no rule');
+  // RKE2/K3s rows: the same chart bounds, the distribution named.
+  assert.equal(rancherK8sProblems('v2.7.6', 'v1.26.10+rke2r1', 'rke2'), []);
+  assert.match(rancherK8sProblems('v2.7.6', 'v1.28.3+k3s1', 'k3s')[0]!, /^Rancher v2\.7\.6 supports K3S Kubernetes v1\.23–v1\.26 for its cluster, not v1\.28\.3\+k3s1 \(rule: Rancher ↔ Kubernetes; source: rancher\/rancher v2\.7\.5 chart\/Chart\.yaml/);
+  assert.ok(RANCHER_K8S.some((r) => r.distribution === 'rke2' && r.playbooks.includes('playbooks/ha-rke2.yml')));
 });
 
 // A docker CLI printing what Docker 20.10.24's does for these commands (server version; `ps` ok).
