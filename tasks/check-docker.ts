@@ -151,7 +151,7 @@ export default defineTask<typeof schema, PullState>({
     }
     if (ctx.check) return { changed: false, msg: `${usable}; ${image} present${had ? ` (${had})` : ''}, not pulled again in check mode`, facts, data };
     // Present: ask the registry again through the daemon (its proxy); same digest → nothing downloaded.
-    const pull = await ctx.run(`${docker} pull ${ctx.quote(image)}`, { become: false });
+    const pull = await ctx.run(`${docker} pull -- ${ctx.quote(image)}`, { become: false });
     if (pull.code !== 0) return { changed: false, status: 'failed', msg: `${host}: docker pull ${image} failed: ${(pull.stderr || pull.stdout).trim()}`, facts, data };
     const got = pullResult(pull.stdout);
     const digest = got.digest ?? had;
@@ -164,7 +164,7 @@ export default defineTask<typeof schema, PullState>({
   async apply(ctx, params, probe) {
     const image = probe.state!.image;
     const docker = ctx.quote(params.docker);
-    const pull = await ctx.run(`${docker} pull ${ctx.quote(image)}`, { become: false });
+    const pull = await ctx.run(`${docker} pull -- ${ctx.quote(image)}`, { become: false });
     if (pull.code !== 0) return { status: 'failed', msg: `${ctx.host.name}: docker pull ${image} failed: ${(pull.stderr || pull.stdout).trim()}` };
     const { digest } = pullResult(pull.stdout);
     return { msg: `pulled ${image}${digest ? ` (${digest})` : ''}`, data: { ...(probe.data ?? {}), digest } };

@@ -151,7 +151,7 @@ Examples:
   rancher-play tasks render-template
   rancher-play test tasks/ensure-motd.test.ts
 
-Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5 invalid input.`);
+Exit codes: 0 ok, 1 internal error, 2 a task failed, 4 a host was unreachable, 5 invalid input, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).`);
 
   const runLike = (name: string, desc: string, check: boolean): void => {
     addRunOptions(program.command(`${name} <playbook>`).description(desc))

@@ -143,4 +143,36 @@ plays:
   assert.is(statSync(f).uid, daemonUid, 'the owner was kept');
 });
 
+test('rke-up: kubeconfig and .rkestate are 0600 also after a failed rke up (and rke runs under umask 077)', () => {
+  const p = project(1);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(p.dir, 'key')]);
+  // An rke that writes both files world-readable, then fails (what a half-done `rke up` leaves).
+  const rke = p.write('rke', `#!/bin/sh
+case "$1" in
+  --version) echo "rke version v1.4.11" ;;
+  config) echo "v1.26.8-rancher1-1" ;;
+  up) umask > umask.seen; echo "apiVersion: v1" > kube_config_cluster.yml; echo "{}" > cluster.rkestate
+      chmod 644 kube_config_cluster.yml cluster.rkestate
+      echo 'time="2024-01-01T00:00:00Z" level=fatal msg="Failed to bring up"' >&2; exit 1 ;;
+esac
+`);
+  chmodSync(rke, 0o755);
+  p.write('cluster.yml', `kubernetes_version: v1.26.8-rancher1-1
+nodes:
+  - { address: 10.0.0.1, user: root, role: [controlplane, etcd, worker], ssh_key_path: ${join(p.dir, 'key')} }
+`);
+  const pb = p.write('pb.yml', `name: rke
+plays:
+  - name: p
+    hosts: localhost
+    tasks:
+      - rke-up: { config: cluster.yml, binary: ${rke} }
+`);
+  const r = cli(['run', pb, '-i', p.inventory]);
+  assert.is(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stdout, /rke up failed \(exit 1\): Failed to bring up/);
+  for (const f of ['kube_config_cluster.yml', 'cluster.rkestate']) assert.is(statSync(join(p.dir, f)).mode & 0o777, 0o600, f);
+  assert.is(readFileSync(join(p.dir, 'umask.seen'), 'utf8').trim(), '0077');
+});
+
 test.run();

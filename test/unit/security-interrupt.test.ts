@@ -4,9 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliAsync } from './cli-helpers.js';
+import { cliAsync, project } from './cli-helpers.js';
 import { keygen, knownHostsFor, scratch, startSshd, type Sshd } from './ssh-helpers.js';
 
 const dir = scratch();
@@ -20,7 +20,7 @@ function started(args: string[]) {
   let err = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const done = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig === 'SIGINT' ? -2 : -1))));
+  const done = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig === 'SIGINT' ? -2 : sig === 'SIGTERM' ? -15 : -1))));
   return { child, out: () => out, err: () => err, done };
 }
 
@@ -120,6 +120,82 @@ test('a second SIGINT exits at once, without waiting for the running task', asyn
   // It did not wait: the 30-second command is still short of its end.
   assert.is(existsSync(join(work, 'a.slow-done')), false);
   assert.is(existsSync(join(work, 'a.next')), false);
+});
+
+// ---- on the controller itself (connection: local): a big copy, and commands a task started
+
+const BIG = 768 << 20;
+
+function localCopy() {
+  const p = project(1);
+  const src = join(p.dir, 'big.bin');
+  execFileSync('truncate', ['-s', String(BIG), src]); // sparse: quick to make, real bytes to copy
+  const pb = p.write('pb.yml', `name: big
+plays:
+  - name: p
+    hosts: web
+    tasks:
+      - copy: { src: big.bin, dest: "{{work}}/big.bin" }
+      - command: { cmd: "touch {{work}}/after" }
+`);
+  const temps = (): string[] => readdirSync(p.work).filter((f) => f.includes('.rp-'));
+  return { p, pb, temps };
+}
+
+test('SIGTERM mid-copy: the copy finishes, nothing after it starts, the recap is printed, exit 143, no temp file', async () => {
+  const { p, pb, temps } = localCopy();
+  const run = started(['run', pb, '-i', p.inventory]);
+  await until(() => temps().length > 0, 'the copy to be under way');
+  run.child.kill('SIGTERM');
+  assert.is(await run.done, 143, run.err() + run.out());
+  assert.match(run.err(), /interrupted \(SIGTERM\)/);
+  assert.match(run.out(), /PLAY RECAP/);
+  assert.equal(temps(), [], 'no temp file beside the destination');
+  assert.is(statSync(join(p.work, 'big.bin')).size, BIG, 'the running copy was allowed to finish');
+  assert.is(existsSync(join(p.work, 'after')), false, 'no task started after SIGTERM');
+});
+
+test('two Ctrl-C during a big local copy: exit 130 at once, no temp file left, no partial destination', async () => {
+  const { p, pb, temps } = localCopy();
+  const run = started(['run', pb, '-i', p.inventory]);
+  await until(() => temps().length > 0, 'the copy to be under way');
+  run.child.kill('SIGINT');
+  await until(() => run.err().includes('interrupted'), 'the first interrupt to be acknowledged');
+  run.child.kill('SIGINT');
+  assert.is(await run.done, 130, run.err());
+  assert.equal(temps(), [], 'no temp file beside the destination');
+  const dest = join(p.work, 'big.bin');
+  assert.ok(!existsSync(dest) || statSync(dest).size === BIG, 'the destination is absent or complete');
+});
+
+/** A process that is gone (or a zombie waiting to be reaped). */
+function dead(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+test('commands a task started on the controller are ended when the CLI exits on a second Ctrl-C', async () => {
+  const p = project(1);
+  const pb = p.write('pb.yml', `name: child
+plays:
+  - name: p
+    hosts: web
+    tasks:
+      - command: { cmd: "sleep 300 & echo $! > {{work}}/bg.pid; echo $$ > {{work}}/sh.pid; wait" }
+`);
+  const run = started(['run', pb, '-i', p.inventory]);
+  const pidFile = join(p.work, 'bg.pid');
+  await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n') && existsSync(join(p.work, 'sh.pid')), 'the command to start');
+  const pids = ['bg.pid', 'sh.pid'].map((f) => Number(readFileSync(join(p.work, f), 'utf8')));
+  assert.ok(pids.every((pid) => !dead(pid)), 'running while the task runs');
+  run.child.kill('SIGINT');
+  await until(() => run.err().includes('interrupted'), 'the first interrupt to be acknowledged');
+  run.child.kill('SIGINT');
+  assert.is(await run.done, 130);
+  await until(() => pids.every(dead), 'the started commands to end');
 });
 
 test.run();
