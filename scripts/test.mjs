@@ -39,7 +39,9 @@ for (const file of dirs.flatMap(collect)) {
   // secrets, temp projects) does not outlive it, even when it crashes.
   // (Unit tests only: lab tests share a lab that outlives one file.)
   const tmp = rel.startsWith('test/unit/') ? mkdtempSync(join(tmpdir(), 'rp-test-')) : undefined;
-  if (tmp) chmodSync(tmp, 0o755); // sshd reads authorized_keys under it as the logging-in user
+  // Like /tmp: sshd reads authorized_keys under it as the logging-in user, and a test run as
+  // another user (tsx makes its cache there) writes to it.
+  if (tmp) chmodSync(tmp, 0o1777);
   const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
     cwd: root, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', ...(tmp ? { TMPDIR: tmp } : {}) }, maxBuffer: 64 << 20,
   });

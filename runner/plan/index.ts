@@ -4,8 +4,8 @@
 import { InputError, type InputProblem } from '../errors.js';
 import { limitSelection, selectHosts } from '../model/inventory.js';
 import { mergedVars } from '../model/vars.js';
-import { serialBatches } from './batches.js';
 import { sliceMembers, type Slice } from './slice.js';
+import { serialBatches } from './batches.js';
 import type { Inventory, Play, Playbook, Vars } from '../types.js';
 
 export interface PlayPlan {
@@ -44,19 +44,18 @@ export class Plan {
     try {
       const l = limitSelection(inventory, opts.limit, warn);
       if (l) allowed = new Set(l);
-      if (opts.slice) {
-        const part = sliceMembers(inventory, opts.slice, l);
-        allowed = new Set([...(allowed ?? inventory.hosts.keys())].filter((h) => part.has(h)));
-      }
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       limitProblems = e.problems;
       allowed = new Set();
     }
+    // --slice: only this slice's share of the hosts --limit selects (all of them without it).
+    const inSlice = opts.slice ? sliceMembers(allowed ? [...allowed] : [...inventory.hosts.keys()], opts.slice) : undefined;
     this.plays = playbook.plays.map((play, index) => {
       try {
         const selected = selectHosts(inventory, play.hosts, play.hostsPos ?? play.pos, 'hosts', warn);
-        const hosts = allowed ? selected.filter((h) => allowed!.has(h)) : selected;
+        const limited = allowed ? selected.filter((h) => allowed!.has(h)) : selected;
+        const hosts = inSlice ? limited.filter((h) => inSlice.has(h)) : limited;
         return { index, play, hosts, batches: serialBatches(hosts, play.serial), problems: index === 0 ? limitProblems : [] };
       } catch (e) {
         if (e instanceof InputError) return { index, play, hosts: [], batches: [], problems: [...(index === 0 ? limitProblems : []), ...e.problems] };

@@ -3,7 +3,6 @@
 // The parts are fixed by the inventory and --limit alone: the hosts they select, sorted by name,
 // dealt round-robin (host i of the sorted list is in slice i mod N + 1). Every host is in exactly
 // one slice, slices differ in size by at most one host, and the playbook does not move a host.
-import type { Inventory } from '../types.js';
 
 export interface Slice {
   /** 1-based: 1..count. */
@@ -11,9 +10,9 @@ export interface Slice {
   count: number;
 }
 
-/** The hosts of `slice`: those --limit selected (`limited`; all the inventory's without one), dealt as above. */
-export function sliceMembers(inv: Inventory, slice: Slice, limited?: string[]): Set<string> {
-  const universe = limited ?? [...inv.hosts.keys()];
+/** The hosts of `slice` among `universe` (those --limit selects, or all the inventory's), dealt
+ * as above. */
+export function sliceMembers(universe: string[], slice: Slice): Set<string> {
   const sorted = [...new Set(universe)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return new Set(sorted.filter((_, i) => i % slice.count === slice.index - 1));
 }

@@ -39,6 +39,8 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
   let runs = 0;
   let chain: Promise<void> = Promise.resolve();
   let recap: RecapEvent | undefined;
+  /** Why the run stopped early (shown above the recap). */
+  const stops: string[] = [];
   const leaf = (run: number, task: number, host: string): Leaf => {
     let ofRun = leaves.get(run);
     if (!ofRun) { ofRun = new Map(); leaves.set(run, ofRun); }
@@ -163,6 +165,7 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
           if (run !== undefined && e.reason !== 'complete') settleAll(run, e.host);
           break;
         case 'play_stopped':
+          stops.push(`[${e.play}] NO MORE HOSTS LEFT — ${e.msg}`);
           break;
         case 'play_end':
           if (run === undefined) break;
@@ -178,7 +181,7 @@ export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 
     async end() {
       await chain;
       if (!recap) return;
-      const lines = ['', paint('PLAY RECAP', 1, opts.color), ...recapLines(recap.hosts, opts.color)];
+      const lines = [...stops, '', paint('PLAY RECAP', 1, opts.color), ...recapLines(recap.hosts, opts.color)];
       opts.out.write(`${opts.mask(lines.join('\n'))}\n`);
     },
   };

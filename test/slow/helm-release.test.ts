@@ -75,8 +75,9 @@ test('install from the repo, then ok; values reach helm in a 0600 file that is r
     assert.match(first.msg, /installed rancher rancher-2\.4\.17 in cattle-system \(revision 1\)/);
     assert.equal(upgrades(e).length, 1);
     const call = upgrades(e)[0]!;
-    assert.match(call, /upgrade --install rancher rancher-stable\/rancher --namespace cattle-system --create-namespace --version 2\.4\.17 -f \S+values\.yaml --wait --timeout 10m/);
-    assert.match(readFileSync(e.calls, 'utf8'), /repo add --force-update rancher-stable https:\/\/releases\.rancher\.com\/server-charts\/stable/);
+    // Positionals after `--`, so a value starting with `-` is never taken for a flag.
+    assert.match(call, /upgrade --install --namespace cattle-system --create-namespace --version 2\.4\.17 -f \S+values\.yaml --wait --timeout 10m -- rancher rancher-stable\/rancher$/);
+    assert.match(readFileSync(e.calls, 'utf8'), /repo add --force-update -- rancher-stable https:\/\/releases\.rancher\.com\/server-charts\/stable/);
     assert.is(readFileSync(`${e.calls}.modes`, 'utf8').trim(), '600');
     assert.match(readFileSync(join(e.dir, 'values.seen'), 'utf8'), /tls: external/);
     assert.equal(leftovers(e), [], 'no values file left in TMPDIR');
@@ -198,7 +199,7 @@ test('a local chart .tgz: its Chart.yaml decides, a mismatching version is refus
     const ok = await runTask(helmRelease, local('v2.4.18'));
     assert.is(ok.status, 'changed', ok.msg);
     assert.not.match(readFileSync(e.calls, 'utf8'), /repo add/, 'no repository for a local chart');
-    assert.match(upgrades(e)[0]!, /rancher-2\.4\.18\.tgz --namespace cattle-system --create-namespace -f /);
+    assert.match(upgrades(e)[0]!, /--namespace cattle-system --create-namespace -f \S+ --wait --timeout 10m -- rancher \S+rancher-2\.4\.18\.tgz$/);
     assert.is((await runTask(helmRelease, local('v2.4.18'))).status, 'ok');
   });
   try {

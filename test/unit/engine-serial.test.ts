@@ -5,7 +5,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, events, project, type Project } from './cli-helpers.js';
+import { spawnSync } from 'node:child_process';
+import { cli, cliShell, events, project, type Project } from './cli-helpers.js';
+import { serialBatches } from '../../runner/plan/batches.js';
 
 interface Run {
   code: number;
@@ -330,6 +332,43 @@ test('serial with strategy free: hosts of a batch run freely, batches still one 
   const first = r.log.slice(0, 4).map((l) => l.split(' ')[1]).sort();
   assert.equal(first, ['h1', 'h1', 'h2', 'h2']);
   assert.equal(r.log.slice(4).map((l) => l.split(' ')[1]).sort(), ['h3', 'h3', 'h4', 'h4']);
+});
+
+test('batch sizes as Ansible cuts them: percentages of all hosts rounded down (at least 1), 0 takes the rest, the last size repeats', () => {
+  const hosts = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+  assert.equal(serialBatches(hosts, undefined), [hosts]);
+  assert.equal(serialBatches(hosts, [3]), [['a', 'b', 'c'], ['d', 'e', 'f'], ['g']]);
+  assert.equal(serialBatches(hosts, ['10%']), hosts.map((h) => [h]), '10% of 7 is 0.7: one host');
+  assert.equal(serialBatches(hosts, ['50%']), [['a', 'b', 'c'], ['d', 'e', 'f'], ['g']]);
+  assert.equal(serialBatches(hosts, [1, '50%', 0]), [['a'], ['b', 'c', 'd'], ['e', 'f', 'g']]);
+  assert.equal(serialBatches(hosts, [0]), [hosts]);
+  assert.equal(serialBatches(hosts, [20]), [hosts]);
+  assert.equal(serialBatches([], [1]), []);
+});
+
+test('the tree shows a PLAY node per batch, a delegated host as host -> delegate, run_once once, and why the run stopped', () => {
+  const p = project(3);
+  const pb = p.write('site.yml', play('    serial: 2\n', `    tasks:
+      - name: once
+        command: { cmd: "true" }
+        run_once: true
+      - name: del
+        command: { cmd: "true" }
+        delegate_to: localhost
+      - name: boom
+        command: { cmd: 'exit 1' }
+`));
+  const r = spawnSync('script', ['-qec', `stty cols 150 rows 60; ${cliShell(['run', pb, '-i', p.inventory])}`, '/dev/null'], {
+    encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', TERM: 'xterm', CI: '' },
+  });
+  // eslint-disable-next-line no-control-regex
+  const out = r.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '\n');
+  assert.match(out, /PLAY \[P\] batch 1\/2/);
+  assert.match(out, /✔ h1: changed/);
+  assert.match(out, /h2: run once on h1 \(changed\)/);
+  assert.match(out, /✔ h2 -> localhost: changed/);
+  assert.match(out, /\[P\] NO MORE HOSTS LEFT — every host of the batch failed: the run stops/);
+  assert.not.match(out, /batch 2\/2/, 'the second batch never started');
 });
 
 test.run();

@@ -101,9 +101,10 @@ test('a second run is idempotent with hostile values (quoted probes compare the 
   assert.equal(readdirSync(marks), [], 'no payload executed');
 });
 
+// A value with spaces goes in -e's JSON form: `-e k=v` splits on spaces, as ansible-playbook does.
 test('hostile -e values are data too', () => {
   rmSync(join(dir, 'out'), { recursive: true, force: true });
-  const r = cli(['run', join(dir, 'pb.yml'), '-i', join(dir, 'inventory.yml'), '--limit', 'asroot', '-e', `hostile=x$(touch ${marks}/extra)\`touch ${marks}/extra2\`;touch ${marks}/extra3`]);
+  const r = cli(['run', join(dir, 'pb.yml'), '-i', join(dir, 'inventory.yml'), '--limit', 'asroot', '-e', JSON.stringify({ hostile: `x$(touch ${marks}/extra)\`touch ${marks}/extra2\`;touch ${marks}/extra3` })]);
   assert.is(r.code, 0, r.stderr + r.stdout);
   assert.is(readFileSync(join(dir, 'out', 'asroot', 'env.out'), 'utf8'), `x$(touch ${marks}/extra)\`touch ${marks}/extra2\`;touch ${marks}/extra3`);
   assert.equal(readdirSync(marks), []);
