@@ -252,7 +252,18 @@ export default defineTask({
     const want = await renderShipped('docker-http-proxy.conf.hbs', {
       http_proxy: s.http, https_proxy: s.https, no_proxy: s.noProxy.join(','),
     }, (p) => ctx.readLocal(p));
-    const have = await ctx.readFile(path);
+    // The drop-in holds the proxy credentials, so it is root's and 0600: a preflight without
+    // become reads it with sudo when it may (never asking for a password), else says so.
+    let have: string | null;
+    let unreadable = false;
+    try {
+      have = await ctx.readFile(path);
+    } catch (e) {
+      if (!/Permission denied/i.test(e instanceof Error ? e.message : String(e))) throw e;
+      const r = await ctx.run(`sudo -n cat -- ${ctx.quote(path)} 2>/dev/null`, { become: false });
+      have = r.code === 0 ? r.stdout : null;
+      unreadable = r.code !== 0;
+    }
     const env = have === null ? undefined : dropinEnv(have);
     const fileDiffs = env ? proxyDiffs({ http: env.HTTP_PROXY ?? '', https: env.HTTPS_PROXY ?? '', noProxy: env.NO_PROXY ?? '' }, s) : [];
     // What the running daemon uses (it reads the drop-in only when restarted).
@@ -269,6 +280,8 @@ export default defineTask({
         changed = true;
         restart = true;
       }
+    } else if (unreadable) {
+      warnings.push(`${host}: ${path} is private and the SSH user may not read it (nor through sudo -n): only the running daemon's proxy was checked (become: true reads it)`);
     } else if (have === null) {
       warnings.push(`${host}: ${path} does not exist, so Docker does not pull through the proxy (set manage_docker_dropin: true)`);
     } else if (fileDiffs.length) {
