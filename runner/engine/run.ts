@@ -11,7 +11,7 @@ import { staticProblems } from '../plan/checks.js';
 import { Registry } from './registry.js';
 import { templateScope, secretValues, redactText } from '../model/vars.js';
 import { renderValue, templateRefs } from '../model/template.js';
-import { redactUrlCredentials } from './redact.js';
+import { maskRotatedSecrets, redactUrlCredentials } from './redact.js';
 import { builtinTasks } from '../../tasks/index.js';
 // The executor and the renderers (and through them p-limit, the transports, diff) are loaded
 // when a run starts: `validate` needs neither.
@@ -215,7 +215,7 @@ export async function runPlaybook(playbookFile: string, inventoryFile: string, o
   const renderer = await createRenderer(opt.json ? 'json' : kind, {
     out: io.stdout, diff: opt.diff, verbose: opt.verbose, color: !opt.json && useColor(io.stdout, io.env), mask,
   });
-  const emit = (e: RunEvent): void => renderer.event(e);
+  const emit = (e: RunEvent): void => renderer.event(e.event === 'task' && e.diff ? { ...e, diff: e.diff.map((d) => maskRotatedSecrets(d, mask)) } : e);
   const result = await execute({ ...loaded, options: opt, emit, signal: io.signal });
   await renderer.end();
   if (result.interrupted) return EXIT.interrupted;

@@ -187,4 +187,36 @@ plays:
   for (const leak of ['p@ss', 'ss@proxy', 'T0KEN123', 's s@']) assert.not.ok(r.stdout.includes(leak), `${leak} leaked:\n${r.stdout}`);
 });
 
+test('a ConfigMap holding a secret var: its value never shown, nor the old one after the secret is rotated', () => {
+  const kubectl = resolve('lab/fixtures/kubectl-fixture');
+  const inv = (pw: string) => `  db_password: !secret "${pw}"`;
+  const p = project(1, inv('s3cr3t-Value-42'));
+  const kubeconfig = p.write('work/kube/kubeconfig.yml', 'apiVersion: v1\nkind: Config\n');
+  chmodSync(kubeconfig, 0o600);
+  const pb = p.write('pb.yml', [
+    'name: cm', 'plays:', '  - name: app settings', '    hosts: localhost', '    tasks:',
+    '      - kubectl-apply:',
+    `          kubeconfig: ${kubeconfig}`, `          kubectl: ${kubectl}`,
+    '          manifest: |',
+    '            apiVersion: v1', '            kind: Namespace', '            metadata:', '              name: app', '            ---',
+    '            apiVersion: v1', '            kind: ConfigMap', '            metadata:', '              name: settings', '              namespace: app',
+    '            data:', '              level: "1"', '              password: "{{ db_password }}"', '',
+  ].join('\n'));
+  const first = cli(['run', pb, '-i', p.inventory, '--diff']);
+  assert.is(first.code, 0, first.stderr + first.stdout);
+  // Rotated: the live ConfigMap still holds the old value, which is no longer a known secret.
+  writeFileSync(p.inventory, readFileSync(p.inventory, 'utf8').replace(inv('s3cr3t-Value-42'), inv('n3w-Value-77')));
+  const shown: string[] = [];
+  for (const args of [['check', '--diff'], ['check', '--diff', '--json'], ['run', '--diff', '-v']]) {
+    const r = cli([args[0]!, pb, '-i', p.inventory, ...args.slice(1)]);
+    assert.is(r.code, 0, r.stderr + r.stdout);
+    shown.push(r.stdout + r.stderr);
+  }
+  assert.match(shown[0]!, /password: \*{8}/, 'the diff shows that the password changed');
+  for (const out of [first.stdout + first.stderr, ...shown]) {
+    assert.not.ok(out.includes('s3cr3t-Value-42'), `old value shown:\n${out}`);
+    assert.not.ok(out.includes('n3w-Value-77'), `new value shown:\n${out}`);
+  }
+});
+
 test.run();
