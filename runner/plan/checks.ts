@@ -5,7 +5,7 @@ import { InputError, type InputProblem } from '../errors.js';
 import { eachString, itemPath, loadPlaybook, playbookSource, sortProblems, validateVarsSchema } from '../model/playbook.js';
 import { renderValue, templateRefs } from '../model/template.js';
 import { templateScope } from '../model/vars.js';
-import { exprRefs } from '../model/expr.js';
+import { evalWhen, exprRefs } from '../model/expr.js';
 import type { Registry } from '../engine/registry.js';
 import type { Inventory, Playbook, SourcePos, TaskItem, Vars } from '../types.js';
 import { Plan } from './index.js';
@@ -43,6 +43,9 @@ export function staticProblems(pb: Playbook, inv: Inventory, opts: StaticCheckOp
       const has = (name: string) => registered.has(name) || Object.prototype.hasOwnProperty.call(vars, name);
       for (const t of [...play.tasks, ...play.handlers]) {
         const base = itemPath(t);
+        // An item whose `when` is already false from the inventory and playbook vars (`ca_cert is
+        // defined` without a ca_cert) never runs on this host: its params need not render.
+        if (staticallySkipped(t, host, vars, registered, inv)) continue;
         eachString(t.params, [...base, t.id], (s, path) => {
           if (!s.includes('{{')) return;
           let refs: string[];
@@ -85,6 +88,20 @@ export function staticProblems(pb: Playbook, inv: Inventory, opts: StaticCheckOp
   }
   problems.push(...validateVarsSchema(pb, hostVars));
   return problems;
+}
+
+/** `t.when` reads only vars known before the run (no registered result) and is false for `host`. */
+function staticallySkipped(t: TaskItem, host: string, vars: Vars, registered: Set<string>, inv: Inventory): boolean {
+  if (!t.when || t.when.includes('{{')) return false;
+  const scope = templateScope(inv, host, vars, {});
+  // Every name in it, guarded ones (`x is defined`) too: a registered result is unknown until run time.
+  const names = t.when.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [];
+  if (names.some((r) => registered.has(r) && !Object.prototype.hasOwnProperty.call(scope, r))) return false;
+  try {
+    return !evalWhen(t.when, scope);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -93,4 +93,21 @@ test('validate on a good playbook says so and exits 0', () => {
   assert.is(existsSync(join(p.work, 'ran')), false);
 });
 
+test('an item whose when is false from the vars alone need not render: `x is defined` guards a template using x', () => {
+  const p = project(1);
+  const pb = (when: string) => p.write('guarded.yml', [
+    'name: guarded', 'plays:', '  - name: p', '    hosts: web', '    tasks:',
+    '      - name: uses the CA', '        command: { cmd: "cat {{ ca_cert }}" }', `        when: "${when}"`,
+    '      - name: probe', '        command: { cmd: "true" }', '        register: probed', '',
+  ].join('\n'));
+  const ok = cli(['validate', pb('ca_cert is defined'), '-i', p.inventory]);
+  assert.is(ok.code, 0, ok.stderr);
+  // Without the guard, or when the guard reads a result only known at run time, the template is checked.
+  for (const when of ['work is defined', 'probed is defined']) {
+    const r = cli(['validate', pb(when), '-i', p.inventory]);
+    assert.is(r.code, 5, `${when}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /guarded\.yml:7:\d+ command\.cmd missing variable "ca_cert"/);
+  }
+});
+
 test.run();
