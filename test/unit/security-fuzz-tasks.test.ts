@@ -36,7 +36,13 @@ const BASE: Record<string, Record<string, unknown>> = {
   'kubectl-rollout': { resource: 'deploy/rancher', namespace: 'cattle-system', kubeconfig: `${W}/kubeconfig` },
   'kubectl-apply': { manifest: 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n', kubeconfig: `${W}/kubeconfig` },
   'verify-rancher': { fqdn: 'rancher.invalid', resolver: '127.0.0.1:9', retries: 0, timeout: 1 },
+  fetch: { src: `${W}/fetch-src`, dest: `${W}/fetched` },
+  'rke2-server': { config: {}, install_url: 'https://127.0.0.1:9/install.sh', ready_timeout: 10 },
 };
+
+/** Tasks whose apply installs a Kubernetes distribution on the host: here their items run in check
+ * mode (`check_mode: true`), so the values go through their probes; the lab drives their apply. */
+const CHECK_ONLY = new Set(['rke2-server']);
 
 /** Every (task, string param) pair, with the path to put the hostile value at. */
 const targets: { id: string; path: string[] }[] = [];
@@ -88,6 +94,7 @@ function playbook(value: string): string {
     name: `${id} ${path.join('.')}`,
     [id]: params(id, path, value),
     ignore_errors: true,
+    ...(CHECK_ONLY.has(id) ? { check_mode: true } : {}),
   }));
   return JSON.stringify({
     name: 'fuzz',
