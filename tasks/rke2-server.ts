@@ -66,7 +66,8 @@ const schema = {
         'Empty: this is the first server (K3s: cluster-init: true).',
     },
     forwarded_headers: {
-      anyOf: [{ type: 'boolean' }, { enum: ['true', 'false'] }], default: false,
+      anyOf: [{ type: 'boolean' }, { type: 'string', pattern: '^(true|false|.*\\{\\{.*)$' }], default: false,
+      // A template ("true"/"false" once rendered: the playbook derives it from lb_mode) is a string here.
       description: 'Behind a TLS-terminating (l7) load balancer: the ingress keeps its X-Forwarded-* headers ' +
         '(RKE2: HelmChartConfig rke2-ingress-nginx use-forwarded-headers; K3s: Traefik forwardedHeaders.trustedIPs).',
     },

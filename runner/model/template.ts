@@ -49,9 +49,19 @@ export const FORBIDDEN_NAMES: ReadonlySet<string> = new Set([
 // The package's one-file build (same API, compiler included), required rather than imported:
 // the default entry is ~30 CommonJS modules plus source-map, and an ESM import of the one file
 // makes Node scan its 210 KB for export names; together a third of `validate`'s start-up.
-// scripts/bundle.mjs turns this call into a plain require() so the bundle carries the file.
+// scripts/bundle.mjs turns this call into a plain require() so the bundle carries the file; a
+// bundle made without that step (a custom-task user's own esbuild run) carries the package through
+// the import below, taken only when the file cannot be required.
 const hbRequire = createRequire(import.meta.url);
-const hb = (hbRequire('handlebars/dist/handlebars.js') as typeof Handlebars).create();
+const hb = (loadHandlebars() ?? (await import('handlebars')).default).create();
+
+function loadHandlebars(): typeof Handlebars | undefined {
+  try {
+    return hbRequire('handlebars/dist/handlebars.js') as typeof Handlebars;
+  } catch {
+    return undefined;
+  }
+}
 
 function helperArgs(args: unknown[]): unknown[] {
   return args.slice(0, -1); // the last argument is Handlebars' options object
