@@ -4,7 +4,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const entry = `const { main } = await import(${JSON.stringify(join(root, 'runner', 'cli', 'index.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
@@ -19,11 +20,13 @@ function newest(dir: string): number {
   }
   return m;
 }
+// tsx by its path: a test may run the CLI from a directory outside the repository.
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const built = join(root, 'dist', 'runner', 'cli', 'index.js');
 const useDist = existsSync(built) && statSync(built).mtimeMs >= Math.max(newest(join(root, 'runner')), newest(join(root, 'tasks')));
 const argvFor = (args: string[]): string[] => (useDist
   ? [join(root, 'bin', 'rancher-play.js'), ...args]
-  : ['--import', 'tsx', '--input-type=module', '-e', entry, ...args]);
+  : ['--import', tsxLoader, '--input-type=module', '-e', entry, ...args]);
 
 export interface CliResult {
   code: number;
