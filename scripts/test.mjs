@@ -18,7 +18,8 @@ function collect(dir) {
   try { entries = readdirSync(abs).sort(); } catch { return out; }
   for (const e of entries) {
     const p = join(abs, e);
-    if (statSync(p).isDirectory()) out = out.concat(collect(join(dir, e)));
+    // A `slow/` folder inside runs only when named (npm run test:slow), keeping npm test short.
+    if (statSync(p).isDirectory()) { if (e !== 'slow') out = out.concat(collect(join(dir, e))); }
     else if (e.endsWith('.test.ts')) out.push(p);
   }
   return out;

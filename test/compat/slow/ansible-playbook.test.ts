@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli } from '../unit/cli-helpers.js';
+import { cli } from '../../unit/cli-helpers.js';
 
 const hasAnsible = spawnSync('ansible-playbook', ['--version']).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'compat-playbook-'));
