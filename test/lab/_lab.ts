@@ -1,6 +1,6 @@
 // Shared by every lab test: bring a lab up once (idempotent) and reach its hosts with the system
 // OpenSSH client. Tests import this, never the lab's internals.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -34,8 +34,14 @@ export async function useLab(name?: string, opts: { fresh?: boolean } = {}): Pro
  * `knownHosts: false`, to see an unknown host key refused), strict checking, no agent, no prompts.
  * Use with `ssh -F FILE -J rancher@BASTION user@NODE`.
  */
+const made: string[] = [];
+process.once('exit', () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 export function sshConfig(info: LabInfo, opts: { knownHosts?: string | false } = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'rp-labssh-'));
+  made.push(dir); // removed when the test file's process exits
   const kh = opts.knownHosts === false ? join(dir, 'known_hosts') : opts.knownHosts ?? info.knownHosts;
   if (opts.knownHosts === false) writeFileSync(kh, '');
   const file = join(dir, 'ssh_config');

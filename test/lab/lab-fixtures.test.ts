@@ -3,12 +3,12 @@
 // upgrade through to the Rancher stand-in once deployed).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync, statSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, statSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parse } from 'yaml';
 import { useLab, lab, type LabInfo } from './_lab.js';
+import { tempDir } from '../unit/cli-helpers.js';
 
 let info: LabInfo;
 test.before(async () => { info = await useLab(); });
@@ -28,7 +28,7 @@ const msgs = (lines: string[], level: string) => lines.map((l) => new RegExp(`^t
   .filter((m): m is string => m !== undefined).map((m) => (m.startsWith('"') ? JSON.parse(m) as string : m));
 
 test('rke fixture: reaches every lab node through the bastion (real ssh, real docker), writes kubeconfig and rkestate 0600', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rp-rke-'));
+  const dir = tempDir('rp-rke-');
   const r = rke(dir, nodesYaml(info.sshKey) + 'addons: |-\n  ---\n  apiVersion: v1\n  kind: Namespace\n  metadata: { name: x }\n');
   assert.is(r.code, 0, r.out);
   const info_ = msgs(r.lines, 'info');
@@ -51,7 +51,7 @@ test('rke fixture: reaches every lab node through the bastion (real ssh, real do
 test('rke fixture: a node whose dockerd is stopped is dropped with RKE\'s warnings; the run goes on, then ends with exit 1 "Provisioning incomplete"', async () => {
   await lab.stopService('docker', 'node3');
   try {
-    const dir = mkdtempSync(join(tmpdir(), 'rp-rke-'));
+    const dir = tempDir('rp-rke-');
     const r = rke(dir, nodesYaml(info.sshKey));
     assert.is(r.code, 1, r.out);
     const w = msgs(r.lines, 'warning');
@@ -80,13 +80,13 @@ test('rke fixture: what the real RKE rejects ends with level=fatal and exit 1, w
     ['nodes: [\n', /^Failed to parse cluster file/],
   ];
   for (const [config, fata] of cases) {
-    const dir = mkdtempSync(join(tmpdir(), 'rp-rke-'));
+    const dir = tempDir('rp-rke-');
     const r = rke(dir, config);
     assert.is(r.code, 1, config);
     assert.match(msgs(r.lines, 'fatal')[0] ?? r.out, fata);
     assert.not.ok(existsSync(join(dir, 'kube_config_rancher-cluster.yml')), `nothing written for ${config}`);
   }
-  const dir = mkdtempSync(join(tmpdir(), 'rp-rke-'));
+  const dir = tempDir('rp-rke-');
   const forced = rke(dir, nodesYaml(info.sshKey), { RKE_FIXTURE_FAIL: 'Failed to start [etcd] container on host [10.213.1.11]' });
   assert.is(forced.code, 1);
   assert.equal(msgs(forced.lines, 'fatal'), ['Failed to start [etcd] container on host [10.213.1.11]']);

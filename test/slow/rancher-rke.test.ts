@@ -7,15 +7,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runTask } from '../../runner/sdk/testing.js';
 import rkeUp from '../../tasks/rke-up.js';
 import backup from '../../tasks/backup-kubeconfig.js';
 import { parseRkeLine } from '../../tasks/rancher-rules.js';
 import { makePki } from '../unit/rancher-pki.js';
-import { cli } from '../unit/cli-helpers.js';
+import { cli, tempDir } from '../unit/cli-helpers.js';
 import { keygen, scratch, startSshd, type Sshd } from '../unit/ssh-helpers.js';
 
 const FIXTURE = resolve('lab/fixtures/rke-fixture');
@@ -51,7 +50,7 @@ const OLD_DEPLOYMENT = '  ---\n  kind: Deployment\n  apiVersion: extensions/v1be
 interface Opts { etcdNodes?: number; name?: string; addons?: string; deadPort?: number[]; extra?: string }
 function workdir(o: Opts = {}): { dir: string; config: string } {
   const { etcdNodes = 3, name = 'rancher-cluster.yml', addons = NAMESPACE, deadPort = [], extra = '' } = o;
-  const dir = mkdtempSync(join(tmpdir(), 'rp-rke-'));
+  const dir = tempDir('rp-rke-');
   const k = join(dir, 'id_rsa');
   writeFileSync(k, readFileSync(key), { mode: 0o600 });
   const nodes = [1, 2, 3].map((i) =>
