@@ -53,8 +53,11 @@ export function inventoryText(info: LabInfo, opts: InventoryOptions = {}): strin
     `  lb: { hosts: [${info.lb.name}] }`,
     'vars:',
     `  fqdn: ${info.fqdn}`,
-    // A pair upstream supports for both installs: Rancher v2.0.x on RKE v0.1.9's default Kubernetes.
-    '  rancher_version: v2.0.6',
+    // A pair upstream supports for each install: Rancher v2.0.x on RKE v0.1.9's default Kubernetes;
+    // ha-rke2.yml (its vars_schema gives `distribution`) needs a Rancher that runs on RKE2/K3s v1.28.
+    '  # Rancher v2.0.6 on RKE v0.1.9 (ha-l7, ha-l4, ha-helm); v2.8.5 where the playbook picks a',
+    '  # distribution (ha-rke2: RKE2 or K3s v1.28; Rancher below v2.5 never ran on them)',
+    `  rancher_version: '{{#if distribution}}v2.8.5{{else}}v2.0.6{{/if}}'`,
     '  kubernetes_version: v1.11.1-rancher1-1   # RKE v0.1.9\'s default; Rancher v2.0.x supports v1.8-v1.11',
     '  ignore_docker_version: true     # the nodes\' Docker 20.10 is newer than RKE v0.1.9 accepts (17.03.x): RKE only warns',
     `  lb_address: ${info.lbPublic}            # the LB's public address (what DNS must answer)`,

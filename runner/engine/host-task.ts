@@ -7,7 +7,7 @@ import type { Transport } from '../transport/transport.js';
 import { UnreachableError } from '../transport/transport.js';
 import { probeThenApply, type FactCache } from './context.js';
 import type { ApiRouter } from './kube-api.js';
-import { templateScope } from '../model/vars.js';
+import { defineTemplatedVars, templateScope } from '../model/vars.js';
 import type { Plan } from '../plan/index.js';
 import { renderValue } from '../model/template.js';
 import { nulPaths } from '../model/nul.js';
@@ -122,6 +122,9 @@ export async function runHostTask(env: RunEnv, call: ItemCall, s: HostState): Pr
   let scope: Vars;
   try {
     scope = templateScope(inv, s.name, vars, s.registered);
+    // Vars defined by templates of registered results or facts render now, when a task reads them
+    // (unless a fact of the same name replaced the var).
+    defineTemplatedVars(scope, plan.runtimeVars(s.name, ids.play_index).filter((n) => scope[n] === base[n]));
     if (item.when !== undefined && !evalWhen(item.when, scope)) {
       return finish({ status: 'skipped', changed: false, msg: `when "${item.when}" is false` });
     }

@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from '../types.js';
 import { EXIT, InputError, formatProblem, type InputProblem } from '../errors.js';
-import { applyConnectionFlags, limitSelection, loadInventory, resolveInventory, inventorySource } from '../model/inventory.js';
-import { loadPlaybook, playbookSource } from '../model/playbook.js';
+import { applyConnectionFlags, limitSelection, loadInventory, resolveInventory } from '../model/inventory.js';
+import { loadPlaybook } from '../model/playbook.js';
 import { nulPaths } from '../model/nul.js';
 import { Plan } from '../plan/index.js';
 import { staticProblems } from '../plan/checks.js';
@@ -86,7 +86,10 @@ async function prechecks(plan: Plan, registry: Registry): Promise<InputProblem[]
   for (const { index: playIndex, play, hosts } of plan.plays) {
     for (const host of hosts) {
       const scope = templateScope(inv, host, plan.vars(host, playIndex), {});
-      const varSource = (name: string) => varOrigin(pb, playIndex, inv, host, plan.extraVars, name);
+      const varSource = (name: string) => {
+        const o = plan.varOrigin(host, playIndex, name);
+        return typeof o === 'object' ? `${o.file}:${o.line}:${o.col}` : o;
+      };
       for (const item of [...play.tasks, ...play.handlers]) {
         const task = registry.get(item.id);
         if (!task) continue;
@@ -116,26 +119,6 @@ async function prechecks(plan: Plan, registry: Registry): Promise<InputProblem[]
     }
   }
   return out;
-}
-
-/** Where a variable's value comes from (`file:line:col`, or `-e`), by the precedence of mergedVars. */
-function varOrigin(pb: Playbook, playIndex: number, inv: Inventory, host: string, extra: Vars, name: string): string | undefined {
-  const has = (v: Vars | undefined) => !!v && Object.prototype.hasOwnProperty.call(v, name);
-  if (has(extra)) return `-e ${name}`;
-  const at = (src: { posOf(p: (string | number)[]): { file: string; line: number; col: number } } | undefined, path: (string | number)[]) => {
-    if (!src) return undefined;
-    const p = src.posOf(path);
-    return `${p.file}:${p.line}:${p.col}`;
-  };
-  if (has(pb.plays[playIndex]?.vars)) return at(playbookSource(pb), ['plays', playIndex, 'vars', name]);
-  if (has(pb.vars)) return at(playbookSource(pb), ['vars', name]);
-  const h = inv.hosts.get(host);
-  if (has(h?.vars)) return at(inventorySource(inv), ['hosts', host, 'vars', name]);
-  for (const g of [...(h?.groups ?? [])].sort().reverse()) {
-    if (has(inv.groups.get(g)?.vars)) return at(inventorySource(inv), ['groups', g, 'vars', name]);
-  }
-  if (has(inv.vars)) return at(inventorySource(inv), ['vars', name]);
-  return undefined;
 }
 
 function allKnown(value: unknown, scope: Vars): boolean {

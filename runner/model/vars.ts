@@ -6,6 +6,7 @@ import { resolve as resolvePath } from 'node:path';
 import { InputError, type InputProblem } from '../errors.js';
 import { MAX_YAML_BYTES } from './yamlsrc.js';
 import { loadYaml11 } from './ansible/yaml.js';
+import { renderValue, templateRefs, TemplateError } from './template.js';
 import type { Inventory, Vars } from '../types.js';
 
 export const MASK = '********';
@@ -92,6 +93,84 @@ export function templateScope(inv: Inventory, host: string, vars: Vars, register
   assign(scope, registered);
   assign(scope, { host: hostInfoOf(inv, host), groups: groupsOf(inv), hostvars: hostVarsOf(inv) });
   return scope;
+}
+
+/** The names a value's templates refer to (every string inside it); a syntax error is thrown. */
+function valueRefs(value: unknown, out: Set<string> = new Set()): Set<string> {
+  if (typeof value === 'string') {
+    if (value.includes('{{')) for (const r of templateRefs(value)) out.add(r);
+  } else if (Array.isArray(value)) {
+    for (const v of value) valueRefs(v, out);
+  } else if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) valueRefs(v, out);
+  }
+  return out;
+}
+
+function hasTemplate(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('{{');
+  if (Array.isArray(value)) return value.some(hasTemplate);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(hasTemplate);
+  return false;
+}
+
+/**
+ * Vars defined by other vars (`api_url: "https://{{ fqdn }}:6443"`, in the inventory or the
+ * playbook), as Ansible has them: each is rendered against the host's scope, a var it refers to
+ * first. Mutates `scope`: every name in `names` becomes an accessor that renders once, on first
+ * read, and then holds the value — so a var nobody reads never fails. A var that reaches itself is
+ * an error, as in Ansible.
+ */
+export function defineTemplatedVars(scope: Vars, names: Iterable<string>): void {
+  const raw = new Map<string, unknown>();
+  for (const n of names) raw.set(n, scope[n]);
+  const busy = new Set<string>();
+  for (const [name, value] of raw) {
+    Object.defineProperty(scope, name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        if (busy.has(name)) throw new TemplateError(`variable "${name}" refers to itself (${[...busy, name].join(' -> ')})`, undefined, name);
+        busy.add(name);
+        try {
+          const v = renderValue(value, scope, { key: name });
+          Object.defineProperty(scope, name, { value: v, enumerable: true, writable: true, configurable: true });
+          return v;
+        } finally {
+          busy.delete(name);
+        }
+      },
+    });
+  }
+}
+
+/**
+ * Splits the templated vars of `vars` (its names whose values hold `{{ }}`, minus `literal`) into
+ * those that render from `scope`'s names alone (`now`: the plan renders them) and those that need
+ * a run-time value, a registered result or a fact (`later`: rendered when a task reads them).
+ */
+export function templatedVars(vars: Vars, scope: Vars, literal: Vars = {}): { now: string[]; later: string[] } {
+  const templated = Object.keys(vars).filter((k) => !Object.prototype.hasOwnProperty.call(literal, k) && hasTemplate(vars[k]));
+  const refs = new Map<string, Set<string>>();
+  for (const k of templated) {
+    try {
+      refs.set(k, valueRefs(vars[k]));
+    } catch {
+      refs.set(k, new Set()); // a syntax error: rendering now reports it at the var
+    }
+  }
+  const later = new Set<string>();
+  for (const k of templated) if ([...refs.get(k)!].some((r) => !Object.prototype.hasOwnProperty.call(scope, r))) later.add(k);
+  // A var that refers to a run-time one is run-time too.
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const k of templated) {
+      if (later.has(k) || ![...refs.get(k)!].some((r) => later.has(r))) continue;
+      later.add(k);
+      grew = true;
+    }
+  }
+  return { now: templated.filter((k) => !later.has(k)), later: [...later] };
 }
 
 /** A member of an inventory group, as a task sees it through its vars. */

@@ -86,6 +86,7 @@ export function staticProblems(pb: Playbook, inv: Inventory, opts: StaticCheckOp
       }
     }
   }
+  problems.push(...plan.varProblems);
   problems.push(...validateVarsSchema(pb, hostVars));
   return problems;
 }

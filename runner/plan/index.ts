@@ -2,11 +2,13 @@
 // targets (its pattern, then --limit) and each host's merged vars by precedence. The static
 // checks, the prechecks, secret collection and the executor all read this one plan.
 import { InputError, type InputProblem } from '../errors.js';
-import { limitSelection, selectHosts } from '../model/inventory.js';
-import { mergedVars } from '../model/vars.js';
+import { inventorySource, limitSelection, selectHosts } from '../model/inventory.js';
+import { playbookSource } from '../model/playbook.js';
+import { TemplateError } from '../model/template.js';
+import { defineTemplatedVars, mergedVars, templateScope, templatedVars } from '../model/vars.js';
 import { sliceMembers, type Slice } from './slice.js';
 import { serialBatches } from './batches.js';
-import type { Inventory, Play, Playbook, Vars } from '../types.js';
+import type { Inventory, Play, Playbook, SourcePos, Vars } from '../types.js';
 
 export interface PlayPlan {
   index: number;
@@ -33,6 +35,10 @@ export class Plan {
   /** Host patterns that matched nothing (Ansible's warnings; the play or pattern is skipped). */
   readonly warnings: string[] = [];
   private readonly memo = new Map<string, Vars>();
+  private readonly runtime = new Map<string, readonly string[]>();
+  private readonly varProblemsSeen = new Set<string>();
+  /** Vars defined by templates that do not render (a missing name, a cycle): exit 5 like any bad input. */
+  readonly varProblems: InputProblem[] = [];
 
   constructor(readonly playbook: Playbook, readonly inventory: Inventory, opts: PlanOptions = {}) {
     this.extraVars = opts.extraVars ?? {};
@@ -71,8 +77,9 @@ export class Plan {
 
   /**
    * A host's merged vars (schema defaults < inventory < groups < host < playbook < play < -e),
-   * with that play's vars when `playIndex` is given. Computed once per host and play; callers
-   * copy before adding to it.
+   * with that play's vars when `playIndex` is given; vars defined by templates of other vars are
+   * rendered here, once per host and play (those that need a run-time value are listed by
+   * `runtimeVars`). Callers copy before adding to it.
    */
   vars(host: string, playIndex?: number): Readonly<Vars> {
     const key = `${playIndex ?? '-'}\0${host}`;
@@ -81,8 +88,55 @@ export class Plan {
       const pb = this.playbook;
       const playVars = playIndex === undefined ? {} : pb.plays[playIndex]?.vars ?? {};
       v = mergedVars(this.inventory, host, pb.vars, playVars, this.extraVars, pb.defaults);
+      // -e values are taken as given: the executor lays them over the facts again.
+      const scope = templateScope(this.inventory, host, v, {});
+      const { now, later } = templatedVars(v, scope, this.extraVars);
+      defineTemplatedVars(scope, now);
+      for (const name of now) {
+        try {
+          v[name] = scope[name];
+        } catch (e) {
+          if (!(e instanceof TemplateError)) throw e;
+          this.varProblem(host, playIndex, name, e.message);
+        }
+      }
       this.memo.set(key, v);
+      this.runtime.set(key, later);
     }
     return v;
+  }
+
+  /** The templated vars of a host's play that refer to run-time values: a task's scope renders them when read. */
+  runtimeVars(host: string, playIndex?: number): readonly string[] {
+    this.vars(host, playIndex);
+    return this.runtime.get(`${playIndex ?? '-'}\0${host}`) ?? [];
+  }
+
+  /** Where the value a host sees for `name` is defined: its file position, or `-e NAME`. */
+  varOrigin(host: string, playIndex: number | undefined, name: string): SourcePos | string | undefined {
+    const pb = this.playbook;
+    const inv = this.inventory;
+    const has = (v: Vars | undefined) => !!v && Object.prototype.hasOwnProperty.call(v, name);
+    if (has(this.extraVars)) return `-e ${name}`;
+    const pbSrc = playbookSource(pb);
+    const invSrc = inventorySource(inv);
+    if (playIndex !== undefined && has(pb.plays[playIndex]?.vars)) return pbSrc?.posOf(['plays', playIndex, 'vars', name]);
+    if (has(pb.vars)) return pbSrc?.posOf(['vars', name]);
+    const h = inv.hosts.get(host);
+    if (has(h?.vars)) return invSrc?.posOf(['hosts', host, 'vars', name]);
+    for (const g of [...(h?.groups ?? [])].sort().reverse()) {
+      if (has(inv.groups.get(g)?.vars)) return invSrc?.posOf(['groups', g, 'vars', name]);
+    }
+    if (has(inv.vars)) return invSrc?.posOf(['vars', name]);
+    return undefined;
+  }
+
+  private varProblem(host: string, playIndex: number | undefined, name: string, message: string): void {
+    const at = this.varOrigin(host, playIndex, name);
+    const pos = typeof at === 'object' ? at : undefined;
+    const id = `${pos ? `${pos.file}:${pos.line}:${pos.col}` : name}|${message}`;
+    if (this.varProblemsSeen.has(id)) return;
+    this.varProblemsSeen.add(id);
+    this.varProblems.push({ pos, key: `vars.${name}`, message: `${message} (host ${host})` });
   }
 }

@@ -43,7 +43,7 @@ function cli(args: string[]): Run {
   };
 }
 const play = (verb: 'run' | 'check' | 'validate', extra: string[] = []) =>
-  cli([verb, 'playbooks/ha-rke2.yml', '-i', info.inventory, '-e', 'rancher_version=v2.8.5', '-e', `work_dir=${work}`, ...extra]);
+  cli([verb, 'playbooks/ha-rke2.yml', '-i', info.inventory, '-e', `work_dir=${work}`, ...extra]);
 const changedSet = (r: Run) => r.tasks.filter((t) => t.changed).map((t) => `${t.host} ${t.task}`).sort();
 const totalChanged = (r: Run) => Object.values(r.recap?.hosts ?? {}).reduce((n, h) => n + h.changed, 0);
 const show = (r: Run) => `exit ${r.code}\n${r.tasks.map((t) => `${t.status} ${t.host} ${t.id}: ${t.msg}`).join('\n')}\n${r.stderr}`;
@@ -180,7 +180,7 @@ test('a server without the proxy in its environment file cannot pull its runtime
 const K3S_OLD = 'v1.28.14+k3s1';
 const K3S_NEW = 'v1.28.15+k3s1';
 const k3s = (verb: 'run' | 'check', version: string) =>
-  cli([verb, 'playbooks/ha-rke2.yml', '-i', info.inventory, '-e', 'distribution=k3s', '-e', 'rancher_version=v2.8.5', '-e', `k3s_version=${version}`, '-e', `work_dir=${workK3s}`]);
+  cli([verb, 'playbooks/ha-rke2.yml', '-i', info.inventory, '-e', 'distribution=k3s', '-e', `k3s_version=${version}`, '-e', `work_dir=${workK3s}`]);
 
 test('K3s: check predicts the run; green with /ping via the LB; cluster-init first, the others join on :6443 one at a time', async () => {
   await lab.labDown(NAME);

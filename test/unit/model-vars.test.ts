@@ -114,4 +114,50 @@ test('static checks: a good playbook has none; a missing var is reported before 
   assert.equal(limited, []);
 });
 
+
+test('vars defined by other vars render as Ansible renders them: inventory and playbook, a registered result at run time; a cycle is exit 5 at the var', async () => {
+  const { cli } = await import('./cli-helpers.js');
+  const d = mkdtempSync(join(tmpdir(), 'rp-var-templates-'));
+  const invFile = join(d, 'inv.yml');
+  writeFileSync(invFile, [
+    'hosts:',
+    '  localhost: { connection: local }',
+    'vars:',
+    '  base: "x-{{ who }}"',
+    // Picks by a var only one playbook defines, as inventory/lab.yml picks rancher_version.
+    `  pick: '{{#if distribution}}new{{else}}old{{/if}}'`,
+    '',
+  ].join('\n'));
+  const pbFile = join(d, 'pb.yml');
+  writeFileSync(pbFile, [
+    'vars:',
+    '  who: play',
+    '  url: "u-{{ base }}"',
+    '  later: "r={{ out.rc }}"',
+    'plays:',
+    '  - hosts: localhost',
+    '    tasks:',
+    '      - name: first',
+    '        command: { cmd: "echo A {{ url }} {{ base }} {{ pick }}" }',
+    '        register: out',
+    '        changed_when: false',
+    '      - name: second',
+    '        command: { cmd: "echo B {{ later }}" }',
+    '        changed_when: false',
+    '',
+  ].join('\n'));
+  const r = cli(['run', pbFile, '-i', invFile, '-v']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /A u-x-play x-play old/);
+  assert.match(r.stdout, /B r=0/);
+  const e = cli(['run', pbFile, '-i', invFile, '-v', '-e', 'distribution=k3s']);
+  assert.match(e.stdout, /A u-x-play x-play new/);
+
+  writeFileSync(join(d, 'cycle.yml'), 'hosts:\n  localhost: { connection: local }\nvars:\n  base: "{{ url }}"\n');
+  const c = cli(['run', pbFile, '-i', join(d, 'cycle.yml')]);
+  assert.is(c.code, 5, c.stdout + c.stderr);
+  assert.match(c.stdout + c.stderr, new RegExp(`${join(d, 'cycle.yml').replace(/[.]/g, '\\.')}:4:3 vars\\.base variable "base" refers to itself \\(base -> url -> base\\)`));
+  assert.not.match(c.stdout, /PLAY/);
+});
+
 test.run();

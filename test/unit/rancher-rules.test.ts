@@ -144,7 +144,7 @@ test('ha-l7/ha-l4: rancher_version above v2.0.8 refused with exit 5 before conne
   const inv = join(dir, 'inv.yml');
   writeFileSync(inv, readFileSync('inventory/lab.yml', 'utf8').replace(/"[^"]*\/ssh\/id_ed25519"/g, JSON.stringify(key))
     .replace(/^ {2}(ca_cert|tls_cert|tls_key): .*$/gm, (_m, k: string) => `  ${k}: ${JSON.stringify(k === 'tls_key' ? pki.serverKey : k === 'ca_cert' ? pki.ca : pki.chain)}`)
-    .replace('rancher_version: v2.0.6', 'rancher_version: v2.1.0'));
+    .replace(/^ {2}rancher_version: .*$/m, '  rancher_version: v2.1.0'));
   const line = readFileSync(inv, 'utf8').split('\n').findIndex((l) => l.includes('rancher_version')) + 1;
   for (const pb of ['playbooks/ha-l7.yml', 'playbooks/ha-l4.yml']) {
     const r = cli(['check', pb, '-i', inv]);
