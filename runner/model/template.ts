@@ -144,6 +144,8 @@ interface Compiled {
   ast: Program;
   fn: Handlebars.TemplateDelegate;
   refs: string[];
+  /** See templateReads; computed on first use (null: not a fixed set of names). */
+  reads?: string[] | null;
 }
 
 const cache = new Map<string, Compiled>();
@@ -284,7 +286,63 @@ function collectRefs(root: Program): string[] {
   return [...out];
 }
 
+// Helpers whose output is not fixed by the names a template reads: `lookup` picks its name while
+// rendering, `b64file` reads a controller file (which an earlier task may have written).
+const OPAQUE_HELPERS = new Set(['lookup', 'b64file']);
+
+/**
+ * Every top-level name a template may read, guarded or not (`{{default x "y"}}` reads x when it
+ * exists); null when its output may depend on more than those names' values: the whole scope
+ * (`this` or `@root` at the root context) or an opaque helper.
+ */
+function collectReads(root: Program): string[] | null {
+  const out = new Set<string>();
+  let opaque = false;
+  const visit = (node: unknown, depth: number): void => {
+    if (opaque || !node || typeof node !== 'object') return;
+    const n = node as AstNode & Record<string, unknown>;
+    if (n.type === 'PathExpression') {
+      const p = n as unknown as PathExpr;
+      const head = p.parts[0];
+      if (p.data) opaque ||= head === 'root';
+      else if (head === undefined) opaque ||= p.depth >= depth; // `this` of the root context
+      else if (OPAQUE_HELPERS.has(head)) opaque = true;
+      else out.add(head);
+      return;
+    }
+    if (n.type === 'BlockStatement') {
+      const b = n as unknown as hbs.AST.BlockStatement;
+      visit(b.path, depth);
+      b.params.forEach((x) => visit(x, depth));
+      visit(b.hash, depth);
+      const name = b.path.parts[0];
+      visit(b.program, name && CONTEXT_CHANGING.has(name) ? depth + 1 : depth);
+      visit(b.inverse, depth);
+      return;
+    }
+    for (const key of ['body', 'path', 'params', 'program', 'inverse', 'hash', 'pairs', 'value']) {
+      const child = n[key];
+      if (Array.isArray(child)) child.forEach((c) => visit(c, depth));
+      else if (child && typeof child === 'object') visit(child, depth);
+    }
+  };
+  visit(root, 0);
+  return opaque ? null : [...out];
+}
+
 // ------------------------------------------------------------------- public
+
+/**
+ * Every top-level name a template may read, those only tested included; undefined when its
+ * output is not fixed by the values of named variables (`lookup`, `b64file`, the whole scope).
+ * Two renderings of it with the same values under these names give the same result.
+ */
+export function templateReads(template: string): string[] | undefined {
+  if (!template.includes('{{')) return [];
+  const c = compile(template);
+  if (c.reads === undefined) c.reads = collectReads(c.ast);
+  return c.reads ?? undefined;
+}
 
 /** Top-level variable names used by a template (for static missing-variable checks). */
 export function templateRefs(template: string): string[] {
