@@ -124,11 +124,16 @@ export async function runHostTask(env: RunEnv, call: ItemCall, s: HostState): Pr
     scope = templateScope(inv, s.name, vars, s.registered);
     // Vars defined by templates of registered results or facts render now, when a task reads them
     // (unless a fact of the same name replaced the var).
-    defineTemplatedVars(scope, plan.runtimeVars(s.name, ids.play_index).filter((n) => scope[n] === base[n]));
+    const runtimeVars = plan.runtimeVars(s.name, ids.play_index);
+    defineTemplatedVars(scope, runtimeVars.filter((n) => scope[n] === base[n]));
     if (item.when !== undefined && !evalWhen(item.when, scope)) {
       return finish({ status: 'skipped', changed: false, msg: `when "${item.when}" is false` });
     }
-    params = renderValue(item.params, scope, { pos: item.pos, key: item.id });
+    // The plan rendered the params before the run; only those reading a name set since (a
+    // registered result, a fact, a var rendered at run time, another -e) render again, here.
+    const own = (o: Vars | undefined, n: string): boolean => !!o && Object.prototype.hasOwnProperty.call(o, n);
+    const otherExtra = opt.extraVars !== plan.extraVars ? opt.extraVars : undefined;
+    params = plan.params.atRun(ids.play_index, item, s.name, scope, (n) => own(s.registered, n) || own(s.facts, n) || own(otherExtra, n) || runtimeVars.includes(n));
     const nul = nulPaths(params)[0];
     if (nul) throw new Error(`${[item.id, ...nul].join('.')} holds a NUL byte once rendered`);
   } catch (e) {

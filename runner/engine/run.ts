@@ -9,8 +9,8 @@ import { nulPaths } from '../model/nul.js';
 import { Plan } from '../plan/index.js';
 import { staticProblems } from '../plan/checks.js';
 import { Registry } from './registry.js';
-import { templateScope, secretValues, redactText } from '../model/vars.js';
-import { renderValue, templateRefs } from '../model/template.js';
+import { secretValues, redactText } from '../model/vars.js';
+import { templateRefs } from '../model/template.js';
 import { maskRotatedSecrets, redactUrlCredentials } from './redact.js';
 import { builtinTasks } from '../../tasks/index.js';
 // The executor and the renderers (and through them p-limit, the transports, diff) are loaded
@@ -80,12 +80,12 @@ export async function loadAll(
 
 /** Each task's `precheck` on its rendered params, for every host where they render without run-time values. */
 async function prechecks(plan: Plan, registry: Registry): Promise<InputProblem[]> {
-  const { playbook: pb, inventory: inv } = plan;
+  const { playbook: pb } = plan;
   const out: InputProblem[] = [];
   const seen = new Set<string>();
   for (const { index: playIndex, play, hosts } of plan.plays) {
     for (const host of hosts) {
-      const scope = templateScope(inv, host, plan.vars(host, playIndex), {});
+      const scope = plan.scope(host, playIndex);
       const varSource = (name: string) => {
         const o = plan.varOrigin(host, playIndex, name);
         return typeof o === 'object' ? `${o.file}:${o.line}:${o.col}` : o;
@@ -96,7 +96,7 @@ async function prechecks(plan: Plan, registry: Registry): Promise<InputProblem[]
         if (!allKnown(item.params, scope)) continue;
         let params: Vars;
         try {
-          params = renderValue(item.params, scope, { pos: item.pos, key: item.id });
+          params = plan.params.all(playIndex, item, host);
         } catch {
           continue; // reported by the static pass
         }
@@ -137,19 +137,19 @@ function allKnown(value: unknown, scope: Vars): boolean {
 
 /** Every secret value that could appear in output (secret vars of every host, secret task params). */
 export function secretsOf(loaded: Loaded): string[] {
-  const { inventory: inv, playbook: pb, registry, plan } = loaded;
+  const { inventory: inv, registry, plan } = loaded;
   const values = new Set<string>();
-  for (const host of inv.hosts.keys()) {
-    for (const v of secretValues(plan.vars(host), inv.secrets)) values.add(v);
-    for (const [playIndex, play] of pb.plays.entries()) {
-      for (const item of [...play.tasks, ...play.handlers]) {
-        const names = registry.get(item.id)?.secretParams ?? [];
+  // Any host's secret vars may reach the output (hostvars); a task's params only as rendered for
+  // the hosts its play runs it on.
+  for (const host of inv.hosts.keys()) for (const v of secretValues(plan.vars(host), inv.secrets)) values.add(v);
+  for (const { index: playIndex, play, hosts } of plan.plays) {
+    for (const item of [...play.tasks, ...play.handlers]) {
+      const names = registry.get(item.id)?.secretParams ?? [];
+      for (const host of hosts) {
         for (const n of names) {
-          const raw = item.params[n];
-          let v: unknown = raw;
-          try {
-            v = renderValue(raw, templateScope(inv, host, plan.vars(host, playIndex), {}));
-          } catch { /* run-time value: the raw template text is not a secret */ }
+          const r = plan.params.one(playIndex, item, host, n);
+          // An error: a run-time value, and the raw template text is not a secret.
+          const v = 'value' in r ? r.value : item.params[n];
           for (const s of secretValues({ x: v }, new Set(['x']))) values.add(s);
         }
       }

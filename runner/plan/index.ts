@@ -1,11 +1,13 @@
 // The run laid out once, after loading and before any check or connection: the hosts each play
-// targets (its pattern, then --limit) and each host's merged vars by precedence. The static
-// checks, the prechecks, secret collection and the executor all read this one plan.
+// targets (its pattern, then --limit), each host's merged vars by precedence and each task's
+// params rendered for it. The static checks, the prechecks, secret collection and the executor
+// all read this one plan.
 import { InputError, type InputProblem } from '../errors.js';
 import { inventorySource, limitSelection, selectHosts } from '../model/inventory.js';
 import { playbookSource } from '../model/playbook.js';
 import { TemplateError } from '../model/template.js';
 import { defineTemplatedVars, mergedVars, templateScope, templatedVars } from '../model/vars.js';
+import { ParamRenders } from './params.js';
 import { sliceMembers, type Slice } from './slice.js';
 import { serialBatches } from './batches.js';
 import type { Inventory, Play, Playbook, SourcePos, Vars } from '../types.js';
@@ -34,11 +36,14 @@ export class Plan {
   readonly extraVars: Vars;
   /** Host patterns that matched nothing (Ansible's warnings; the play or pattern is skipped). */
   readonly warnings: string[] = [];
+  /** Each task's params per host, rendered once against `scope` (see params.ts). */
+  readonly params = new ParamRenders((host, playIndex) => this.scope(host, playIndex));
   private readonly memo = new Map<string, Vars>();
   private readonly runtime = new Map<string, readonly string[]>();
   private readonly varProblemsSeen = new Set<string>();
   /** Vars defined by templates that do not render (a missing name, a cycle): exit 5 like any bad input. */
   readonly varProblems: InputProblem[] = [];
+  private readonly scopes = new Map<string, Vars>();
 
   constructor(readonly playbook: Playbook, readonly inventory: Inventory, opts: PlanOptions = {}) {
     this.extraVars = opts.extraVars ?? {};
@@ -138,5 +143,16 @@ export class Plan {
     if (this.varProblemsSeen.has(id)) return;
     this.varProblemsSeen.add(id);
     this.varProblems.push({ pos, key: `vars.${name}`, message: `${message} (host ${host})` });
+  }
+
+  /** What a host's templates see in a play before anything ran (no registered results, no facts); once per host and play. */
+  scope(host: string, playIndex: number): Readonly<Vars> {
+    const key = `${playIndex}\0${host}`;
+    let v = this.scopes.get(key);
+    if (!v) {
+      v = templateScope(this.inventory, host, this.vars(host, playIndex), {});
+      this.scopes.set(key, v);
+    }
+    return v;
   }
 }
