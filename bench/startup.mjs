@@ -53,7 +53,16 @@ async function labInventory(tmp) {
   writeFileSync(join(ssh, 'known_hosts'), '');
   const pki = await makePki(join(tmp, 'pki'), 'rancher.lab.test', ['198.18.1.20']);
   mkdirSync(join(tmp, 'work'));
-  const swap = { id_ed25519: key, known_hosts: join(ssh, 'known_hosts'), 'ca.pem': pki.caCert, 'server-chain.pem': pki.serverChain, 'server.key': pki.serverKey, 'rke-fixture': join(ROOT, 'lab', 'fixtures', 'rke-fixture'), work: join(tmp, 'work') };
+  // rke/helm/kubectl: wrappers running the lab's fixtures as the lab writes them (lab/lab.ts
+  // writeWrappers); validate asks `rke --version` of rke_binary.
+  const bin = join(tmp, 'bin');
+  mkdirSync(bin);
+  const fixture = (name, env = '') => {
+    const f = join(bin, name);
+    writeFileSync(f, `#!/bin/sh\n${env ? `export ${env}\n` : ''}exec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(ROOT, 'lab', 'fixtures', `${name}-fixture`))} "$@"\n`, { mode: 0o755 });
+    return f;
+  };
+  const swap = { rke: fixture('rke', 'RKE_FIXTURE_VERSION=v0.1.9'), helm: fixture('helm'), kubectl: fixture('kubectl'), id_ed25519: key, known_hosts: join(ssh, 'known_hosts'), 'ca.pem': pki.caCert, 'server-chain.pem': pki.serverChain, 'server.key': pki.serverKey, 'rke-fixture': join(ROOT, 'lab', 'fixtures', 'rke-fixture'), work: join(tmp, 'work') };
   const out = join(tmp, 'inventory.yml');
   writeFileSync(out, text.replace(/"(\/[^"]+)"/g, (all, p) => {
     const to = swap[p.split('/').pop()];
@@ -125,7 +134,10 @@ async function main() {
     const base = name === 'node -e 0';
     rows.push(`| ${name} | ${s3(med)} | ${s3(Math.min(...samples[name]))} | ${base ? '—' : s3(med - floor)} | ${s3(cmed)} | ${base ? '—' : s3(cmed - cpuFloor)} |`);
   }
-  console.log(`\n${rows.join('\n')}\n\nload average before: ${loadBefore}; at the end: ${result.loadAfter}`);
+  const v = result.medians['rancher-play validate ha-l7'];
+  const ratio = `validate ha-l7 / node -e 0: wall ${(v.medianMs / floor).toFixed(2)}x, CPU ${(v.cpuMedianMs / cpuFloor).toFixed(2)}x (target <= 2x)`;
+  result.ratio = { wall: v.medianMs / floor, cpu: v.cpuMedianMs / cpuFloor };
+  console.log(`\n${rows.join('\n')}\n\n${ratio}\nload average before: ${loadBefore}; at the end: ${result.loadAfter}`);
   if (o.json) writeJson(o.json, result);
 }
 
