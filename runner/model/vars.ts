@@ -147,9 +147,10 @@ export function defineTemplatedVars(scope: Vars, names: Iterable<string>): void 
 /**
  * Splits the templated vars of `vars` (its names whose values hold `{{ }}`, minus `literal`) into
  * those that render from `scope`'s names alone (`now`: the plan renders them) and those that need
- * a run-time value, a registered result or a fact (`later`: rendered when a task reads them).
+ * a registered result or a fact (`later`, names in `runtimeNames`: rendered when a task reads
+ * them); the rest (a name nothing defines) stay as written.
  */
-export function templatedVars(vars: Vars, scope: Vars, literal: Vars = {}): { now: string[]; later: string[] } {
+export function templatedVars(vars: Vars, scope: Vars, literal: Vars = {}, runtimeNames: ReadonlySet<string> = new Set()): { now: string[]; later: string[] } {
   const templated = Object.keys(vars).filter((k) => !Object.prototype.hasOwnProperty.call(literal, k) && hasTemplate(vars[k]));
   const refs = new Map<string, Set<string>>();
   for (const k of templated) {
@@ -160,7 +161,16 @@ export function templatedVars(vars: Vars, scope: Vars, literal: Vars = {}): { no
     }
   }
   const later = new Set<string>();
-  for (const k of templated) if ([...refs.get(k)!].some((r) => !Object.prototype.hasOwnProperty.call(scope, r))) later.add(k);
+  // A name neither defined nor registered by the playbook: the value is text that only looks
+  // like a template ("{{ not a template }}"), kept as written, as before vars could name vars.
+  const unknown = new Set<string>();
+  for (const k of templated) {
+    for (const r of refs.get(k)!) {
+      if (Object.prototype.hasOwnProperty.call(scope, r)) continue;
+      if (runtimeNames.has(r)) later.add(k);
+      else unknown.add(k);
+    }
+  }
   // A var that refers to a run-time one is run-time too.
   for (let grew = true; grew;) {
     grew = false;
@@ -170,7 +180,17 @@ export function templatedVars(vars: Vars, scope: Vars, literal: Vars = {}): { no
       grew = true;
     }
   }
-  return { now: templated.filter((k) => !later.has(k)), later: [...later] };
+  // A var naming one of those is kept as written too.
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const k of templated) {
+      if (unknown.has(k) || ![...refs.get(k)!].some((r) => unknown.has(r))) continue;
+      unknown.add(k);
+      grew = true;
+    }
+  }
+  for (const k of unknown) later.delete(k);
+  return { now: templated.filter((k) => !later.has(k) && !unknown.has(k)), later: [...later] };
 }
 
 /** A member of an inventory group, as a task sees it through its vars. */

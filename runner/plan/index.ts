@@ -95,7 +95,7 @@ export class Plan {
       v = mergedVars(this.inventory, host, pb.vars, playVars, this.extraVars, pb.defaults);
       // -e values are taken as given: the executor lays them over the facts again.
       const scope = templateScope(this.inventory, host, v, {});
-      const { now, later } = templatedVars(v, scope, this.extraVars);
+      const { now, later } = templatedVars(v, scope, this.extraVars, this.runtimeNames());
       defineTemplatedVars(scope, now);
       for (const name of now) {
         try {
@@ -110,6 +110,19 @@ export class Plan {
     }
     return v;
   }
+
+  /** Names that exist only at run time: registered results, and what facts-setting tasks may set. */
+  private runtimeNames(): ReadonlySet<string> {
+    if (!this.runtimeNameSet) {
+      this.runtimeNameSet = new Set(['item']);
+      for (const play of this.playbook.plays) {
+        for (const t of [...play.tasks, ...play.handlers]) if (t.register) this.runtimeNameSet.add(t.register);
+      }
+    }
+    return this.runtimeNameSet;
+  }
+
+  private runtimeNameSet?: Set<string>;
 
   /** The templated vars of a host's play that refer to run-time values: a task's scope renders them when read. */
   runtimeVars(host: string, playIndex?: number): readonly string[] {
