@@ -144,7 +144,7 @@ function timed(cmd, args, opts) {
   const out = join(opts.tmp, `time-${process.hrtime.bigint()}`);
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(TIME, ['-f', '%M', '-o', out, cmd, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(TIME, ['-f', '%U %S %M', '-o', out, cmd, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks = [];
     const errs = [];
     child.stdout.on('data', (b) => chunks.push(b));
@@ -156,11 +156,14 @@ function timed(cmd, args, opts) {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (iv) clearInterval(iv);
       let rssKiB = NaN;
+      let cpuMs = NaN;
       try {
-        rssKiB = Number(readFileSync(out, 'utf8').trim().split('\n').pop());
+        const [user, sys, rss] = readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+        rssKiB = rss;
+        cpuMs = (user + sys) * 1000;
         rmSync(out, { force: true });
       } catch { /* reported as NaN */ }
-      resolve({ code, ms, rssKiB, treeKiB, stdout: Buffer.concat(chunks).toString(), stderr: Buffer.concat(errs).toString() });
+      resolve({ code, ms, rssKiB, cpuMs, treeKiB, stdout: Buffer.concat(chunks).toString(), stderr: Buffer.concat(errs).toString() });
     });
   });
 }
@@ -255,7 +258,7 @@ async function scenario(n, runs, first, opts, labApi) {
     return r;
   };
   const samples = {};
-  const add = (key, kind, v) => ((samples[key] ??= { cold: [], warm: [], rss: [] })[kind]).push(v);
+  const add = (key, kind, v) => ((samples[key] ??= { cold: [], warm: [], rss: [], cpuCold: [], cpuWarm: [] })[kind]).push(v);
   const res = { hosts: n, forks, runs, warmup, tools: {} };
   try {
     // Warm-up (untimed): page cache, Python bytecode, sshd, Ansible's ControlPersist masters.
@@ -304,7 +307,9 @@ async function scenario(n, runs, first, opts, labApi) {
         console.log(`  run ${i + 1}/${runs} ${name.padEnd(12)} cold ${fmtS(cold.ms).padStart(7)}  peak RSS ${fmtMB(cold.rssKiB)}  (load ${loadavg()[0].toFixed(1)})`);
         const warm = warmRuns ? await once(name, 'warm', { nodeFlags: prof('warm') }) : undefined;
         add(name, 'cold', cold.ms);
+        add(name, 'cpuCold', cold.cpuMs);
         if (warm) add(name, 'warm', warm.ms);
+        if (warm) add(name, 'cpuWarm', warm.cpuMs);
         add(name, 'rss', Math.max(cold.rssKiB, warm?.rssKiB ?? 0));
         if (warm) console.log(`  run ${i + 1}/${runs} ${name.padEnd(12)} warm ${fmtS(warm.ms).padStart(7)}  peak RSS ${fmtMB(warm.rssKiB)}  (load ${loadavg()[0].toFixed(1)})`);
       }
@@ -322,6 +327,7 @@ async function scenario(n, runs, first, opts, labApi) {
       res.tools[name] = {
         coldMedianMs: median(s.cold), warmMedianMs: s.warm.length ? median(s.warm) : NaN, cold: s.cold, warm: s.warm,
         peakRssKiB: Math.max(...s.rss), treePeakRssKiB: tree[name],
+        cpuColdMedianMs: median(s.cpuCold), cpuWarmMedianMs: s.cpuWarm.length ? median(s.cpuWarm) : NaN,
       };
     }
     res.ratio = {
@@ -355,6 +361,16 @@ function table(results) {
     const an = r.tools.ansible;
     rows.push(`| ${r.hosts} | ${fmtMB(rp.peakRssKiB)} | ${fmtMB(an.peakRssKiB)} | ${fmtMB(rp.treePeakRssKiB)} | ${fmtMB(an.treePeakRssKiB)} |`);
   }
+  // CPU: user + system time of the tool and every process it waited for (time(1)); Ansible's
+  // ControlPersist masters are detached, so their share is not in its figure.
+  rows.push('', '| hosts | rancher-play CPU cold / warm | ansible-playbook CPU cold / warm | rancher-play CPU per host (warm) | ansible-playbook CPU per host (warm) |', '|---|---|---|---|---|');
+  for (const r of results) {
+    const rp = r.tools['rancher-play'];
+    const an = r.tools.ansible;
+    const pair = (t) => `${or(t.cpuColdMedianMs, (x) => fmtS(x))} / ${or(t.cpuWarmMedianMs, (x) => fmtS(x))}`;
+    const perHost = (t) => or(t.cpuWarmMedianMs / r.hosts, (x) => `${x.toFixed(1)} ms`);
+    rows.push(`| ${r.hosts} | ${pair(rp)} | ${pair(an)} | ${perHost(rp)} | ${perHost(an)} |`);
+  }
   const c = results.find((r) => r.tools.custom);
   if (c) {
     const cu = c.tools.custom;
@@ -373,12 +389,12 @@ function table(results) {
     }
     // What each host beyond the first scenario's adds (differences over the added hosts).
     const added = b.hosts - a.hosts;
-    rows.push('', `Per added host (${a.hosts} → ${b.hosts}, forks ${a.forks} / ${b.forks}):`, '| tool | cold time | warm time | peak RSS (largest process) | whole tree RSS (sampled) |', '|---|---|---|---|---|');
+    rows.push('', `Per added host (${a.hosts} → ${b.hosts}, forks ${a.forks} / ${b.forks}):`, '| tool | cold time | warm time | CPU (warm) | peak RSS (largest process) | whole tree RSS (sampled) |', '|---|---|---|---|---|---|');
     for (const name of ['rancher-play', 'ansible']) {
       const ta = a.tools[name];
       const tb = b.tools[name];
       const per = (x, y) => (y - x) / added;
-      rows.push(`| ${name} | ${per(ta.coldMedianMs, tb.coldMedianMs).toFixed(1)} ms | ${or(per(ta.warmMedianMs, tb.warmMedianMs), (x) => `${x.toFixed(1)} ms`)} | ${per(ta.peakRssKiB, tb.peakRssKiB).toFixed(0)} KiB | ${per(ta.treePeakRssKiB, tb.treePeakRssKiB).toFixed(0)} KiB |`);
+      rows.push(`| ${name} | ${per(ta.coldMedianMs, tb.coldMedianMs).toFixed(1)} ms | ${or(per(ta.warmMedianMs, tb.warmMedianMs), (x) => `${x.toFixed(1)} ms`)} | ${or(per(ta.cpuWarmMedianMs, tb.cpuWarmMedianMs), (x) => `${x.toFixed(1)} ms`)} | ${per(ta.peakRssKiB, tb.peakRssKiB).toFixed(0)} KiB | ${per(ta.treePeakRssKiB, tb.treePeakRssKiB).toFixed(0)} KiB |`);
     }
   }
   return rows.join('\n');
