@@ -110,7 +110,7 @@ export interface TaskItem {
   pos: SourcePos;
 }
 
-/** One `serial:` batch size: a host count or a percentage of the play's hosts ("30%"). */
+/** One `serial:` batch size: a host count or a percentage of the play's hosts ("30%"), or a template of one (rendered in the plan). */
 export type BatchSize = number | string;
 
 export interface Play {
@@ -125,6 +125,8 @@ export interface Play {
   vars: Vars;
   /** Batch sizes, the last repeating; absent: one batch of every host. */
   serial?: BatchSize[];
+  /** Where `serial:` is written (for a template that renders to no size). */
+  serialPos?: SourcePos;
   /** Stop the play (and the run) once more than this share of a batch's hosts failed. */
   max_fail_percentage?: number;
   /** A failure on one host stops the play (and the run) on every host. */

@@ -141,7 +141,10 @@ export function loadPlaybook(file: string, registry: Registry, inv?: Inventory):
       pos: src.posOf(base),
     };
     const serial = batchSizes(rp.serial);
-    if (serial) play.serial = serial;
+    if (serial) {
+      play.serial = serial;
+      play.serialPos = src.posOf([...base, 'serial']);
+    }
     if (typeof rp.max_fail_percentage === 'number') play.max_fail_percentage = rp.max_fail_percentage;
     if (typeof rp.any_errors_fatal === 'boolean') play.any_errors_fatal = rp.any_errors_fatal;
     plays.push(play);
@@ -161,10 +164,13 @@ export function loadPlaybook(file: string, registry: Registry, inv?: Inventory):
   return pb;
 }
 
-/** `serial:` as a list of sizes; undefined when absent or malformed (the schema reports it). */
+/**
+ * `serial:` as a list of sizes; undefined when absent or malformed (the schema reports it). A
+ * template (`"{{ batch }}"`) stays as written: the plan renders it with the play's vars.
+ */
 function batchSizes(v: unknown): (number | string)[] | undefined {
   const ok = (x: unknown): x is number | string =>
-    (typeof x === 'number' && Number.isInteger(x) && x >= 0) || (typeof x === 'string' && /^[0-9]+%$/.test(x));
+    (typeof x === 'number' && Number.isInteger(x) && x >= 0) || (typeof x === 'string' && (/^[0-9]+%$/.test(x) || x.includes('{{')));
   if (ok(v)) return [v];
   if (Array.isArray(v) && v.length && v.every(ok)) return v;
   return undefined;

@@ -153,8 +153,9 @@ function taskItemCommon(): Schema {
 const batchSize: Schema = {
   type: ['integer', 'string'],
   minimum: 0,
-  pattern: '^[0-9]+%$',
-  'x-error': 'must be a host count or a percentage like "30%"',
+  // A template ("{{ batch }}") renders with the play's vars (and -e), as Ansible's does.
+  pattern: '^([0-9]+%|.*\\{\\{.*)$',
+  'x-error': 'must be a host count, a percentage like "30%", or a template of one',
 };
 
 function playbookSkeleton(taskItem: Schema): Schema {
@@ -192,7 +193,7 @@ function playbookSkeleton(taskItem: Schema): Schema {
               type: ['integer', 'string', 'array'],
               items: batchSize,
               minItems: 1,
-              'x-error': 'must be a host count, a percentage like "30%", or a list of them',
+              'x-error': 'must be a host count, a percentage like "30%", a template of one, or a list of them',
               description: 'Run the play on this many hosts at a time (a count, a percentage of the play\'s hosts, or a list of sizes whose last repeats); each batch runs every task and handler before the next starts.',
             },
             max_fail_percentage: {

@@ -5,12 +5,12 @@
 import { InputError, type InputProblem } from '../errors.js';
 import { inventorySource, limitSelection, selectHosts } from '../model/inventory.js';
 import { playbookSource } from '../model/playbook.js';
-import { TemplateError } from '../model/template.js';
+import { renderString, TemplateError } from '../model/template.js';
 import { defineTemplatedVars, mergedVars, templateScope, templatedVars } from '../model/vars.js';
 import { ParamRenders } from './params.js';
 import { sliceMembers, type Slice } from './slice.js';
 import { serialBatches } from './batches.js';
-import type { Inventory, Play, Playbook, SourcePos, Vars } from '../types.js';
+import type { BatchSize, Inventory, Play, Playbook, SourcePos, Vars } from '../types.js';
 
 export interface PlayPlan {
   index: number;
@@ -67,12 +67,50 @@ export class Plan {
         const selected = selectHosts(inventory, play.hosts, play.hostsPos ?? play.pos, 'hosts', warn);
         const limited = allowed ? selected.filter((h) => allowed!.has(h)) : selected;
         const hosts = inSlice ? limited.filter((h) => inSlice.has(h)) : limited;
-        return { index, play, hosts, batches: serialBatches(hosts, play.serial), problems: index === 0 ? limitProblems : [] };
+        const problems = index === 0 ? [...limitProblems] : [];
+        const serial = this.serialSizes(play, problems);
+        return { index, play, hosts, batches: serial === null ? [] : serialBatches(hosts, serial), problems };
       } catch (e) {
         if (e instanceof InputError) return { index, play, hosts: [], batches: [], problems: [...(index === 0 ? limitProblems : []), ...e.problems] };
         throw e;
       }
     });
+  }
+
+  /**
+   * `serial:` with its templates rendered, as ansible-playbook does before cutting batches: with
+   * the play-level vars (defaults, playbook, play, -e; no host's vars: a batch is cut before any
+   * host is picked). A template that renders to no size is bad input; null then.
+   */
+  private serialSizes(play: Play, problems: InputProblem[]): BatchSize[] | undefined | null {
+    if (!play.serial?.some((s) => typeof s === 'string' && s.includes('{{'))) return play.serial;
+    const pb = this.playbook;
+    const scope: Vars = { ...pb.defaults, ...pb.vars, ...play.vars, ...this.extraVars };
+    const pos = play.serialPos ?? play.pos;
+    const out: BatchSize[] = [];
+    for (const size of play.serial) {
+      if (typeof size !== 'string' || !size.includes('{{')) {
+        out.push(size);
+        continue;
+      }
+      let text = size;
+      try {
+        // A var whose value is itself a template renders too (a few levels, as vars of vars do).
+        for (let i = 0; i < 8 && text.includes('{{'); i++) text = renderString(text, scope, { pos, key: 'serial' });
+      } catch (e) {
+        if (!(e instanceof TemplateError)) throw e;
+        problems.push({ pos, key: 'serial', message: e.message });
+        return null;
+      }
+      const t = text.trim();
+      if (/^[0-9]+$/.test(t)) out.push(Number(t));
+      else if (/^[0-9]+%$/.test(t)) out.push(t);
+      else {
+        problems.push({ pos, key: 'serial', message: `${JSON.stringify(size)} renders to ${JSON.stringify(text)}: must be a host count or a percentage like "30%"` });
+        return null;
+      }
+    }
+    return out;
   }
 
   /** Every host some play targets. */

@@ -4,10 +4,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { labDown, labStatus, labUp } from '../../lab/lab.js';
+import { labDown, labName, labStatus, labUp } from '../../lab/lab.js';
 import { stopService, stopSshd, upperDir } from '../../lab/testing.js';
 
 const NAME = 'lt';
+// The lab's own name: RANCHER_PLAY_LAB_TAG prefixes it (links, dirs, process titles).
+const FULL = labName(NAME);
 
 const links = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
   .split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0]).filter(Boolean) as string[];
@@ -39,7 +41,7 @@ test('lab up brings every host and service up; status says so', async () => {
 
   // Nothing of the lab listens in the root namespace, and the lab adds exactly one link there.
   const added = links().filter((l) => !before.links.includes(l));
-  assert.equal(added.filter((l) => !l.startsWith('rpl-') || l === `rpl-${NAME}`), [`rpl-${NAME}`]);
+  assert.equal(added.filter((l) => !l.startsWith('rpl-') || l === `rpl-${FULL}`), [`rpl-${FULL}`]);
   assert.equal(mounts(), before.mounts, 'no mount in the root namespace');
   const labNets = [...netnsIds()].filter((n) => !before.nets.has(n));
   assert.match(execFileSync('ip', ['route', 'show'], { encoding: 'utf8' }), new RegExp(`unreachable 10\\.213\\.${info.index}\\.0/24`),
@@ -55,11 +57,11 @@ test('lab up brings every host and service up; status says so', async () => {
   const dir = info.dir;
   await labDown(NAME);
   const after = { links: links(), mounts: mounts() };
-  assert.not.ok(after.links.includes(`rpl-${NAME}`), 'controller link removed');
+  assert.not.ok(after.links.includes(`rpl-${FULL}`), 'controller link removed');
   assert.equal(after.mounts, before.mounts, 'mounts as before');
   const routes = execFileSync('ip', ['route', 'show'], { encoding: 'utf8' });
   assert.not.match(routes, new RegExp(`\\.${info.index}\\.0/24`), 'no route of the lab left');
-  const left = procs().filter((p) => (p.net && labNets.includes(p.net)) || p.cmd.startsWith(`rpl:${NAME}:`) || p.cmd.includes(`.lab/${NAME}/`));
+  const left = procs().filter((p) => (p.net && labNets.includes(p.net)) || p.cmd.startsWith(`rpl:${FULL}:`) || p.cmd.includes(`.lab/${FULL}/`));
   assert.equal(left, [], 'no process of the lab is left');
   assert.not.ok(existsSync(dir), '.lab/lt removed');
   assert.not.ok(existsSync(upperDir('node1', NAME)), 'host trees removed');

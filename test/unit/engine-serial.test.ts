@@ -300,7 +300,7 @@ plays:
 `);
   assert.is(r.code, 5, r.stdout);
   assert.equal(r.log, []);
-  assert.match(r.stderr, /site\.yml:5:5 plays\.0\.serial must be a host count, a percentage like "30%", or a list of them/);
+  assert.match(r.stderr, /site\.yml:5:5 plays\.0\.serial must be a host count, a percentage like "30%", a template of one, or a list of them/);
   assert.match(r.stderr, /site\.yml:9:22 command\.delegate_to no host "h9" in the inventory \(did you mean "h1"\?\)/);
   assert.match(r.stderr, /site\.yml:12:9 plays\.0\.tasks\.1\.throttle must be >= 0/);
   assert.match(r.stderr, /site\.yml:15:22 verify-dns\.delegate_to verify-dns runs on the controller, so it can only be delegated to localhost/);
@@ -319,6 +319,41 @@ plays:
   assert.is(t.code, 5);
   assert.match(t.stderr, /site\.yml:9:22 command\.delegate_to "\{\{ target \}\}" is "nowhere" for host h1: no such host in the inventory/);
   assert.match(t.stderr, /site\.yml:12:22 command\.delegate_to missing variable "missing_var"/);
+});
+
+test('a templated serial renders with the play\'s vars and -e (a count, a percentage, items of a list) before the batches are cut', () => {
+  const tasks = `    tasks:
+      - name: a
+        command: { cmd: '${cmd('a')}' }
+      - name: b
+        command: { cmd: '${cmd('b')}' }
+`;
+  const fromPlay = runIn(project(5), play('    serial: "{{ batch }}"\n    vars: { batch: 2 }\n', tasks));
+  assert.is(fromPlay.code, 0, fromPlay.stderr);
+  assert.equal(segments(fromPlay.log), ['a:h1,h2', 'b:h1,h2', 'a:h3,h4', 'b:h3,h4', 'a:h5', 'b:h5']);
+  // -e outranks the play's vars; a string from -e is a count too, as in Ansible.
+  const fromExtra = runIn(project(5), play('    serial: "{{ batch }}"\n    vars: { batch: 2 }\n', tasks), ['-e', 'batch=3']);
+  assert.is(fromExtra.code, 0, fromExtra.stderr);
+  assert.equal(segments(fromExtra.log), ['a:h1,h2,h3', 'b:h1,h2,h3', 'a:h4,h5', 'b:h4,h5']);
+  const list = runIn(project(5), play('    serial: ["{{ first }}", "{{ rest }}"]\n    vars: { first: 1, rest: "50%", }\n', tasks));
+  assert.is(list.code, 0, list.stderr);
+  assert.equal(segments(list.log), ['a:h1', 'b:h1', 'a:h2,h3', 'b:h2,h3', 'a:h4,h5', 'b:h4,h5']);
+});
+
+test('a templated serial that renders to no size, or names a missing var, is exit 5 at serial; nothing runs', () => {
+  const tasks = `    tasks:
+      - name: a
+        command: { cmd: '${cmd('a')}' }
+`;
+  const bad = runIn(project(2), play('    serial: "{{ batch }}"\n    vars: { batch: half }\n', tasks));
+  assert.is(bad.code, 5, bad.stdout);
+  assert.equal(bad.log, []);
+  assert.match(bad.stderr, /site\.yml:5:5 serial "\{\{ batch \}\}" renders to "half": must be a host count or a percentage like "30%"/);
+  // Host vars are not in serial's scope (a batch is cut before any host is picked).
+  const missing = runIn(project(2), play('    serial: "{{ nowhere }}"\n', tasks));
+  assert.is(missing.code, 5, missing.stdout);
+  assert.equal(missing.log, []);
+  assert.match(missing.stderr, /site\.yml:5:5 serial missing variable "nowhere"/);
 });
 
 test('serial with strategy free: hosts of a batch run freely, batches still one after another', () => {

@@ -5,7 +5,7 @@
 // which host ran each with which status (and `-> delegate`), the order the commands really ran
 // in (each appends "<item> <host>" to a log), the recap per host, and the exit code. Each play
 // has hosts of its own (group g<play index>), so plays that do not stop the run share a playbook. Covers
-// serial (count, percentage, list), max_fail_percentage, any_errors_fatal, a batch whose every
+// serial (count, percentage, list, templates of them), max_fail_percentage, any_errors_fatal, a batch whose every
 // host failed, run_once (+ register), delegate_to localhost and throttle.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -31,6 +31,7 @@ interface PlaySpec {
   /** A number: this many hosts of the play's own group; a string: an earlier play's group (`g0`, `g1`…). */
   hosts: number | string;
   serial?: number | string | (number | string)[];
+  vars?: Record<string, unknown>;
   max_fail_percentage?: number;
   any_errors_fatal?: boolean;
   tasks: Item[];
@@ -67,6 +68,7 @@ const cases: Case[] = [
       two('s2', 5, { serial: 2 }),
       two('pct', 5, { serial: '40%' }),
       two('list', 6, { serial: [1, 2, '50%'] }),
+      two('tpl', 5, { serial: ['{{ first }}', '{{ rest }}'], vars: { first: 1, rest: '50%' } }),
       two('onefail', 4, { serial: 2 }, [3]),
       two('under', 6, { serial: 3, max_fail_percentage: 50 }, [2]),
       {
@@ -133,6 +135,7 @@ function ansiblePlaybook(c: Case): string {
   return JSON.stringify(c.plays.map((p, i) => ({
     name: p.name, hosts: hostsOf(p, i), gather_facts: false,
     ...(p.serial !== undefined ? { serial: p.serial } : {}),
+    ...(p.vars ? { vars: p.vars } : {}),
     ...(p.max_fail_percentage !== undefined ? { max_fail_percentage: p.max_fail_percentage } : {}),
     ...(p.any_errors_fatal !== undefined ? { any_errors_fatal: p.any_errors_fatal } : {}),
     tasks: p.tasks.map(item),
@@ -156,6 +159,7 @@ function ourPlaybook(c: Case): string {
     plays: c.plays.map((p, i) => ({
       name: p.name, hosts: hostsOf(p, i),
       ...(p.serial !== undefined ? { serial: p.serial } : {}),
+      ...(p.vars ? { vars: p.vars } : {}),
       ...(p.max_fail_percentage !== undefined ? { max_fail_percentage: p.max_fail_percentage } : {}),
       ...(p.any_errors_fatal !== undefined ? { any_errors_fatal: p.any_errors_fatal } : {}),
       tasks: p.tasks.map(item),
