@@ -53,16 +53,17 @@ async function labInventory(tmp) {
   writeFileSync(join(ssh, 'known_hosts'), '');
   const pki = await makePki(join(tmp, 'pki'), 'rancher.lab.test', ['198.18.1.20']);
   mkdirSync(join(tmp, 'work'));
-  // rke/helm/kubectl: wrappers running the lab's fixtures as the lab writes them (lab/lab.ts
-  // writeWrappers); validate asks `rke --version` of rke_binary.
+  // rke/helm/kubectl: the lab's own wrappers (lab/wrappers.ts, as the lab writes them); validate
+  // asks `rke --version` of rke_binary.
+  const { wrapperScript } = await import(join(ROOT, 'dist', 'lab', 'wrappers.js'));
   const bin = join(tmp, 'bin');
   mkdirSync(bin);
-  const fixture = (name, env = '') => {
+  const fixture = (name) => {
     const f = join(bin, name);
-    writeFileSync(f, `#!/bin/sh\n${env ? `export ${env}\n` : ''}exec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(ROOT, 'lab', 'fixtures', `${name}-fixture`))} "$@"\n`, { mode: 0o755 });
+    writeFileSync(f, wrapperScript(name, { fixturesDir: join(ROOT, 'lab', 'fixtures'), node: process.execPath }), { mode: 0o755 });
     return f;
   };
-  const swap = { rke: fixture('rke', 'RKE_FIXTURE_VERSION=v0.1.9'), helm: fixture('helm'), kubectl: fixture('kubectl'), id_ed25519: key, known_hosts: join(ssh, 'known_hosts'), 'ca.pem': pki.caCert, 'server-chain.pem': pki.serverChain, 'server.key': pki.serverKey, 'rke-fixture': join(ROOT, 'lab', 'fixtures', 'rke-fixture'), work: join(tmp, 'work') };
+  const swap = { rke: fixture('rke'), helm: fixture('helm'), kubectl: fixture('kubectl'), id_ed25519: key, known_hosts: join(ssh, 'known_hosts'), 'ca.pem': pki.caCert, 'server-chain.pem': pki.serverChain, 'server.key': pki.serverKey, 'rke-fixture': join(ROOT, 'lab', 'fixtures', 'rke-fixture'), work: join(tmp, 'work') };
   const out = join(tmp, 'inventory.yml');
   writeFileSync(out, text.replace(/"(\/[^"]+)"/g, (all, p) => {
     const to = swap[p.split('/').pop()];
