@@ -1,0 +1,33 @@
+// Runs dist/cli.cjs (scripts/cli-bundle.mjs) as Node would run a CommonJS module, but compiled
+// through vm.Script so that V8 can use the code cache made at build time (Node 20 has no compile
+// cache of its own). Shared by bin/rancher-play.js and the build step that makes the cache.
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { Script, constants } from 'node:vm';
+
+/** Where the build id sits in the bundle's first line, and its length; the cache starts with it. */
+export const BUNDLE_ID_AT = 16;
+export const BUNDLE_ID_LENGTH = 16;
+
+/** Whether this Node can run the bundle: its dynamic import() (of ESM packages, custom tasks)
+ * needs the main context's loader, which vm scripts get only from Node 20.11 / 21.7. */
+export const canRunBundle = constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER !== undefined;
+
+/**
+ * Compiles and runs the bundle `source` (read from `file`), with the code cache `cached` (build
+ * id + V8 data) when it belongs to this very bundle; V8 rejects it by itself when made by another
+ * Node or with other flags, and the code is then compiled as usual. Returns the script.
+ */
+export function runBundle(file, source, cached) {
+  const id = source.slice(BUNDLE_ID_AT, BUNDLE_ID_AT + BUNDLE_ID_LENGTH);
+  const ours = cached !== undefined && cached.length > BUNDLE_ID_LENGTH && cached.latin1Slice(0, BUNDLE_ID_LENGTH) === id;
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    cachedData: ours ? cached.subarray(BUNDLE_ID_LENGTH) : undefined,
+    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  const module = { exports: {}, filename: file, id: file, loaded: false };
+  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
+  module.exports.runFromProcess();
+  return script;
+}
