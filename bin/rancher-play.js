@@ -22,6 +22,6 @@ const fresh = () => {
     return false;
   }
 };
-const source = canRunBundle && fresh() ? read(bundle, 'utf8') : undefined;
+const source = canRunBundle && fresh() ? read(bundle, 'latin1') : undefined;
 if (source !== undefined) runBundle(bundle, source, read(`${bundle}.cache`));
 else (await import('../dist/runner/cli/index.js')).runFromProcess();

@@ -14,20 +14,22 @@ export const BUNDLE_ID_LENGTH = 16;
 export const canRunBundle = constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER !== undefined;
 
 /**
- * Compiles and runs the bundle `source` (read from `file`), with the code cache `cached` (build
+ * Compiles and runs the bundle `source` (read from `file`; a function expression taking
+ * CommonJS's module arguments, pure ASCII: esbuild escapes the rest), with the code cache `cached` (build
  * id + V8 data) when it belongs to this very bundle; V8 rejects it by itself when made by another
- * Node or with other flags, and the code is then compiled as usual. Returns the script.
+ * Node or with other flags, and the code is then compiled as usual. Starts the CLI on
+ * process.argv unless `start` is false; returns the script and the bundle's exports.
  */
-export function runBundle(file, source, cached) {
+export function runBundle(file, source, cached, start = true) {
   const id = source.slice(BUNDLE_ID_AT, BUNDLE_ID_AT + BUNDLE_ID_LENGTH);
   const ours = cached !== undefined && cached.length > BUNDLE_ID_LENGTH && cached.latin1Slice(0, BUNDLE_ID_LENGTH) === id;
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+  const script = new Script(source, {
     filename: file,
     cachedData: ours ? cached.subarray(BUNDLE_ID_LENGTH) : undefined,
     importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   const module = { exports: {}, filename: file, id: file, loaded: false };
   script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
-  module.exports.runFromProcess();
-  return script;
+  if (start) module.exports.runFromProcess();
+  return { script, exports: module.exports };
 }

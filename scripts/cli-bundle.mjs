@@ -15,6 +15,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import { spawnSync } from 'node:child_process';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Writable } from 'node:stream';
 import { BUNDLE_ID_AT, BUNDLE_ID_LENGTH, runBundle } from '../bin/run-bundle.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -37,6 +38,10 @@ const fixed = {
     ["hbRequire('handlebars/dist/handlebars.js')", "require('handlebars/dist/handlebars.js')"],
     ["(loadHandlebars() ?? (await import('handlebars')).default)", 'loadHandlebars()'],
   ],
+  // The prebuilt validators (scripts/validators.mjs, run before this) bundled too, so they are in
+  // the code cache; without the file, schemas compile at run time as from dist/.
+  ...(existsSync(join(dist, 'runner', 'model', 'validators.cjs'))
+    ? { 'runner/model/schema.js': [["requireHere('./validators.cjs')", "require('./validators.cjs')"]] } : {}),
   'runner/cli/index.js': [["import('../../lab/lab.js')", "import(__rpUrl('lab/lab.js'))"]],
 };
 const rewrite = {
@@ -84,9 +89,14 @@ async function bundle() {
         // The build id: the cache is used only with the bundle it was made from (V8 itself checks
         // little more than the source's length).
         `${header}${id} CLI bundle, built by scripts/cli-bundle.mjs from dist/ (run by bin/rancher-play.js)`,
+        // The CommonJS wrapper is part of the file: V8 compiles the text as read, with no copy of
+        // its megabyte made by joining strings at every start.
+        // Strict, as the ES modules it is made from (esbuild's own directive comes after this).
+        "(function (exports, require, module, __filename, __dirname) {'use strict';",
         "const __rpUrl = (rel) => require('node:url').pathToFileURL(require('node:path').join(__dirname, rel)).href;",
       ].join('\n'),
     },
+    footer: { js: '})' },
   });
   const inputs = Object.keys(result.metafile.inputs);
   const leaked = inputs.filter((p) => /^dist\/lab\//.test(p) || /node_modules\/(ssh2|jiti|ajv|uvu)\//.test(p));
@@ -95,27 +105,32 @@ async function bundle() {
   return { id, modules: inputs.length, bytes: result.metafile.outputs[relative(root, tmp)]?.bytes ?? 0 };
 }
 
-/** Runs the CLI from the new bundle in a child (as bin/rancher-play.js would), which writes the
- * code cache when it exits: the cache then holds the functions that run compiled. */
+/** Runs the CLI from the new bundle in a child (as bin/rancher-play.js loads it), which writes
+ * the code cache once its commands are done: the cache then holds the functions they ran
+ * compiled, not only the top level. */
 function warm() {
-  const inventory = join(root, 'inventory', 'prod.yml');
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--warm', 'validate', join(root, 'playbooks', 'ha-l7.yml'), '-i', inventory], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' },
-  });
-  // validate finds problems (prod.yml names files this machine lacks): its code ran all the same.
-  if (!existsSync(cacheFile)) throw new Error(`no code cache was written:\n${(r.stdout + r.stderr).slice(-2000)}`);
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--warm'], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  if (r.status !== 0 || !existsSync(cacheFile)) throw new Error(`no code cache was written:\n${(r.stdout + r.stderr).slice(-2000)}`);
 }
 
+// What the cache is made from: validate of the shipped playbooks (prod.yml names files this
+// machine lacks, so these find problems: their code ran all the same), and --version.
+const WARM = [
+  ['--version'],
+  ['validate', 'playbooks/local-demo.yml', '-i', 'inventory/local.yml'],
+  ...['ha-l7', 'ha-l4', 'ha-helm', 'ha-rke2', 'preflight'].map((p) => ['validate', `playbooks/${p}.yml`, '-i', 'inventory/prod.yml']),
+];
+
 if (process.argv[2] === '--warm') {
-  const source = readFileSync(outfile, 'utf8');
+  const source = readFileSync(outfile, 'latin1');
   const id = source.slice(BUNDLE_ID_AT, BUNDLE_ID_AT + BUNDLE_ID_LENGTH);
-  process.argv = [process.argv[0], join(root, 'bin', 'rancher-play.js'), ...process.argv.slice(3)];
-  const script = runBundle(outfile, source, undefined);
-  process.on('exit', () => {
-    const tmp = `${cacheFile}.tmp-${process.pid}`;
-    writeFileSync(tmp, Buffer.concat([Buffer.from(id, 'latin1'), script.createCachedData()]));
-    renameSync(tmp, cacheFile);
-  });
+  const { script, exports } = runBundle(outfile, source, undefined, false);
+  const sink = new Writable({ write: (_chunk, _enc, done) => done() });
+  for (const argv of WARM) await exports.main(argv, { stdout: sink, stderr: sink, env: { ...process.env, NO_COLOR: '1' } });
+  const tmp = `${cacheFile}.tmp-${process.pid}`;
+  writeFileSync(tmp, Buffer.concat([Buffer.from(id, 'latin1'), script.createCachedData()]));
+  renameSync(tmp, cacheFile);
+  process.exitCode = 0;
 } else {
   try {
     const { modules, bytes } = await bundle();
