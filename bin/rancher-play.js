@@ -5,7 +5,7 @@
 // alone leaves it stale), else dist/ is imported as before.
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { canRunBundle, runBundle } from './run-bundle.js';
+import { runBundle } from './run-bundle.js';
 
 const bundle = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 const read = (path, encoding) => {
@@ -22,6 +22,6 @@ const fresh = () => {
     return false;
   }
 };
-const source = canRunBundle && fresh() ? read(bundle, 'latin1') : undefined;
+const source = fresh() ? read(bundle, 'latin1') : undefined;
 if (source !== undefined) runBundle(bundle, source, read(`${bundle}.cache`));
 else (await import('../dist/runner/cli/index.js')).runFromProcess();

@@ -3,15 +3,11 @@
 // cache of its own). Shared by bin/rancher-play.js and the build step that makes the cache.
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { Script, constants } from 'node:vm';
+import { Script } from 'node:vm';
 
 /** Where the build id sits in the bundle's first line, and its length; the cache starts with it. */
 export const BUNDLE_ID_AT = 16;
 export const BUNDLE_ID_LENGTH = 16;
-
-/** Whether this Node can run the bundle: its dynamic import() (of ESM packages, custom tasks)
- * needs the main context's loader, which vm scripts get only from Node 20.11 / 21.7. */
-export const canRunBundle = constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER !== undefined;
 
 /**
  * Compiles and runs the bundle `source` (read from `file`; a function expression taking
@@ -26,10 +22,12 @@ export function runBundle(file, source, cached, start = true) {
   const script = new Script(source, {
     filename: file,
     cachedData: ours ? cached.subarray(BUNDLE_ID_LENGTH) : undefined,
-    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   const module = { exports: {}, filename: file, id: file, loaded: false };
-  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
+  // Its import() of packages and builtins (jiti, uvu, the lab, node:readline) is this module's:
+  // a vm script's own import() does not survive a code cache made by another process.
+  const importer = (specifier) => import(specifier);
+  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file), importer);
   if (start) module.exports.runFromProcess();
   return { script, exports: module.exports };
 }

@@ -32,6 +32,9 @@ const cacheFile = `${outfile}.cache`;
  *   require() instead, so the file is bundled; its fallback import is top-level await, which
  *   CommonJS cannot have (the one-file build is always there when bundled);
  * - the lab stays out (root-only tooling): imported from dist/lab/ when `rancher-play lab` runs.
+ * V8 loses a vm script's import() callback when its code comes from a cache made by another
+ * process (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so the bundle has no import() of its own:
+ * what it imports at run time goes through __rpImport, the launcher's plain import().
  */
 const fixed = {
   'runner/model/template.js': [
@@ -42,7 +45,7 @@ const fixed = {
   // the code cache; without the file, schemas compile at run time as from dist/.
   ...(existsSync(join(dist, 'runner', 'model', 'validators.cjs'))
     ? { 'runner/model/schema.js': [["requireHere('./validators.cjs')", "require('./validators.cjs')"]] } : {}),
-  'runner/cli/index.js': [["import('../../lab/lab.js')", "import(__rpUrl('lab/lab.js'))"]],
+  'runner/cli/index.js': [["import('../../lab/lab.js')", "__rpImport(__rpUrl('lab/lab.js'))"]],
 };
 const rewrite = {
   name: 'dist-urls',
@@ -55,6 +58,9 @@ const rewrite = {
         if (src.split(from).length !== 2) throw new Error(`dist/${rel} no longer has ${from}; update scripts/cli-bundle.mjs`);
         src = src.replace(from, to);
       }
+      // import() of a package or builtin (what is not bundled): through the launcher's import
+      // (__rpImport), as a vm script's own import() cannot use a code cache made in another process.
+      src = src.replace(/(?<![\w$.])import\((?=['"](?:node:|(?:ssh2|jiti|uvu|ajv|ajv-formats)['"/]))/g, '__rpImport(');
       return { contents: src.split('import.meta.url').join(`__rpUrl(${JSON.stringify(rel)})`), loader: 'js' };
     });
   },
@@ -82,6 +88,7 @@ async function bundle() {
     legalComments: 'none',
     metafile: true,
     logLevel: 'warning',
+    // (__rpImport above names the same packages.)
     external: ['ssh2', 'cpu-features', '*.node', 'jiti', 'uvu', 'ajv', 'ajv-formats'],
     plugins: [rewrite],
     banner: {
@@ -92,12 +99,14 @@ async function bundle() {
         // The CommonJS wrapper is part of the file: V8 compiles the text as read, with no copy of
         // its megabyte made by joining strings at every start.
         // Strict, as the ES modules it is made from (esbuild's own directive comes after this).
-        "(function (exports, require, module, __filename, __dirname) {'use strict';",
+        "(function (exports, require, module, __filename, __dirname, __rpImport) {'use strict';",
         "const __rpUrl = (rel) => require('node:url').pathToFileURL(require('node:path').join(__dirname, rel)).href;",
       ].join('\n'),
     },
     footer: { js: '})' },
   });
+  const stray = readFileSync(tmp, 'latin1').match(/(?<![\w$.])import\(.{0,40}/);
+  if (stray) throw new Error(`dist/cli.cjs would call import() itself (${stray[0]}…); route it through __rpImport`);
   const inputs = Object.keys(result.metafile.inputs);
   const leaked = inputs.filter((p) => /^dist\/lab\//.test(p) || /node_modules\/(ssh2|jiti|ajv|uvu)\//.test(p));
   if (leaked.length) throw new Error(`these should stay out of dist/cli.cjs: ${leaked.join(', ')}`);
