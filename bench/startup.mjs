@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench:startup`: how long a command takes before it does anything — the built CLI
-// (bin/rancher-play.js → dist/) and the one-file bundle, `--version` and `validate` of the HA
+// (bin/rancher-play.js → dist/cli.cjs with its code cache; `validate` also from dist/ module by
+// module, as before that file) and the one-file bundle, `--version` and `validate` of the HA
 // playbook — beside the baselines of the same run: `node -e 0` (the floor for any Node
 // program) and ansible-playbook's `--version` and `--syntax-check` of the benchmark playbook.
 // Commands run round-robin (one of each, N times), so a change in machine load hits all alike;
@@ -87,11 +88,15 @@ async function main() {
   const pb = join(ROOT, 'playbooks', 'ha-l7.yml');
   const inv = o.inventory ?? await labInventory(tmp);
   const cli = join(ROOT, 'bin', 'rancher-play.js');
+  // dist/ as bin/ ran it before dist/cli.cjs (module by module, no code cache), for comparison.
+  const distEntry = join(tmp, 'dist-cli.mjs');
+  writeFileSync(distEntry, `const { main } = await import(${JSON.stringify(join(ROOT, 'dist', 'runner', 'cli', 'index.js'))}); process.exitCode = await main(process.argv.slice(2));\n`);
   const node = process.execPath;
   const cmds = [
     ['node -e 0', node, ['-e', '0']],
     ['rancher-play --version', node, [cli, '--version']],
     ['rancher-play validate ha-l7', node, [cli, 'validate', pb, '-i', inv]],
+    ['dist/ validate ha-l7 (no cli.cjs)', node, [distEntry, 'validate', pb, '-i', inv]],
     ...(o.bundle ? [
       ['bundle --version', node, [bundle, '--version']],
       ['bundle validate ha-l7', node, [bundle, 'validate', pb, '-i', inv]],
