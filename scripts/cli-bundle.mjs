@@ -16,7 +16,9 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
-import { BUNDLE_ID_AT, BUNDLE_ID_LENGTH, runBundle } from '../bin/run-bundle.js';
+import runBundleModule from '../bin/run-bundle.js';
+
+const { BUNDLE_ID_AT, BUNDLE_ID_LENGTH, runBundle } = runBundleModule;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');

@@ -51,7 +51,7 @@ test('the launcher: the bundle when fresh, dist/ when it is missing or older', (
     mkdirSync(join(dir, 'bin'));
     mkdirSync(join(dir, 'dist'));
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'rancher-play', version: '0.0.0-test', type: 'module' }));
-    for (const f of ['rancher-play.js', 'run-bundle.js']) copyFileSync(join(root, 'bin', f), join(dir, 'bin', f));
+    for (const f of ['rancher-play.js', 'run-bundle.js', 'package.json']) copyFileSync(join(root, 'bin', f), join(dir, 'bin', f));
     symlinkSync(join(root, 'dist', 'runner'), join(dir, 'dist', 'runner'));
     const fake = join(dir, 'dist', 'cli.cjs');
     writeFileSync(fake, "// rancher-play 0123456789abcdef test\n(function (exports, require, module, __filename, __dirname, __rpImport) {exports.runFromProcess = () => console.log('from the bundle');})");
