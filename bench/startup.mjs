@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench:startup`: how long a command takes before it does anything — the built CLI
-// (bin/rancher-play.js → dist/) and the one-file bundle, `--version` and `validate` of the HA
+// (bin/rancher-play.js → dist/cli.cjs with its code cache; `validate` also from dist/ module by
+// module, as before that file) and the one-file bundle, `--version` and `validate` of the HA
 // playbook — beside the baselines of the same run: `node -e 0` (the floor for any Node
 // program) and ansible-playbook's `--version` and `--syntax-check` of the benchmark playbook.
 // Commands run round-robin (one of each, N times), so a change in machine load hits all alike;
@@ -53,16 +54,17 @@ async function labInventory(tmp) {
   writeFileSync(join(ssh, 'known_hosts'), '');
   const pki = await makePki(join(tmp, 'pki'), 'rancher.lab.test', ['198.18.1.20']);
   mkdirSync(join(tmp, 'work'));
-  // rke/helm/kubectl: wrappers running the lab's fixtures as the lab writes them (lab/lab.ts
-  // writeWrappers); validate asks `rke --version` of rke_binary.
+  // rke/helm/kubectl: the lab's own wrappers (lab/wrappers.ts, as the lab writes them); validate
+  // asks `rke --version` of rke_binary.
+  const { wrapperScript } = await import(join(ROOT, 'dist', 'lab', 'wrappers.js'));
   const bin = join(tmp, 'bin');
   mkdirSync(bin);
-  const fixture = (name, env = '') => {
+  const fixture = (name) => {
     const f = join(bin, name);
-    writeFileSync(f, `#!/bin/sh\n${env ? `export ${env}\n` : ''}exec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(ROOT, 'lab', 'fixtures', `${name}-fixture`))} "$@"\n`, { mode: 0o755 });
+    writeFileSync(f, wrapperScript(name, { fixturesDir: join(ROOT, 'lab', 'fixtures'), node: process.execPath }), { mode: 0o755 });
     return f;
   };
-  const swap = { rke: fixture('rke', 'RKE_FIXTURE_VERSION=v0.1.9'), helm: fixture('helm'), kubectl: fixture('kubectl'), id_ed25519: key, known_hosts: join(ssh, 'known_hosts'), 'ca.pem': pki.caCert, 'server-chain.pem': pki.serverChain, 'server.key': pki.serverKey, 'rke-fixture': join(ROOT, 'lab', 'fixtures', 'rke-fixture'), work: join(tmp, 'work') };
+  const swap = { rke: fixture('rke'), helm: fixture('helm'), kubectl: fixture('kubectl'), id_ed25519: key, known_hosts: join(ssh, 'known_hosts'), 'ca.pem': pki.caCert, 'server-chain.pem': pki.serverChain, 'server.key': pki.serverKey, 'rke-fixture': join(ROOT, 'lab', 'fixtures', 'rke-fixture'), work: join(tmp, 'work') };
   const out = join(tmp, 'inventory.yml');
   writeFileSync(out, text.replace(/"(\/[^"]+)"/g, (all, p) => {
     const to = swap[p.split('/').pop()];
@@ -86,11 +88,15 @@ async function main() {
   const pb = join(ROOT, 'playbooks', 'ha-l7.yml');
   const inv = o.inventory ?? await labInventory(tmp);
   const cli = join(ROOT, 'bin', 'rancher-play.js');
+  // dist/ as bin/ ran it before dist/cli.cjs (module by module, no code cache), for comparison.
+  const distEntry = join(tmp, 'dist-cli.mjs');
+  writeFileSync(distEntry, `const { main } = await import(${JSON.stringify(join(ROOT, 'dist', 'runner', 'cli', 'index.js'))}); process.exitCode = await main(process.argv.slice(2));\n`);
   const node = process.execPath;
   const cmds = [
     ['node -e 0', node, ['-e', '0']],
     ['rancher-play --version', node, [cli, '--version']],
     ['rancher-play validate ha-l7', node, [cli, 'validate', pb, '-i', inv]],
+    ['dist/ validate ha-l7 (no cli.cjs)', node, [distEntry, 'validate', pb, '-i', inv]],
     ...(o.bundle ? [
       ['bundle --version', node, [bundle, '--version']],
       ['bundle validate ha-l7', node, [bundle, 'validate', pb, '-i', inv]],

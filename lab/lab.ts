@@ -14,6 +14,7 @@ import { registryConfig, writeRegistryImages } from './registry.js';
 import { writeHelmVars, writeInventory } from './inventory.js';
 import { DOWNLOAD_HOSTS, downloadsAddress, nodeSetupLines, writeDownloads } from './rke2.js';
 import type { LabInfo } from './types.js';
+import { wrapperScript } from './wrappers.js';
 import {
   type Holder, alive, findHolders, must, nsBash, nsDaemon, nsId, nsMust, pidsInNets, q, run, sleep,
   spawnHolder,
@@ -537,17 +538,9 @@ async function setupRegistry(c: Ctx, info: LabInfo): Promise<LabInfo['registry']
 /** `.lab/<name>/bin/{rke,helm,kubectl}`: the fixtures, told which lab they deploy into. */
 function writeWrappers(info: LabInfo): void {
   mkdirSync(join(info.dir, 'bin'), { recursive: true });
-  // Which fixture each wrapper runs, and the release it plays.
-  const plays: Record<string, { fixture: string; env?: string }> = {
-    rke: { fixture: 'rke', env: 'RKE_FIXTURE_VERSION=v0.1.9' },
-    rkeV1: { fixture: 'rke', env: 'RKE_FIXTURE_VERSION=v1.4.11' },
-  };
   for (const [tool, path] of Object.entries(info.bin)) {
     const tmp = `${path}.tmp`;
-    const { fixture, env } = plays[tool] ?? { fixture: tool };
-    writeFileSync(tmp, `#!/bin/sh\n# rancher-play lab "${info.name}": ${tool} stand-in (lab fixture)\nexport RANCHER_PLAY_LAB_DIR=${q(info.dir)}\n`
-      + (env ? `export ${env}\n` : '')
-      + `exec ${q(process.execPath)} ${q(join(FIXTURES, `${fixture}-fixture`))} "$@"\n`, { mode: 0o755 });
+    writeFileSync(tmp, wrapperScript(tool, { fixturesDir: FIXTURES, node: process.execPath, labName: info.name, labDir: info.dir }), { mode: 0o755 });
     renameSync(tmp, path);
   }
 }

@@ -13,7 +13,7 @@ const marker = join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs + 1000)) {
   run('npm ci --no-audit --no-fund'); // `prepare` builds dist/
 } else {
-  run('npx tsc -p tsconfig.json && node scripts/validators.mjs');
+  run('npx tsc -p tsconfig.json && node scripts/validators.mjs && node scripts/cli-bundle.mjs');
 }
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;

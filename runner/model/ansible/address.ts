@@ -32,6 +32,17 @@ const IPV6_ALTS = [
 // Python's `^a|b|c$` (with re.match) anchors every alternative at the start, only the last at the end.
 const IPV6_PY = new RegExp(`^(?:${IPV6_ALTS.slice(0, -1).join('|')}|${IPV6_ALTS[IPV6_ALTS.length - 1]}$)`, 'iu');
 const HOSTNAME = new RegExp(`^${label}(?:\\.${label})*$`, 'iu');
+// The usual names and IPv4 addresses, in ASCII letters, digits, `_`, `-` and `.` only: for them
+// the patterns above come to this one (no `:`, so no IPv6; an IPv4 address is a hostname too),
+// which V8 builds in microseconds where the Unicode, case-insensitive ones take milliseconds of
+// every start-up.
+const PLAIN_CHARS = /^[A-Za-z0-9_.-]*$/;
+const PLAIN_HOSTNAME = /^[A-Za-z0-9_][A-Za-z0-9_-]*(?<![_-])(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*(?<![_-]))*$/;
+
+/** Whether parse_address accepts `address` (its port taken off) as an IPv4, IPv6 or host name. */
+export function isAddress(address: string): boolean {
+  return IPV4.test(address) || IPV6_PY.test(address) || HOSTNAME.test(address);
+}
 
 /** parse_address(pattern, allow_ranges=True); undefined where Ansible raises. */
 export function parseAddress(address: string): { host: string; port?: number } | undefined {
@@ -43,7 +54,7 @@ export function parseAddress(address: string): { host: string; port?: number } |
       port = Number(m[2]);
     }
   }
-  if (IPV4.test(address) || IPV6_PY.test(address) || HOSTNAME.test(address)) return { host: address, port };
+  if (PLAIN_CHARS.test(address) ? PLAIN_HOSTNAME.test(address) : isAddress(address)) return { host: address, port };
   return undefined;
 }
 
