@@ -28,6 +28,14 @@ function deferred(): Leaf {
 }
 
 export function treeRenderer(opts: RenderOptions, renderer: ListrRendererName = 'default'): Renderer {
+  // A terminal that reports no size (a pty nobody sized: `script`, `docker -t` in CI) has 0
+  // columns and 0 rows: listr2 would wrap every line one character per row, and each live frame
+  // would be cut to no lines (no progress until the end). Draw 80x24 instead; a resize sets the
+  // real size again.
+  if (process.stdout.isTTY) {
+    if (!process.stdout.columns) process.stdout.columns = 80;
+    if (!process.stdout.rows) process.stdout.rows = 24;
+  }
   /** run (one per play_start) → `task_index\0host` → leaf. */
   const leaves = new Map<number, Map<string, Leaf>>();
   const handlers = new Map<number, TaskEvent[]>();

@@ -6,10 +6,11 @@ import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LocalTransport } from '../../runner/transport/local.js';
 import { progressBar } from '../../runner/render/bytes.js';
-import { cli, events, project } from './cli-helpers.js';
+import { cli, cliShell, events, project } from './cli-helpers.js';
 
 const MB = 1 << 20;
 
@@ -72,6 +73,26 @@ test('local upload reports progress up to the full size and replaces the target 
   assert.is(sha(join(d, 'out.bin')), sum);
   assert.is(statSync(join(d, 'out.bin')).mode & 0o777, 0o600);
   assert.equal(readdirSync(d).sort(), ['out.bin', 'src.bin']);
+});
+
+test('on a terminal that reports no size (an unsized pty) the tree still draws the progress bar', () => {
+  const p = project(1);
+  randomFile(join(p.dir, 'big.bin'), 64);
+  const pb = p.write('pb.yml', `plays:
+  - hosts: web
+    tasks:
+      - copy: { src: big.bin, dest: "{{ work }}/big.bin" }
+`);
+  // `script` without `stty`: the pty is 0x0, as under some CI runners and `docker -t`.
+  const r = spawnSync('script', ['-qec', cliShell(['run', pb, '-i', p.inventory]), '/dev/null'], {
+    encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', TERM: 'xterm', CI: '' }, maxBuffer: 64 << 20,
+  });
+  if (r.error) return console.log(`  (skipped: no \`script\`: ${r.error.message})`);
+  // eslint-disable-next-line no-control-regex
+  const out = (r.stdout ?? '').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+  assert.is(r.status, 0, out.slice(-3000));
+  assert.match(out, /\[[#-]{24}\] [\d.]+ [KM]iB \/ 64\.0 MiB {2}[\d.]+ [KMG]?i?B\/s {2}(ETA|done)/);
+  assert.match(out, /PLAY \[/, 'lines are not broken one character per row');
 });
 
 test('the progress bar shows bytes, total, rate and ETA', () => {
