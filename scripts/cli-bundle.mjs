@@ -86,6 +86,7 @@ async function bundle() {
     // Less to read; names kept for stack traces and error names (keepNames).
     minifyWhitespace: true,
     minifySyntax: true,
+    minifyIdentifiers: true,
     keepNames: true,
     legalComments: 'none',
     metafile: true,

@@ -10,11 +10,17 @@
 // redirect.go exempts /ping, /health* and /.well-known/), so a pong proves nothing about the
 // header there: a path that is not exempt (`also`, default /v3/settings/server-url) is fetched too
 // and a redirect of it back to itself fails the check the same way.
-import { Resolver } from 'node:dns/promises';
-import { request } from 'node:https';
+import type * as Dns from 'node:dns/promises';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import type { LookupFunction } from 'node:net';
 import { defineTask } from '../runner/sdk/index.js';
 import { fqdnProblems, isIPv4 } from './rancher-rules.js';
+
+// https and dns load when the task runs, not when validate loads the task list (start-up).
+const builtin = createRequire(import.meta.url);
+const https = (): typeof Https => builtin('node:https') as typeof Https;
+const dns = (): typeof Dns => builtin('node:dns/promises') as typeof Dns;
 
 const schema = {
   type: 'object',
@@ -41,7 +47,7 @@ const MAX_BODY = 64 * 1024;
 
 function fetchOnce(url: URL, ca: string | undefined, lookup: LookupFunction | undefined, timeoutMs: number): Promise<Answer> {
   return new Promise((resolve) => {
-    const req = request(url, { method: 'GET', ca, lookup, servername: url.hostname, timeout: timeoutMs, headers: { 'user-agent': 'rancher-play' } }, (res) => {
+    const req = https().request(url, { method: 'GET', ca, lookup, servername: url.hostname, timeout: timeoutMs, headers: { 'user-agent': 'rancher-play' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
@@ -57,7 +63,7 @@ function fetchOnce(url: URL, ca: string | undefined, lookup: LookupFunction | un
 }
 
 function resolverLookup(server: string): LookupFunction {
-  const res = new Resolver({ timeout: 5000, tries: 2 });
+  const res = new (dns().Resolver)({ timeout: 5000, tries: 2 });
   res.setServers([server]);
   return ((host: string, opts: unknown, cb: (err: Error | null, address: string | { address: string; family: number }[], family?: number) => void) => {
     const all = typeof opts === 'object' && opts !== null && (opts as { all?: boolean }).all;

@@ -2,10 +2,18 @@
 // behind the same corporate proxy as the nodes, so every HTTP call the controller makes goes
 // through here: absolute-form requests for http://, a CONNECT tunnel for https://. Only node:
 // built-ins, so the one-file bundle needs nothing else. DNS lookups never use a proxy.
-import http from 'node:http';
-import https from 'node:https';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
+import type * as Tls from 'node:tls';
+import { createRequire } from 'node:module';
 import net from 'node:net';
-import tls from 'node:tls';
+
+// http, https and tls load on the first request: validate and most tasks make none, and loading
+// them is a few ms of every start.
+const builtin = createRequire(import.meta.url);
+const http = (): typeof Http => builtin('node:http') as typeof Http;
+const https = (): typeof Https => builtin('node:https') as typeof Https;
+const tls = (): typeof Tls => builtin('node:tls') as typeof Tls;
 
 export type ProxyEnv = Record<string, string | undefined>;
 
@@ -121,7 +129,7 @@ export interface HttpGetOptions {
 
 export interface HttpGetResult {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  headers: Http.IncomingHttpHeaders;
   body: string;
   /** The proxy used (credentials redacted), or undefined for a direct connection. */
   via?: string;
@@ -144,7 +152,7 @@ function proxyAuth(p: URL): Record<string, string> {
 function tunnel(proxy: URL, host: string, port: number, signal: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const authority = net.isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
-    const req = http.request({
+    const req = http().request({
       host: bareHost(proxy),
       port: Number(proxy.port || 80),
       method: 'CONNECT',
@@ -194,18 +202,18 @@ export async function httpGet(url: string, opts: HttpGetOptions = {}): Promise<H
   const headers: Record<string, string> = { 'User-Agent': 'rancher-play', ...opts.headers };
 
   try {
-    let req: http.ClientRequest;
+    let req: Http.ClientRequest;
     if (target.protocol === 'http:' && proxy) {
       // Absolute-form request line: the proxy connects to the origin itself.
-      req = http.request({
+      req = http().request({
         host: bareHost(proxy), port: Number(proxy.port || 80), method, path: target.toString(),
         headers: { Host: target.host, ...headers, ...proxyAuth(proxy) }, signal: ac.signal,
       });
     } else if (target.protocol === 'http:') {
-      req = http.request({ host, port, method, path, headers, signal: ac.signal });
+      req = http().request({ host, port, method, path, headers, signal: ac.signal });
     } else {
       const socket = proxy ? await tunnel(proxy, host, port, ac.signal) : undefined;
-      req = https.request({
+      req = https().request({
         // No agent with a tunnel: Node uses `createConnection` only when no agent is set
         // (agent: false would build a fresh agent that dials the origin directly).
         host, port, method, path, headers, signal: ac.signal, agent: socket ? undefined : false,
@@ -213,7 +221,7 @@ export async function httpGet(url: string, opts: HttpGetOptions = {}): Promise<H
         rejectUnauthorized: opts.rejectUnauthorized ?? true,
         ca: opts.ca,
         ...(socket
-          ? { createConnection: () => tls.connect({ socket, host, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: opts.rejectUnauthorized ?? true, ca: opts.ca }) }
+          ? { createConnection: () => tls().connect({ socket, host, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: opts.rejectUnauthorized ?? true, ca: opts.ca }) }
           : {}),
       });
     }
