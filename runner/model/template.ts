@@ -55,6 +55,19 @@ export const FORBIDDEN_NAMES: ReadonlySet<string> = new Set([
 const hbRequire = createRequire(import.meta.url);
 const hb = (loadHandlebars() ?? (await import('handlebars')).default).create();
 
+// Handlebars returns a template's pieces joined with `+` and no leading "", so a template that
+// begins with two numbers or booleans adds them (`{{a}}{{b}}` with 1 and 2 gave "3", false and
+// false "0"). Every piece is appended to a buffer that starts as "" instead: text beside text.
+type JsCompiler = { appendToBuffer(source: unknown, location: unknown, explicit?: boolean): unknown; compiler: unknown };
+const env = hb as unknown as { JavaScriptCompiler: new () => JsCompiler };
+class TextCompiler extends env.JavaScriptCompiler {
+  override appendToBuffer(source: unknown, location: unknown): unknown {
+    return super.appendToBuffer(source, location, true);
+  }
+}
+TextCompiler.prototype.compiler = TextCompiler; // block bodies are compiled by `new this.compiler()`
+env.JavaScriptCompiler = TextCompiler;
+
 function loadHandlebars(): typeof Handlebars | undefined {
   try {
     return hbRequire('handlebars/dist/handlebars.js') as typeof Handlebars;
@@ -146,6 +159,8 @@ interface Compiled {
   refs: string[];
   /** See templateReads; computed on first use (null: not a fixed set of names). */
   reads?: string[] | null;
+  /** See plainParts; computed on first render (null: not a plain template). */
+  plain?: (string | string[])[] | null;
 }
 
 const cache = new Map<string, Compiled>();
@@ -399,11 +414,62 @@ function pathAt(root: Program, line: number, col: number): string | undefined {
   return found;
 }
 
+/**
+ * A template of text and plain `{{ a.b }}`s only (no helpers, blocks, `this`, `../` or `@data`):
+ * its pieces, text as strings and each path as its parts. Null for any other template.
+ */
+function plainParts(ast: Program): (string | string[])[] | null {
+  const out: (string | string[])[] = [];
+  for (const node of ast.body) {
+    if (node.type === 'ContentStatement') out.push((node as hbs.AST.ContentStatement).value);
+    else if (node.type === 'CommentStatement') continue;
+    else if (node.type === 'MustacheStatement') {
+      const m = node as hbs.AST.MustacheStatement;
+      const p = m.path as PathExpr;
+      if (m.params.length || m.hash || p.type !== 'PathExpression' || p.data || p.depth !== 0) return null;
+      if (!/^[A-Za-z_][\w-]*(?:\.[\w-]+)*$/.test(p.original) || p.original !== p.parts.join('.')) return null;
+      if (p.parts[0] === 'this' || isHelper(p.parts[0]!)) return null;
+      out.push(p.parts);
+    } else return null;
+  }
+  return out;
+}
+
+/**
+ * What Handlebars renders for a plain template (plainParts) when every path names own
+ * properties down to a string, number or boolean: the pieces joined. Undefined otherwise
+ * (a missing name, an object, null...), and Handlebars renders it, errors included. This skips
+ * generating and compiling a function for the common `https://{{ host }}:{{ port }}` kind.
+ */
+function renderPlain(c: Compiled, scope: Vars): string | undefined {
+  if (c.plain === undefined) c.plain = plainParts(c.ast);
+  if (c.plain === null) return undefined;
+  let out = '';
+  for (const piece of c.plain) {
+    if (typeof piece === 'string') {
+      out += piece;
+      continue;
+    }
+    let cur: unknown = scope;
+    for (const part of piece) {
+      if (cur === null || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, part)) return undefined;
+      cur = (cur as Record<string, unknown>)[part];
+    }
+    if (typeof cur !== 'string' && typeof cur !== 'number' && typeof cur !== 'boolean') return undefined;
+    out += String(cur);
+  }
+  return out;
+}
+
 export function renderString(template: string, scope: Vars, where?: Where): string {
   if (!template.includes('{{')) return template;
   const c = compile(template, where);
+  const plain = renderPlain(c, scope);
+  if (plain !== undefined) return plain;
   try {
-    return c.fn(scope, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
+    // A template of one `{{ x }}` gives x itself: as text, as it would be beside other text.
+    const out: unknown = c.fn(scope, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
+    return typeof out === 'string' ? out : String(out ?? '');
   } catch (e) {
     if (e instanceof TemplateError) throw new TemplateError(`${e.message} in ${show(template)}`, where?.pos, where?.key);
     const msg = e instanceof Error ? e.message : String(e);

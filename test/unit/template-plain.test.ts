@@ -1,0 +1,68 @@
+// renderString joins text and plain `{{ a.b }}`s itself instead of having Handlebars generate and
+// compile a function: for every template and scope, it must give what Handlebars gives (strict,
+// no escaping), and fail where Handlebars fails.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import Handlebars from 'handlebars';
+import { renderString, renderValue, TemplateError } from '../../runner/model/template.js';
+
+// Handlebars' own helpers only: the templates below use no helper of ours. Stock Handlebars
+// *adds* a template's first two values when neither is a string (`{{a}}{{b}}` with 1 and 2
+// renders 3, false and false 0); renderString joins them as text, as Jinja would. So the
+// reference renders the template after a line of text of its own, which makes Handlebars join,
+// and takes that line off again (a `{{~` at the start, after blanks or not, strips its newline).
+const reference = Handlebars.create();
+const hbRender = (t: string, scope: object): { out: string } | { error: true } => {
+  try {
+    const out = reference.compile(`#\n${t}`, { strict: true, noEscape: true })(scope, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
+    return { out: out.slice(/^\s*\{\{~/.test(t) ? 1 : 2) };
+  } catch {
+    return { error: true };
+  }
+};
+const ours = (t: string, scope: object): { out: string } | { error: true } => {
+  try {
+    return { out: renderString(t, scope as Record<string, unknown>) };
+  } catch (e) {
+    assert.instance(e, TemplateError);
+    return { error: true };
+  }
+};
+
+const leaf = fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.double({ noNaN: false }), fc.boolean(), fc.constant(null), fc.constant(undefined));
+const value = fc.letrec((tie) => ({
+  v: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(fc.constantFrom('a', 'b', 'x', '0', 'n-1'), tie('v'), { maxKeys: 3 })),
+})).v;
+const scope = fc.dictionary(fc.constantFrom('a', 'b', 'host', 'port', 'list', 'n-1', 'x', 'lookup'), value, { maxKeys: 6 });
+
+const path = fc.constantFrom('a', 'b', 'host', 'port', 'x', 'n-1', 'lookup', 'a.b', 'a.x', 'list.0', 'list.1', 'a.0.b', 'missing', 'a.missing.b',
+  'this.a', './a', 'this', 'a.[b]', 'list.[0]', '@root.a', '../a', 'a/b');
+const mustache = fc.tuple(fc.constantFrom('{{ %s }}', '{{%s}}', '{{{%s}}}', '{{& %s}}', '{{~ %s ~}}', '{{~%s}}', '{{%s~}}'), path).map(([f, p]) => f.replace('%s', p));
+const other = fc.constantFrom('{{! a comment }}', '{{!-- long --}}', '{{#if a}}A{{/if}}', '{{#each list}}[{{this}}]{{/each}}', '{{ lookup a "b" }}', '{{#with a}}{{b}}{{/with}}', '{{ a b }}', '{{ true }}', '{{ 1 }}', '{{ "s" }}');
+const text = fc.string({ unit: fc.constantFrom('x', ' ', '\n', '\t', '-', ':', '/', '}', '{', '.', 'é'), maxLength: 5 });
+const template = fc.array(fc.oneof({ weight: 3, arbitrary: mustache }, { weight: 2, arbitrary: text }, { weight: 1, arbitrary: other }), { minLength: 1, maxLength: 6 }).map((xs) => xs.join(''));
+
+test('any template, any scope: the same output as Handlebars, or an error where it fails', () => {
+  fc.assert(fc.property(template, scope, (t, s) => {
+    if (!t.includes('{{')) return;
+    assert.equal(ours(t, s), hbRender(t, s), JSON.stringify({ t, s }));
+  }), { numRuns: 4000 });
+});
+
+test('plain templates render from the scope, keep number and boolean spellings, and refuse what is not there', () => {
+  const s = { host: 'rancher.lab.test', port: 8443, on: false, list: ['a', 'b'], n: { x: 1.5 }, nothing: null, obj: { a: 1 } };
+  assert.is(renderString('https://{{ host }}:{{ port }}/ {{~ n.x }} {{n.x}} {{{on}}}', s), 'https://rancher.lab.test:8443/1.5 1.5 false');
+  assert.is(renderString('{{! note }}[{{ nothing }}]', s), '[]');
+  // Two values side by side are text side by side (Handlebars alone gives 3 and 0 here).
+  assert.is(renderString('{{ a }}{{ b }}', { a: 1, b: 2 }), '12');
+  assert.is(renderString('{{ a }}{{ a }}', { a: false }), 'falsefalse');
+  assert.is(renderString('{{ default a 1 }}{{ b }}{{#if b}}{{ b }}{{ b }}{{/if}}', { b: 2 }), '1222');
+  assert.throws(() => renderString('x{{ nowhere }}', s), (e: unknown) => e instanceof TemplateError && /missing variable "nowhere"/.test(e.message));
+  assert.throws(() => renderString('x{{ obj.b }}', s), (e: unknown) => e instanceof TemplateError);
+  // A helper's name is still the helper, not a variable of that name.
+  assert.is(renderString('{{ json obj }}', { ...s, json: 'no' }), '{"a":1}');
+  assert.is(renderValue('{{ port }}', s), 8443);
+});
+
+test.run();
