@@ -68,6 +68,27 @@ const rewrite = {
   },
 };
 
+// node:fs/promises costs ~1-1.5 ms to load (it brings readline with it) and validate never uses
+// it: our modules get each of its functions as a stand-in that loads it on the first call. Names
+// are the module's own (read here), so a new import still resolves.
+const lazyFsPromises = {
+  name: 'lazy-fs-promises',
+  setup(b) {
+    b.onResolve({ filter: /^node:fs\/promises$/ }, (a) => (a.importer.startsWith(dist + sep) ? { path: 'fs/promises', namespace: 'lazy-fsp' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-fsp' }, async () => {
+      const names = Object.keys(await import('node:fs/promises')).filter((n) => n !== 'constants' && n !== 'default');
+      return {
+        loader: 'js',
+        contents: [
+          "const p = () => require('node:fs').promises;",
+          ...names.map((n) => `export const ${n} = (...a) => p().${n}(...a);`),
+          "export const constants = require('node:fs').constants;",
+        ].join('\n'),
+      };
+    });
+  },
+};
+
 async function bundle() {
   const id = randomBytes(BUNDLE_ID_LENGTH / 2).toString('hex');
   const header = '// rancher-play ';
@@ -93,7 +114,7 @@ async function bundle() {
     logLevel: 'warning',
     // (__rpImport above names the same packages.)
     external: ['ssh2', 'cpu-features', '*.node', 'jiti', 'uvu', 'ajv', 'ajv-formats'],
-    plugins: [rewrite],
+    plugins: [rewrite, lazyFsPromises],
     banner: {
       js: [
         // The build id: the cache is used only with the bundle it was made from (V8 itself checks

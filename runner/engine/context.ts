@@ -1,6 +1,6 @@
 // Builds the TaskContext a task sees, over one Transport. The probe gets a context whose
 // writeFile refuses, so a probe (and therefore check mode) cannot change a machine.
-import { readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs';
 import type { Applied, ExecOptions, ExecResult, Fact, KubeApi, PrecheckContext, TaskContext, TaskDefinition, WriteOptions } from '../task.js';
 import type { Transport } from '../transport/transport.js';
 import type { Status, TaskResult, Vars } from '../types.js';
@@ -35,7 +35,9 @@ export type FactCache = Map<string, Promise<unknown>>;
 /** A controller file, `~` and relative paths resolved against `dir`; `null` when it does not exist. */
 async function readLocalFrom(dir: string, path: string): Promise<Buffer | null> {
   try {
-    return await readFile(resolveFrom(dir, path));
+    // node:fs's callback form: validate reads certificates this way, and loading
+    // node:fs/promises for it was a millisecond or two of its start-up.
+    return await new Promise<Buffer>((resolve, reject) => readFile(resolveFrom(dir, path), (e, b) => (e ? reject(e) : resolve(b))));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
