@@ -33,6 +33,9 @@ export interface ExecuteInput {
   transports?: TransportFactory;
   /** The run's plan (built here when the caller has none). */
   plan?: Plan;
+  /** Values of secret params known only once rendered at run time (from a registered result or a
+   * fact): the caller's masking learns them before the task can print anything. */
+  addSecrets?(values: string[]): void;
 }
 
 export interface ExecuteOutput {
@@ -123,6 +126,7 @@ export async function execute(input: ExecuteInput): Promise<ExecuteOutput> {
   };
   const env: RunEnv = {
     inventory: inv, playbook: pb, plan, registry: input.registry, options: opt, emit, signal: input.signal,
+    addSecrets: input.addSecrets,
     controller: new LocalTransport('controller'), state, stopped, factCache, hostTransport,
     // helm/kubectl on the controller reach a node's API server over that node's connection (one
     // per host and run, whether or not the host runs tasks; only targets get a recap row).

@@ -7,7 +7,7 @@ import type { Transport } from '../transport/transport.js';
 import { UnreachableError } from '../transport/transport.js';
 import { probeThenApply, type FactCache } from './context.js';
 import type { ApiRouter } from './kube-api.js';
-import { defineTemplatedVars, templateScope } from '../model/vars.js';
+import { defineTemplatedVars, secretValues, templateScope } from '../model/vars.js';
 import type { Plan } from '../plan/index.js';
 import { renderValue } from '../model/template.js';
 import { nulPaths } from '../model/nul.js';
@@ -50,6 +50,8 @@ export interface RunEnv {
   stopped(): boolean;
   /** Where helm/kubectl on the controller reach an inventory host's API server (over its SSH connection). */
   apiRouter: ApiRouter;
+  /** See ExecuteInput.addSecrets. */
+  addSecrets?(values: string[]): void;
 }
 
 export function errorText(e: unknown): string {
@@ -141,6 +143,9 @@ export async function runHostTask(env: RunEnv, call: ItemCall, s: HostState): Pr
   }
   const task = env.registry.get(item.id);
   if (!task) return finish({ status: 'failed', changed: false, msg: `unknown task "${item.id}"` });
+  // The plan knew the secret params it could render; one that read a run-time value is masked from now on.
+  const secretNames = task.secretParams ?? [];
+  if (secretNames.length && env.addSecrets) env.addSecrets(secretNames.flatMap((n) => secretValues({ x: params[n] }, new Set(['x']))));
 
   // Tasks that declare a `delegate` param may be pointed at the controller per item, and
   // controller tasks that accept `delegate: host` (verify-dns, backup-kubeconfig's upload) at

@@ -193,13 +193,18 @@ export async function runPlaybook(playbookFile: string, inventoryFile: string, o
   printWarnings(loaded.plan, io.stderr);
   const secrets = secretsOf(loaded);
   const mask = (s: string): string => redactUrlCredentials(redactText(s, secrets));
+  // Longest first, as secretsOf orders them (a secret containing another is masked whole).
+  const addSecrets = (values: string[]): void => {
+    const fresh = values.filter((v) => !secrets.includes(v));
+    if (fresh.length) secrets.push(...fresh), secrets.sort((a, b) => b.length - a.length);
+  };
   const [{ execute, exitCodeFor }, { createRenderer, pickRenderer, useColor }] = await Promise.all([import('./executor.js'), import('../render/index.js')]);
   const kind = io.renderer ?? pickRenderer(false, io.stdout, io.env);
   const renderer = await createRenderer(opt.json ? 'json' : kind, {
     out: io.stdout, diff: opt.diff, verbose: opt.verbose, color: !opt.json && useColor(io.stdout, io.env), mask,
   });
   const emit = (e: RunEvent): void => renderer.event(e.event === 'task' && e.diff ? { ...e, diff: e.diff.map((d) => maskRotatedSecrets(d, mask)) } : e);
-  const result = await execute({ ...loaded, options: opt, emit, signal: io.signal });
+  const result = await execute({ ...loaded, options: opt, emit, signal: io.signal, addSecrets });
   await renderer.end();
   if (result.interrupted) return EXIT.interrupted;
   return exitCodeFor(result.recap);

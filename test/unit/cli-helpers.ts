@@ -26,7 +26,8 @@ const built = join(root, 'dist', 'runner', 'cli', 'index.js');
 const useDist = existsSync(built) && statSync(built).mtimeMs >= Math.max(newest(join(root, 'runner')), newest(join(root, 'tasks')));
 const argvFor = (args: string[]): string[] => (useDist
   ? [join(root, 'bin', 'rancher-play.js'), ...args]
-  : ['--import', tsxLoader, '--input-type=module', '-e', entry, ...args]);
+  // `--`: else node takes the CLI's own --help/--version for itself.
+  : ['--import', tsxLoader, '--input-type=module', '-e', entry, '--', ...args]);
 
 export interface CliResult {
   code: number;

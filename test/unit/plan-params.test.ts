@@ -90,4 +90,28 @@ plays:
   assert.is(read('h2.after'), `fact registered ${Buffer.from('run-time file').toString('base64')}`);
 });
 
+test('a secret param known only at run time (a registered result) is masked in what its task prints', async () => {
+  const p = project(2);
+  p.write('tasks/stamp.ts', STAMP_TASK);
+  g.__planParamsSeen = [];
+  const { code, out } = await run(p, `name: late secret
+plays:
+  - name: p
+    hosts: web
+    tasks:
+      - name: make a token
+        command: { cmd: "printf 'run-time-tok-%s' {{ host.name }}" }
+        register: made
+      - stamp: { token: "{{ made.stdout }}" }
+`);
+  assert.is(code, 0, out);
+  assert.equal(g.__planParamsSeen.filter(([phase]) => phase === 'run').map(([, h, t]) => `${h} ${t}`).sort(), ['h1 run-time-tok-h1', 'h2 run-time-tok-h2']);
+  const stampLines = out.split('\n').filter((l) => l.includes('"stamp"') && l.includes('"event":"task"'));
+  assert.is(stampLines.length, 2, out);
+  for (const l of stampLines) assert.match(l, /token \*{8}/);
+  // The stamp task's own results no longer show the token (the command's stdout, printed before
+  // the token was a secret, may).
+  for (const l of stampLines) assert.not.match(l, /run-time-tok/);
+});
+
 test.run();
