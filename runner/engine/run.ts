@@ -196,7 +196,9 @@ export async function runPlaybook(playbookFile: string, inventoryFile: string, o
   // Longest first, as secretsOf orders them (a secret containing another is masked whole).
   const addSecrets = (values: string[]): void => {
     const fresh = values.filter((v) => !secrets.includes(v));
-    if (fresh.length) secrets.push(...fresh), secrets.sort((a, b) => b.length - a.length);
+    if (!fresh.length) return;
+    secrets.push(...fresh);
+    secrets.sort((a, b) => b.length - a.length);
   };
   const [{ execute, exitCodeFor }, { createRenderer, pickRenderer, useColor }] = await Promise.all([import('./executor.js'), import('../render/index.js')]);
   const kind = io.renderer ?? pickRenderer(false, io.stdout, io.env);
