@@ -86,6 +86,8 @@ export class Plan {
     if (!play.serial?.some((s) => typeof s === 'string' && s.includes('{{'))) return play.serial;
     const pb = this.playbook;
     const scope: Vars = { ...pb.defaults, ...pb.vars, ...play.vars, ...this.extraVars };
+    // Vars defined by other vars render as they do everywhere else (a name nothing defines stays as written).
+    defineTemplatedVars(scope, templatedVars(scope, scope).now);
     const pos = play.serialPos ?? play.pos;
     const out: BatchSize[] = [];
     for (const size of play.serial) {
@@ -93,10 +95,9 @@ export class Plan {
         out.push(size);
         continue;
       }
-      let text = size;
+      let text: string;
       try {
-        // A var whose value is itself a template renders too (a few levels, as vars of vars do).
-        for (let i = 0; i < 8 && text.includes('{{'); i++) text = renderString(text, scope, { pos, key: 'serial' });
+        text = renderString(size, scope, { pos, key: 'serial' });
       } catch (e) {
         if (!(e instanceof TemplateError)) throw e;
         problems.push({ pos, key: 'serial', message: e.message });

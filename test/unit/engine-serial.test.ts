@@ -338,6 +338,10 @@ test('a templated serial renders with the play\'s vars and -e (a count, a percen
   const list = runIn(project(5), play('    serial: ["{{ first }}", "{{ rest }}"]\n    vars: { first: 1, rest: "50%", }\n', tasks));
   assert.is(list.code, 0, list.stderr);
   assert.equal(segments(list.log), ['a:h1', 'b:h1', 'a:h2,h3', 'b:h2,h3', 'a:h4,h5', 'b:h4,h5']);
+  // A var defined by another var renders first, as vars of vars do everywhere.
+  const nested = runIn(project(5), play('    serial: "{{ batch }}"\n    vars: { batch: "{{ half }}", half: "40%" }\n', tasks));
+  assert.is(nested.code, 0, nested.stderr);
+  assert.equal(segments(nested.log), ['a:h1,h2', 'b:h1,h2', 'a:h3,h4', 'b:h3,h4', 'a:h5', 'b:h5']);
 });
 
 test('a templated serial that renders to no size, or names a missing var, is exit 5 at serial; nothing runs', () => {
