@@ -3,13 +3,10 @@
 // By default the controller asks (node:dns, optionally a given `resolver`). With `delegate: host`
 // each target host of the play resolves the name itself (`getent ahostsv4`, i.e. its own
 // /etc/hosts and resolv.conf): the nodes must reach Rancher by that name too.
-import type * as Dns from 'node:dns/promises';
-import { createRequire } from 'node:module';
 import { defineTask, groupHosts, type TaskContext } from '../runner/sdk/index.js';
+import { dns } from './_lazy-builtins.js';
 import { fqdnProblems, isIPv4, listParam } from './rancher-rules.js';
 
-// dns loads when the task runs, not when validate loads the task list (start-up).
-const dns = (): typeof Dns => createRequire(import.meta.url)('node:dns/promises') as typeof Dns;
 const schema = {
   type: 'object',
   additionalProperties: false,

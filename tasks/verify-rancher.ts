@@ -10,17 +10,10 @@
 // redirect.go exempts /ping, /health* and /.well-known/), so a pong proves nothing about the
 // header there: a path that is not exempt (`also`, default /v3/settings/server-url) is fetched too
 // and a redirect of it back to itself fails the check the same way.
-import type * as Dns from 'node:dns/promises';
-import type * as Https from 'node:https';
-import { createRequire } from 'node:module';
 import type { LookupFunction } from 'node:net';
 import { defineTask } from '../runner/sdk/index.js';
+import { dns, https } from './_lazy-builtins.js';
 import { fqdnProblems, isIPv4 } from './rancher-rules.js';
-
-// https and dns load when the task runs, not when validate loads the task list (start-up).
-const builtin = createRequire(import.meta.url);
-const https = (): typeof Https => builtin('node:https') as typeof Https;
-const dns = (): typeof Dns => builtin('node:dns/promises') as typeof Dns;
 
 const schema = {
   type: 'object',
