@@ -8,8 +8,9 @@ import {
 } from 'yaml';
 import { InputError, type InputProblem } from '../errors.js';
 import type { SourcePos } from '../types.js';
+import { fastYaml, lineCounter, type FastYaml, type YamlPath } from './yamlfast.js';
 
-export type YamlPath = (string | number)[];
+export type { YamlPath };
 
 export interface YamlSource {
   /** Path as given by the user (used in messages). */
@@ -98,7 +99,13 @@ export function parseYaml(text: string, file: string): YamlSource {
   const nul = text.indexOf('\u0000');
   if (nul >= 0) throw binary(file, text.slice(0, nul), 'contains binary data (NUL byte)');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const fast = fastYaml(text);
+  return fast ? fastSource(text, file, fast) : readWithYaml(text, file);
+}
 
+/** parseYaml's reading with `yaml`, for what the fast reader leaves (exported for the test that
+ * compares the two). */
+export function readWithYaml(text: string, file: string): YamlSource {
   const lc = new LineCounter();
   const pos = (offset: number): SourcePos => {
     const p = lc.linePos(offset);
@@ -179,6 +186,33 @@ export function parseYaml(text: string, file: string): YamlSource {
     valuePosOf: (path) => locate(path, true),
     secretPaths,
   };
+}
+
+/** What the fast reader (yamlfast.ts) found, with the same lookups as `yaml`'s document above. */
+function fastSource(text: string, file: string, { value, root, secretPaths }: FastYaml): YamlSource {
+  const lineCol = lineCounter(text);
+  const pos = (offset: number): SourcePos => ({ file, ...lineCol(offset) });
+  const locate = (path: YamlPath, wantValue: boolean): SourcePos => {
+    let node = root;
+    let best = root.at;
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i]!;
+      if (node.map) {
+        const entry = node.map.get(String(seg));
+        if (!entry) break;
+        best = wantValue && i === path.length - 1 ? entry.value.at : entry.key;
+        node = entry.value;
+      } else if (node.seq) {
+        const idx = typeof seg === 'number' ? seg : Number(seg);
+        const item = Number.isInteger(idx) ? node.seq[idx] : undefined;
+        if (!item) break;
+        best = item.at;
+        node = item;
+      } else break;
+    }
+    return pos(best);
+  };
+  return { file, value, posOf: (path) => locate(path, false), valuePosOf: (path) => locate(path, true), secretPaths };
 }
 
 // ------------------------------------------------------------------ helpers
