@@ -153,14 +153,28 @@ function stringOf(v: unknown): string {
 
 // --------------------------------------------------------------- compilation
 
-interface Compiled {
-  ast: Program;
-  fn: Handlebars.TemplateDelegate;
-  refs: string[];
+/** A template, parsed once. Plain ones (scanPlain) are read without Handlebars' parser; their
+ * AST and function are made only if something asks for them. */
+class Compiled {
+  #ast: Program | undefined;
+  #fn: Handlebars.TemplateDelegate | undefined;
   /** See templateReads; computed on first use (null: not a fixed set of names). */
   reads?: string[] | null;
-  /** See plainParts; computed on first render (null: not a plain template). */
-  plain?: (string | string[])[] | null;
+  constructor(
+    readonly template: string,
+    readonly refs: string[],
+    /** See plainParts; computed on first render (null: not a plain template). */
+    public plain: (string | string[])[] | null | undefined,
+    ast?: Program,
+  ) {
+    this.#ast = ast;
+  }
+  get ast(): Program {
+    return (this.#ast ??= hb.parse(this.template));
+  }
+  get fn(): Handlebars.TemplateDelegate {
+    return (this.#fn ??= hb.compile(this.ast, { strict: true, noEscape: true }));
+  }
 }
 
 const cache = new Map<string, Compiled>();
@@ -169,21 +183,54 @@ const CACHE_MAX = 10_000;
 function compile(template: string, where?: Where): Compiled {
   const hit = cache.get(template);
   if (hit) return hit;
-  let ast: Program;
-  try {
-    ast = hb.parse(template);
-  } catch (e) {
-    const msg = e instanceof Error ? e.message.split('\n').filter(Boolean).pop() ?? e.message : String(e);
-    throw new TemplateError(`template syntax error: ${msg} in ${show(template)}`, where?.pos, where?.key);
+  let c: Compiled;
+  const plain = scanPlain(template);
+  if (plain) c = new Compiled(template, [...new Set(plain.filter((p) => typeof p !== 'string').map((p) => p[0]!))], plain);
+  else {
+    let ast: Program;
+    try {
+      ast = hb.parse(template);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message.split('\n').filter(Boolean).pop() ?? e.message : String(e);
+      throw new TemplateError(`template syntax error: ${msg} in ${show(template)}`, where?.pos, where?.key);
+    }
+    const problem = checkAst(ast);
+    if (problem) throw new TemplateError(`${problem} in ${show(template)}`, where?.pos, where?.key);
+    c = new Compiled(template, collectRefs(ast), undefined, ast);
   }
-  const problem = checkAst(ast);
-  if (problem) throw new TemplateError(`${problem} in ${show(template)}`, where?.pos, where?.key);
-  const fn = hb.compile(ast, { strict: true, noEscape: true });
-  const refs = collectRefs(ast);
-  const c: Compiled = { ast, fn, refs };
   if (cache.size >= CACHE_MAX) cache.clear();
   cache.set(template, c);
   return c;
+}
+
+// `{{ a.b }}` as Handlebars' lexer reads a path (letters, digits, `_` and `-`), and the names it
+// reads as something else: keywords and literals.
+const PLAIN_MUSTACHE = /\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*\}\}/g;
+const NOT_A_NAME = new Set(['this', 'else', 'true', 'false', 'null', 'undefined', 'as']);
+
+/**
+ * plainParts without parsing: the pieces of a template that is text and `{{ a.b }}`s only. Null
+ * when anything else may be in it — another `{{`, an escape (`\\{{`), a brace beside a mustache,
+ * a helper's or a refused name — and Handlebars then parses it (the test of renderString against
+ * stock Handlebars goes through here).
+ */
+function scanPlain(template: string): (string | string[])[] | null {
+  const out: (string | string[])[] = [];
+  let last = 0;
+  const text = (t: string, first: boolean, final: boolean): boolean => {
+    if (t.includes('{{') || (!first && t.startsWith('}')) || (!final && (t.endsWith('{') || t.endsWith('\\')))) return false;
+    if (t) out.push(t);
+    return true;
+  };
+  for (const m of template.matchAll(PLAIN_MUSTACHE)) {
+    if (!text(template.slice(last, m.index), last === 0, false)) return null;
+    const parts = m[1]!.split('.');
+    // (`.1` after a name is a number to the lexer, and a syntax error there)
+    if (isHelper(parts[0]!) || parts.some((p) => NOT_A_NAME.has(p) || FORBIDDEN_NAMES.has(p) || /^-?[0-9]/.test(p))) return null;
+    out.push(parts);
+    last = m.index + m[0].length;
+  }
+  return text(template.slice(last), last === 0, true) ? out : null;
 }
 
 function show(template: string): string {
@@ -363,6 +410,15 @@ export function templateReads(template: string): string[] | undefined {
 export function templateRefs(template: string): string[] {
   if (!template.includes('{{')) return [];
   return compile(template).refs;
+}
+
+/** What Handlebars' parser gives for templateRefs and plainParts, as a plain template is read
+ * without it (exported for the test that compares the two). */
+export function parsedForTests(template: string): { refs: string[]; plain: (string | string[])[] | null } {
+  const ast = hb.parse(template);
+  const problem = checkAst(ast);
+  if (problem) throw new TemplateError(problem);
+  return { refs: collectRefs(ast), plain: plainParts(ast) };
 }
 
 /** Parse-and-check a template without rendering it; throws TemplateError. */

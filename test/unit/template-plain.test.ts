@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import Handlebars from 'handlebars';
-import { renderString, renderValue, TemplateError } from '../../runner/model/template.js';
+import { parsedForTests, renderString, renderValue, templateRefs, TemplateError } from '../../runner/model/template.js';
 
 // Handlebars' own helpers only: the templates below use no helper of ours. Stock Handlebars
 // *adds* a template's first two values when neither is a string (`{{a}}{{b}}` with 1 and 2
@@ -37,16 +37,37 @@ const value = fc.letrec((tie) => ({
 const scope = fc.dictionary(fc.constantFrom('a', 'b', 'host', 'port', 'list', 'n-1', 'x', 'lookup'), value, { maxKeys: 6 });
 
 const path = fc.constantFrom('a', 'b', 'host', 'port', 'x', 'n-1', 'lookup', 'a.b', 'a.x', 'list.0', 'list.1', 'a.0.b', 'missing', 'a.missing.b',
-  'this.a', './a', 'this', 'a.[b]', 'list.[0]', '@root.a', '../a', 'a/b');
+  'this.a', './a', 'this', 'a.[b]', 'list.[0]', '@root.a', '../a', 'a/b',
+  // Names Handlebars' lexer reads as keywords or literals, refused names, odd spellings.
+  'true', 'false', 'null', 'undefined', 'else', 'as', 'a.this', 'a.true', 'a.-b', 'a.-1', 'a.1b', 'list.0.x', '_a', 'a_1', 'a-', 'a..b', 'a.');
 const mustache = fc.tuple(fc.constantFrom('{{ %s }}', '{{%s}}', '{{{%s}}}', '{{& %s}}', '{{~ %s ~}}', '{{~%s}}', '{{%s~}}'), path).map(([f, p]) => f.replace('%s', p));
 const other = fc.constantFrom('{{! a comment }}', '{{!-- long --}}', '{{#if a}}A{{/if}}', '{{#each list}}[{{this}}]{{/each}}', '{{ lookup a "b" }}', '{{#with a}}{{b}}{{/with}}', '{{ a b }}', '{{ true }}', '{{ 1 }}', '{{ "s" }}');
-const text = fc.string({ unit: fc.constantFrom('x', ' ', '\n', '\t', '-', ':', '/', '}', '{', '.', 'é'), maxLength: 5 });
+const text = fc.string({ unit: fc.constantFrom('x', ' ', '\n', '\t', '-', ':', '/', '}', '{', '.', 'é', '\\', '~'), maxLength: 5 });
 const template = fc.array(fc.oneof({ weight: 3, arbitrary: mustache }, { weight: 2, arbitrary: text }, { weight: 1, arbitrary: other }), { minLength: 1, maxLength: 6 }).map((xs) => xs.join(''));
 
 test('any template, any scope: the same output as Handlebars, or an error where it fails', () => {
   fc.assert(fc.property(template, scope, (t, s) => {
     if (!t.includes('{{')) return;
     assert.equal(ours(t, s), hbRender(t, s), JSON.stringify({ t, s }));
+  }), { numRuns: 4000 });
+});
+
+test('the names a template reads are those Handlebars\' parser finds, for plain templates too', () => {
+  fc.assert(fc.property(template, (t) => {
+    let want: string[] | 'error';
+    try {
+      want = parsedForTests(t).refs;
+    } catch {
+      want = 'error';
+    }
+    let got: string[] | 'error';
+    try {
+      got = templateRefs(t);
+    } catch {
+      got = 'error';
+    }
+    if (want === 'error' || got === 'error') assert.is(got === 'error' || !t.includes('{{'), want === 'error' || !t.includes('{{'), t);
+    else if (t.includes('{{')) assert.equal(got, want, t);
   }), { numRuns: 4000 });
 });
 
