@@ -68,26 +68,41 @@ const rewrite = {
   },
 };
 
-// node:fs/promises costs ~1-1.5 ms to load (it brings readline with it) and validate never uses
-// it: our modules get each of its functions as a stand-in that loads it on the first call. Names
-// are the module's own (read here), so a new import still resolves.
-const lazyFsPromises = {
-  name: 'lazy-fs-promises',
-  setup(b) {
-    b.onResolve({ filter: /^node:fs\/promises$/ }, (a) => (a.importer.startsWith(dist + sep) ? { path: 'fs/promises', namespace: 'lazy-fsp' } : undefined));
-    b.onLoad({ filter: /.*/, namespace: 'lazy-fsp' }, async () => {
-      const names = Object.keys(await import('node:fs/promises')).filter((n) => n !== 'constants' && n !== 'default');
-      return {
-        loader: 'js',
-        contents: [
-          "const p = () => require('node:fs').promises;",
-          ...names.map((n) => `export const ${n} = (...a) => p().${n}(...a);`),
-          "export const constants = require('node:fs').constants;",
-        ].join('\n'),
-      };
-    });
-  },
-};
+/**
+ * A plugin that gives our modules, for the import `specifier`, a module of stand-ins: each
+ * function `specifier` exports, loading `load` (JS code) on its first call or `new`. Names are the
+ * real module's (read here), so a new import still resolves; one that is not a function fails the
+ * build (no matching export) unless `extra` (lines of JS) exports it.
+ */
+function lazyModule(specifier, load, extra = []) {
+  const namespace = `lazy-${specifier.replace(/\W/g, '-')}`;
+  const filter = new RegExp(`^${specifier.replace(/[/.]/g, (c) => `\\${c}`)}$`);
+  return {
+    name: namespace,
+    setup(b) {
+      b.onResolve({ filter }, (a) => (a.importer.startsWith(dist + sep) ? { path: specifier, namespace } : undefined));
+      b.onLoad({ filter: /.*/, namespace }, async () => {
+        const real = await import(specifier);
+        const names = Object.keys(real).filter((n) => n !== 'default' && typeof real[n] === 'function');
+        return {
+          loader: 'js',
+          resolveDir: root,
+          contents: [
+            `let m; const p = () => (m ??= ${load});`,
+            ...names.map((n) => `export function ${n}(...a) { return new.target ? new (p().${n})(...a) : p().${n}.apply(this, a); }`),
+            ...extra,
+          ].join('\n'),
+        };
+      });
+    },
+  };
+}
+
+// node:fs/promises costs ~1-1.5 ms to load (it brings readline with it) and validate never uses it.
+const lazyFsPromises = lazyModule('node:fs/promises', "require('node:fs').promises", ["export const constants = require('node:fs').constants;"]);
+// yaml is read only when js-yaml leaves a file to it (runner/model/yamlfast.ts) and by tasks as
+// they run, yet importing it initialises its 72 modules at every start.
+const lazyYaml = lazyModule('yaml', "require('yaml')");
 
 async function bundle() {
   const id = randomBytes(BUNDLE_ID_LENGTH / 2).toString('hex');
@@ -114,7 +129,7 @@ async function bundle() {
     logLevel: 'warning',
     // (__rpImport above names the same packages.)
     external: ['ssh2', 'cpu-features', '*.node', 'jiti', 'uvu', 'ajv', 'ajv-formats'],
-    plugins: [rewrite, lazyFsPromises],
+    plugins: [rewrite, lazyFsPromises, lazyYaml],
     banner: {
       js: [
         // The build id: the cache is used only with the bundle it was made from (V8 itself checks

@@ -16,7 +16,7 @@
 //   local API answers ok. A start that fails is explained from the unit's journal.
 import { basename } from 'node:path';
 import { readdir } from 'node:fs/promises';
-import YAML from 'yaml';
+import { stringify as stringifyYaml } from 'yaml';
 import { defineTask, defineFact, groupHosts, type ExecResult, type FileDiff, type TaskContext, type Vars } from '../runner/sdk/index.js';
 import { K3S_SERVER_FLAGS, RKE2_SERVER_FLAGS } from './rke2-flags.js';
 import { k8sMinor, RANCHER_K8S, rancherRow } from './_support-matrix.js';
@@ -319,7 +319,7 @@ export default defineTask({
     // for embedded etcd (k3s docs datastore/ha-embedded.md), the others join on 6443.
     if (params.join) cfg.server = `https://${params.join}:${paths(dist0).supervisorPort}`;
     else if (dist0 === 'k3s') cfg['cluster-init'] = true;
-    const configText = `# Managed by rancher-play (rke2-server)\n${YAML.stringify(cfg)}`;
+    const configText = `# Managed by rancher-play (rke2-server)\n${stringifyYaml(cfg)}`;
     const proxy = params.proxy ?? (ctx.vars.proxy && typeof ctx.vars.proxy === 'object' ? (ctx.vars.proxy as { http?: string; https?: string; no_proxy?: string }) : undefined);
     const nodes = groupHosts(ctx.vars, params.node_group).map((h) => h.address);
     const noProxy = noProxyList(nodes, params.no_proxy_extra, proxy?.no_proxy);
