@@ -121,7 +121,7 @@ export default defineTask<typeof schema, PullState>({
     if (version && params.rke) {
       // RKE's own whitelist (hosts/tunnel.go checkDockerVersion): checked here so preflight cannot pass what `rke up` rejects.
       const binary = typeof ctx.vars.rke_binary === 'string' ? ctx.vars.rke_binary : 'rke';
-      const local = params.rke_version ? { version: params.rke_version, defaultK8s: oldRkeDefault(params.rke_version) } : localRke(binary);
+      const local = params.rke_version ? { version: params.rke_version, defaultK8s: oldRkeDefault(params.rke_version) } : await localRke(binary);
       const rke = local.version;
       const k8s = typeof ctx.vars.kubernetes_version === 'string' && ctx.vars.kubernetes_version ? ctx.vars.kubernetes_version : local.defaultK8s;
       const rule = rke && k8s ? rkeDockerVersions(rke, k8s) : undefined;

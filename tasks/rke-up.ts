@@ -7,7 +7,7 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { defineTask } from '../runner/sdk/index.js';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import {
   RKE_DEFAULT_K8S, RKE_DEFAULT_K8S_SOURCE, RKE_FEATURES, addonK8sProblems, addonRkeProblems, chartK8sProblems, rkeHas, rkeK8sProblems,
 } from './_support-matrix.js';
@@ -95,29 +95,28 @@ export function oldRkeDefault(rke: string): string | undefined {
 }
 
 /** What validate can learn from the controller's rke without touching anything: its version and
- * (from v0.3.0, `rke config --list-version`) its default Kubernetes. */
-const localRkeCache = new Map<string, { version?: string; defaultK8s?: string }>();
-export function localRke(binary: string): { version?: string; defaultK8s?: string } {
-  const hit = localRkeCache.get(binary);
-  if (hit) return hit;
-  const found = askRke(binary);
-  localRkeCache.set(binary, found);
+ * (from v0.3.0, `rke config --list-version`) its default Kubernetes. Asked once per binary, and
+ * without blocking: validate goes on with its other checks while rke answers. */
+const localRkeCache = new Map<string, Promise<{ version?: string; defaultK8s?: string }>>();
+export function localRke(binary: string): Promise<{ version?: string; defaultK8s?: string }> {
+  let found = localRkeCache.get(binary);
+  if (!found) localRkeCache.set(binary, (found = askRke(binary)));
   return found;
 }
 
-function askRke(binary: string): { version?: string; defaultK8s?: string } {
-  const run = (args: string[]) => {
+async function askRke(binary: string): Promise<{ version?: string; defaultK8s?: string }> {
+  const run = (args: string[]) => new Promise<string | undefined>((resolve) => {
     try {
-      const r = spawnSync(binary, args, { encoding: 'utf8', timeout: 15000, stdio: ['ignore', 'pipe', 'pipe'] });
-      return r.status === 0 ? r.stdout : undefined;
+      // (stdin closed at once: nothing is ever typed to it)
+      execFile(binary, args, { encoding: 'utf8', timeout: 15000 }, (err, stdout) => resolve(err ? undefined : stdout)).stdin?.end();
     } catch {
-      return undefined;
+      resolve(undefined);
     }
-  };
-  const version = rkeVersionOf(run(['--version']) ?? '');
+  });
+  const version = rkeVersionOf((await run(['--version'])) ?? '');
   if (!version) return {};
   if (!rkeHas(version, 'listVersion')) return { version, defaultK8s: oldRkeDefault(version) };
-  const lv = run(['config', '--list-version'])?.trim().split('\n').pop()?.trim();
+  const lv = (await run(['config', '--list-version']))?.trim().split('\n').pop()?.trim();
   return { version, defaultK8s: lv || undefined };
 }
 
@@ -132,7 +131,7 @@ export default defineTask({
   runsOn: 'controller',
   // The Rancher rules, from the inventory, before anything connects: concrete version, valid FQDN,
   // CA file of PEM certificates in order, odd etcd count, every node's SSH key present.
-  precheck(params, ctx) {
+  async precheck(params, ctx) {
     const v = ctx.vars;
     const out = [
       ...(v.rancher_version !== undefined ? rancherVersionProblems(v.rancher_version) : []),
@@ -151,7 +150,7 @@ export default defineTask({
     };
     const wantK8s = typeof v.kubernetes_version === 'string' && v.kubernetes_version ? v.kubernetes_version : undefined;
     if (params.rancher_addons || params.rancher_chart) {
-      const rke = localRke(binaryOf(params, v));
+      const rke = await localRke(binaryOf(params, v));
       const k8s = wantK8s ?? rke.defaultK8s;
       if (params.rancher_addons) {
         if (rke.version) out.push(...addonRkeProblems(rke.version).map(at('rke_binary')));

@@ -1,7 +1,7 @@
 // The `run`/`check`/`validate` pipeline: load and check everything first (exit 5, nothing
 // connected), then execute and render. Kept apart from the CLI so tests can call it directly.
 import { existsSync } from 'node:fs';
-import type { Inventory, Playbook, RunEvent, RunOptions, Vars } from '../types.js';
+import type { Inventory, Playbook, RunEvent, RunOptions, TaskItem, Vars } from '../types.js';
 import { EXIT, InputError, formatProblem, type InputProblem } from '../errors.js';
 import { applyConnectionFlags, limitSelection, loadInventory, resolveInventory } from '../model/inventory.js';
 import { loadPlaybook } from '../model/playbook.js';
@@ -64,8 +64,12 @@ export async function loadAll(
   // A --limit that leaves no host is an error before anything else, as in ansible-playbook.
   limitSelection(inventory, opt.limit);
   const plan = new Plan(playbook, inventory, { extraVars: opt.extraVars, limit: opt.limit, slice: opt.slice });
+  // The prechecks start first: what they ask of the controller's tools (rke --version) runs
+  // while the static pass does.
+  const pre = prechecks(plan, registry);
+  pre.catch(() => undefined); // (awaited below; a static pass that throws must not leave it unhandled)
   problems.push(...staticProblems(playbook, inventory, { plan }));
-  problems.push(...(await prechecks(plan, registry)));
+  problems.push(...(await pre));
   if (opt.startAtTask !== undefined && (await import('./executor.js')).tasksToRun(playbook, { startAtTask: opt.startAtTask }).every((t) => t.length === 0)) {
     const names = playbook.plays.flatMap((p) => p.tasks.map((t) => t.name));
     problems.push({ key: '--start-at-task', message: `no task named "${opt.startAtTask}"${suggestion(opt.startAtTask, names)}` });
@@ -78,11 +82,12 @@ export async function loadAll(
   return { inventory, playbook, registry, plan };
 }
 
-/** Each task's `precheck` on its rendered params, for every host where they render without run-time values. */
+/** Each task's `precheck` on its rendered params, for every host where they render without
+ * run-time values. All are started before any is awaited (one may wait on a program); the
+ * problems come in the order of plays, hosts and tasks all the same. */
 async function prechecks(plan: Plan, registry: Registry): Promise<InputProblem[]> {
   const { playbook: pb } = plan;
-  const out: InputProblem[] = [];
-  const seen = new Set<string>();
+  const steps: { item: TaskItem; host: string; nul: (string | number)[][]; msgs: string[] | Promise<string[]> }[] = [];
   for (const { index: playIndex, play, hosts } of plan.plays) {
     for (const host of hosts) {
       const scope = plan.scope(host, playIndex);
@@ -101,23 +106,29 @@ async function prechecks(plan: Plan, registry: Registry): Promise<InputProblem[]
           continue; // reported by the static pass
         }
         // A var may bring the NUL byte the playbook's own text cannot.
-        for (const at of nulPaths(params)) {
-          const k = `${item.pos.line}:${item.pos.col}|nul|${at.join('.')}`;
-          if (seen.has(k)) continue;
-          seen.add(k);
-          out.push({ pos: item.pos, key: [item.id, ...at].join('.'), message: `holds a NUL byte once rendered (host ${host})` });
-        }
-        if (!task.precheck) continue;
-        const msgs = await task.precheck(params, { ...precheckContext(host, scope, pb.dir), varSource });
-        for (const m of msgs) {
-          const k = `${item.pos.line}:${item.pos.col}|${m}`;
-          if (seen.has(k)) continue;
-          seen.add(k);
-          out.push({ pos: item.pos, key: item.id, message: `${m} (host ${host})` });
-        }
+        const nul = nulPaths(params);
+        const msgs = task.precheck ? task.precheck(params, { ...precheckContext(host, scope, pb.dir), varSource }) : [];
+        steps.push({ item, host, nul, msgs });
       }
     }
   }
+  const answers = await Promise.all(steps.map((s) => s.msgs));
+  const out: InputProblem[] = [];
+  const seen = new Set<string>();
+  steps.forEach(({ item, host, nul }, i) => {
+    for (const at of nul) {
+      const k = `${item.pos.line}:${item.pos.col}|nul|${at.join('.')}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push({ pos: item.pos, key: [item.id, ...at].join('.'), message: `holds a NUL byte once rendered (host ${host})` });
+    }
+    for (const m of answers[i]!) {
+      const k = `${item.pos.line}:${item.pos.col}|${m}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push({ pos: item.pos, key: item.id, message: `${m} (host ${host})` });
+    }
+  });
   return out;
 }
 
