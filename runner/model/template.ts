@@ -164,7 +164,7 @@ class Compiled {
     readonly template: string,
     readonly refs: string[],
     /** See plainParts; computed on first render (null: not a plain template). */
-    public plain: (string | string[])[] | null | undefined,
+    public plain: Piece[] | null | undefined,
     ast?: Program,
   ) {
     this.#ast = ast;
@@ -185,7 +185,7 @@ function compile(template: string, where?: Where): Compiled {
   if (hit) return hit;
   let c: Compiled;
   const plain = scanPlain(template);
-  if (plain) c = new Compiled(template, [...new Set(plain.filter((p) => typeof p !== 'string').map((p) => p[0]!))], plain);
+  if (plain) c = new Compiled(template, plainRefs(plain), plain);
   else {
     let ast: Program;
     try {
@@ -203,34 +203,93 @@ function compile(template: string, where?: Where): Compiled {
   return c;
 }
 
-// `{{ a.b }}` as Handlebars' lexer reads a path (letters, digits, `_` and `-`), and the names it
-// reads as something else: keywords and literals.
-const PLAIN_MUSTACHE = /\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*\}\}/g;
+/** `{{#if a}}…{{else}}…{{/if}}` (or `unless`) in a plain template: the test's path and both branches. */
+interface Test {
+  test: string[];
+  unless: boolean;
+  then: Piece[];
+  else: Piece[];
+}
+/** A plain template's pieces: text, a `{{ a.b }}` (its path), or a test. */
+type Piece = string | string[] | Test;
+
+// The tags of a plain template as Handlebars' lexer reads them: `{{ a.b }}` (a path: letters,
+// digits, `_` and `-`), `{{#if a}}` / `{{#unless a}}`, `{{else}}`, `{{/if}}` / `{{/unless}}`.
+// Names it reads as something else (keywords, literals) are not paths.
+const PATH = '[A-Za-z_][\\w-]*(?:\\.[\\w-]+)*';
+const TAG = new RegExp(`\\{\\{(?:\\s*(else)\\s*|\\s*(${PATH})\\s*|#(if|unless)\\s+(${PATH})\\s*|/\\s*(if|unless)\\s*)\\}\\}`, 'y');
 const NOT_A_NAME = new Set(['this', 'else', 'true', 'false', 'null', 'undefined', 'as']);
 
+function pathParts(path: string): string[] | null {
+  const parts = path.split('.');
+  // (`.1` after a name is a number to the lexer, and a syntax error there)
+  if (isHelper(parts[0]!) || parts.some((p) => NOT_A_NAME.has(p) || FORBIDDEN_NAMES.has(p) || /^-?[0-9]/.test(p))) return null;
+  return parts;
+}
+
 /**
- * plainParts without parsing: the pieces of a template that is text and `{{ a.b }}`s only. Null
- * when anything else may be in it — another `{{`, an escape (`\\{{`), a brace beside a mustache,
- * a helper's or a refused name — and Handlebars then parses it (the test of renderString against
- * stock Handlebars goes through here).
+ * The pieces of a plain template, read without Handlebars' parser: text, `{{ a.b }}`s and, on one
+ * line (Handlebars strips the lines of block tags that stand alone), `{{#if a}}…{{else}}…{{/if}}`
+ * and `unless`. Null when anything else may be in it — another tag, an escape (`\\{{`), a brace
+ * against a tag, a helper's or a refused name — and Handlebars then parses it. The property tests
+ * of template-plain.test.ts compare what comes of it with stock Handlebars.
  */
-function scanPlain(template: string): (string | string[])[] | null {
-  const out: (string | string[])[] = [];
-  let last = 0;
-  const text = (t: string, first: boolean, final: boolean): boolean => {
-    if (t.includes('{{') || (!first && t.startsWith('}')) || (!final && (t.endsWith('{') || t.endsWith('\\')))) return false;
-    if (t) out.push(t);
-    return true;
-  };
-  for (const m of template.matchAll(PLAIN_MUSTACHE)) {
-    if (!text(template.slice(last, m.index), last === 0, false)) return null;
-    const parts = m[1]!.split('.');
-    // (`.1` after a name is a number to the lexer, and a syntax error there)
-    if (isHelper(parts[0]!) || parts.some((p) => NOT_A_NAME.has(p) || FORBIDDEN_NAMES.has(p) || /^-?[0-9]/.test(p))) return null;
-    out.push(parts);
-    last = m.index + m[0].length;
+function scanPlain(template: string): Piece[] | null {
+  const root: Piece[] = [];
+  const open: { pieces: Piece[]; test?: Test; name?: string; inElse?: boolean }[] = [{ pieces: root }];
+  let blocks = false;
+  let i = 0;
+  let afterTag = false;
+  for (;;) {
+    const top = open[open.length - 1]!;
+    const j = template.indexOf('{{', i);
+    const text = template.slice(i, j < 0 ? template.length : j);
+    if ((afterTag && text.startsWith('}')) || (j >= 0 && text.endsWith('\\'))) return null;
+    if (text) top.pieces.push(text);
+    if (j < 0) break;
+    TAG.lastIndex = j;
+    const m = TAG.exec(template);
+    if (!m) return null;
+    const [, elseTag, path, opens, testPath, closes] = m;
+    if (elseTag) {
+      if (!top.test || top.inElse) return null;
+      top.inElse = true;
+      top.pieces = top.test.else;
+    } else if (path) {
+      const parts = pathParts(path);
+      if (!parts) return null;
+      top.pieces.push(parts);
+    } else if (opens) {
+      const parts = pathParts(testPath!);
+      if (!parts) return null;
+      const test: Test = { test: parts, unless: opens === 'unless', then: [], else: [] };
+      top.pieces.push(test);
+      open.push({ pieces: test.then, test, name: opens });
+      blocks = true;
+    } else {
+      if (top.name !== closes) return null;
+      open.pop();
+    }
+    i = TAG.lastIndex;
+    afterTag = true;
   }
-  return text(template.slice(last), last === 0, true) ? out : null;
+  return open.length === 1 && !(blocks && /[\r\n]/.test(template)) ? root : null;
+}
+
+/** templateRefs of a plain template: what collectRefs finds in its AST. */
+function plainRefs(pieces: Piece[], guarded: ReadonlySet<string> = new Set(), out = new Set<string>()): string[] {
+  for (const p of pieces) {
+    if (typeof p === 'string') continue;
+    if (Array.isArray(p)) {
+      if (!guarded.has(p[0]!)) out.add(p[0]!);
+      continue;
+    }
+    // `if x` guards its body; `unless x` guards its else-branch.
+    const inner = new Set([...guarded, p.test[0]!]);
+    plainRefs(p.then, p.unless ? guarded : inner, out);
+    plainRefs(p.else, p.unless ? inner : guarded, out);
+  }
+  return [...out];
 }
 
 function show(template: string): string {
@@ -492,18 +551,32 @@ function plainParts(ast: Program): (string | string[])[] | null {
 }
 
 /**
- * What Handlebars renders for a plain template (plainParts) when every path names own
- * properties down to a string, number or boolean: the pieces joined. Undefined otherwise
+ * What Handlebars renders for a plain template (scanPlain, or plainParts of a parsed one) when
+ * every path names own properties down to a string, number or boolean, and every test's value is
+ * plain data: the pieces joined, each test's branch in its place. Undefined otherwise
  * (a missing name, an object, null...), and Handlebars renders it, errors included. This skips
  * generating and compiling a function for the common `https://{{ host }}:{{ port }}` kind.
  */
 function renderPlain(c: Compiled, scope: Vars): string | undefined {
   if (c.plain === undefined) c.plain = plainParts(c.ast);
-  if (c.plain === null) return undefined;
+  return c.plain === null ? undefined : renderPieces(c.plain, scope);
+}
+
+function renderPieces(pieces: Piece[], scope: Vars): string | undefined {
   let out = '';
-  for (const piece of c.plain) {
+  for (const piece of pieces) {
     if (typeof piece === 'string') {
       out += piece;
+      continue;
+    }
+    if (!Array.isArray(piece)) {
+      const v = testValue(scope, piece.test);
+      if (v === FALLBACK) return undefined;
+      // Handlebars' `if`: false, 0, "", null, undefined, NaN and [] are false.
+      const truthy = !!v && !(Array.isArray(v) && v.length === 0);
+      const branch = renderPieces(truthy !== piece.unless ? piece.then : piece.else, scope);
+      if (branch === undefined) return undefined;
+      out += branch;
       continue;
     }
     let cur: unknown = scope;
@@ -515,6 +588,22 @@ function renderPlain(c: Compiled, scope: Vars): string | undefined {
     out += String(cur);
   }
   return out;
+}
+
+const FALLBACK = Symbol('fallback');
+
+/** A test's value as Handlebars looks up a helper's argument: a missing last name is undefined;
+ * FALLBACK where Handlebars does more (fails on a name under a missing one; a function, a
+ * primitive's or an inherited property). */
+function testValue(scope: Vars, parts: string[]): unknown {
+  let cur: unknown = scope;
+  for (const part of parts) {
+    if (cur === null || cur === undefined) return FALLBACK;
+    if (typeof cur !== 'object') return FALLBACK;
+    if (!Object.prototype.hasOwnProperty.call(cur, part) && (cur as Record<string, unknown>)[part] !== undefined) return FALLBACK;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return typeof cur === 'function' ? FALLBACK : cur;
 }
 
 export function renderString(template: string, scope: Vars, where?: Where): string {

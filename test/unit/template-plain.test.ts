@@ -43,7 +43,15 @@ const path = fc.constantFrom('a', 'b', 'host', 'port', 'x', 'n-1', 'lookup', 'a.
 const mustache = fc.tuple(fc.constantFrom('{{ %s }}', '{{%s}}', '{{{%s}}}', '{{& %s}}', '{{~ %s ~}}', '{{~%s}}', '{{%s~}}'), path).map(([f, p]) => f.replace('%s', p));
 const other = fc.constantFrom('{{! a comment }}', '{{!-- long --}}', '{{#if a}}A{{/if}}', '{{#each list}}[{{this}}]{{/each}}', '{{ lookup a "b" }}', '{{#with a}}{{b}}{{/with}}', '{{ a b }}', '{{ true }}', '{{ 1 }}', '{{ "s" }}');
 const text = fc.string({ unit: fc.constantFrom('x', ' ', '\n', '\t', '-', ':', '/', '}', '{', '.', 'é', '\\', '~'), maxLength: 5 });
-const template = fc.array(fc.oneof({ weight: 3, arbitrary: mustache }, { weight: 2, arbitrary: text }, { weight: 1, arbitrary: other }), { minLength: 1, maxLength: 6 }).map((xs) => xs.join(''));
+const inner = fc.array(fc.oneof({ weight: 3, arbitrary: mustache }, { weight: 2, arbitrary: text }), { maxLength: 3 }).map((xs) => xs.join(''));
+// `{{#if}}` / `{{#unless}}` blocks, well formed or not, with text (newlines too: Handlebars strips
+// the lines of block tags that stand alone) and mustaches inside.
+const block = fc.tuple(
+  fc.constantFrom('{{#if %s}}', '{{#unless %s}}', '{{#if  %s  }}', '{{# if %s}}', '{{#if %s~}}'), path, inner,
+  fc.constantFrom('', '{{else}}', '{{ else }}', '{{^}}', '{{else if b}}', '{{else}}{{else}}'), inner,
+  fc.constantFrom('{{/if}}', '{{/unless}}', '{{/ if }}', ''),
+).map(([open, p, a, e, b, close]) => `${open.replace('%s', p)}${a}${e}${e ? b : ''}${close || (open.includes('unless') ? '{{/unless}}' : '{{/if}}')}`);
+const template = fc.array(fc.oneof({ weight: 3, arbitrary: mustache }, { weight: 2, arbitrary: text }, { weight: 1, arbitrary: other }, { weight: 2, arbitrary: block }), { minLength: 1, maxLength: 6 }).map((xs) => xs.join(''));
 
 test('any template, any scope: the same output as Handlebars, or an error where it fails', () => {
   fc.assert(fc.property(template, scope, (t, s) => {
@@ -69,6 +77,17 @@ test('the names a template reads are those Handlebars\' parser finds, for plain 
     if (want === 'error' || got === 'error') assert.is(got === 'error' || !t.includes('{{'), want === 'error' || !t.includes('{{'), t);
     else if (t.includes('{{')) assert.equal(got, want, t);
   }), { numRuns: 4000 });
+});
+
+test('if and unless blocks read without the parser: Handlebars\' truth, branches, guarded names, standalone lines', () => {
+  const templates = ['{{#if a}}X{{else}}Y{{/if}}', '{{#unless a}}X{{else}}Y{{/unless}}', '[{{#if a.b}}{{ a.b }}{{/if}}]', '{{#if a}}{{ c }}{{else}}-{{/if}}',
+    '{{#unless a}}{{ c }}{{/unless}}', 'x\n{{#if a}}\nX\n{{/if}}\ny', 'x\n  {{#unless a}}\n  X\n  {{else}}\n  Y\n  {{/unless}}\n', '{{#if a}}{{#if c}}AC{{else}}A{{/if}}{{/if}}'];
+  const scopes = [{}, { a: [] }, { a: [0] }, { a: 0 }, { a: '' }, { a: 'x' }, { a: null }, { a: {} }, { a: { b: [] } }, { a: { b: 'q' } }, { a: 'str', c: 1 }, { a: true, c: 'C' }, { a: Number.NaN }];
+  for (const t of templates) for (const s of scopes) assert.equal(ours(t, s), hbRender(t, s), JSON.stringify({ t, s }));
+  // A name that only a test guards is not required; `unless` guards its else-branch.
+  assert.equal(templateRefs('{{#if a}}{{ a }}{{ c }}{{/if}}'), ['c']);
+  assert.equal(templateRefs('{{#unless a}}{{ a }}{{else}}{{ a }}{{/unless}}'), ['a']);
+  assert.equal(templateRefs('{{#unless a}}{{ a }}{{else}}{{ a }}{{/unless}}'), parsedForTests('{{#unless a}}{{ a }}{{else}}{{ a }}{{/unless}}').refs);
 });
 
 test('plain templates render from the scope, keep number and boolean spellings, and refuse what is not there', () => {
