@@ -68,7 +68,7 @@ export function fastYaml(text: string): FastYaml | undefined {
       if (ev.type !== EVENT_ID.SCALAR || ev.tagStart >= 0 || ev.anchorStart >= 0 || ev.valueStart < 0) return undefined;
       const name = getScalarValue(text, ev);
       const plain = ev.style === SCALAR_STYLE.PLAIN;
-      if (plain ? NOT_A_PLAIN_NAME.test(name) : !quoted(ev)) return undefined;
+      if (plain ? NOT_A_PLAIN_NAME.test(name) : !quoted(ev) || name === '__proto__') return undefined;
       parent.key = plain ? { name, at: ev.valueStart, end: ev.valueEnd } : { name, at: ev.valueStart - 1, end: ev.valueEnd + 1 };
       continue;
     }

@@ -66,7 +66,7 @@ const tricky = [
   '~', '', ' ', 'a b', 'a:b', 'a: b', 'a #b', 'a#b', '#a', '-', '- a', '?', '? a', '*a', '&a', '!a', '%a', '@a', '`a', '|', '>', "'", '"',
   '\\', '\\n', 'a\nb', 'a\n\nb', ' a', 'a ', '\ta', 'a\t', '{{ x }}', '{{ a.b }}:{{ c }}', '[a]', '{a: 1}', 'é', '日本', '\u2028', 'a,b',
 ];
-const key = fc.constantFrom('a', 'b', 'name', 'hosts', 'vars', 'x y', 'k:v', '1', 'true', 'null', '', '-a', '.a', 'é', '{{ k }}');
+const key = fc.constantFrom('a', 'b', 'name', 'hosts', 'vars', 'x y', 'k:v', '1', 'true', 'null', '', '-a', '.a', 'é', '{{ k }}', '__proto__', '<<');
 const scalar = fc.oneof(fc.constantFrom(...tricky), fc.string({ maxLength: 8 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
 const value = fc.letrec((tie) => ({
   v: fc.oneof({ depthSize: 'small' }, scalar, fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(key, tie('v'), { maxKeys: 3 })),
@@ -81,7 +81,15 @@ test('generated documents, in every scalar and collection style, read the same',
       : stringify(d, { defaultStringType: style as 'PLAIN', defaultKeyType: dumper === 3 ? 'PLAIN' : null, collectionStyle: flow ? 'flow' : 'any', lineWidth: 20 });
     if (same(text, 'generated')) fastCount++;
   }), { numRuns: 400, seed: 24 });
-  assert.ok(fastCount > 200, `${fastCount} of 400 took the fast path`);
+  assert.ok(fastCount > 150, `${fastCount} of 400 took the fast path`);
+});
+
+test('a __proto__ key, plain or quoted, is left to yaml (an own key, not the prototype)', () => {
+  for (const text of ['__proto__: {a: 1}\n', '"__proto__": {a: 1}\n', "k:\n  '__proto__': x\n"]) {
+    assert.is(fastYaml(text), undefined, text);
+    const v = parseYaml(text, 'f.yml').value as Record<string, unknown>;
+    assert.is(Object.getPrototypeOf(v), Object.prototype);
+  }
 });
 
 test('each tricky scalar, as a value, a list item and in flow style, reads the same', () => {
