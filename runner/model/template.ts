@@ -471,13 +471,13 @@ export function templateRefs(template: string): string[] {
   return compile(template).refs;
 }
 
-/** What Handlebars' parser gives for templateRefs and plainParts, as a plain template is read
- * without it (exported for the test that compares the two). */
-export function parsedForTests(template: string): { refs: string[]; plain: (string | string[])[] | null } {
+/** What Handlebars' parser gives for templateRefs, as a plain template is read without it
+ * (exported for the test that compares the two). */
+export function parsedForTests(template: string): { refs: string[] } {
   const ast = hb.parse(template);
   const problem = checkAst(ast);
   if (problem) throw new TemplateError(problem);
-  return { refs: collectRefs(ast), plain: plainParts(ast) };
+  return { refs: collectRefs(ast) };
 }
 
 /** Parse-and-check a template without rendering it; throws TemplateError. */
@@ -598,8 +598,7 @@ const FALLBACK = Symbol('fallback');
 function testValue(scope: Vars, parts: string[]): unknown {
   let cur: unknown = scope;
   for (const part of parts) {
-    if (cur === null || cur === undefined) return FALLBACK;
-    if (typeof cur !== 'object') return FALLBACK;
+    if (cur === null || typeof cur !== 'object') return FALLBACK;
     if (!Object.prototype.hasOwnProperty.call(cur, part) && (cur as Record<string, unknown>)[part] !== undefined) return FALLBACK;
     cur = (cur as Record<string, unknown>)[part];
   }
